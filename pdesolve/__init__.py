@@ -1,0 +1,19 @@
+"""pdesolve: differentiable PDE solvers on JAX.
+
+Sub-packages:
+
+- :mod:`pdesolve.spatial`: periodic grids, spectral operators, finite differences.
+- :mod:`pdesolve.pdes`: PDE definitions and analytic solutions.
+- :mod:`pdesolve.integrators`: ETDRK, IMEX, explicit RK, Diffrax method of lines, rollouts.
+- :mod:`pdesolve.initial_conditions`, :mod:`pdesolve.metrics`: reusable pieces.
+- :mod:`pdesolve.verification`: analytic regression cases (``pdesolve verify``).
+"""
+
+from . import integrators as integrators
+from . import pdes as pdes
+from . import spatial as spatial
+from ._errors import InvalidInputError as InvalidInputError
+from ._errors import NonFiniteError as NonFiniteError
+from ._errors import PDESolveError as PDESolveError
+from ._errors import StabilityError as StabilityError
+from ._version import __version__ as __version__

@@ -1,0 +1,34 @@
+"""Exceptions raised by pdesolve for bad input and failed solves."""
+
+from __future__ import annotations
+
+
+class PDESolveError(Exception):
+    """Base class of every error pdesolve raises on purpose."""
+
+
+class InvalidInputError(PDESolveError, ValueError):
+    """A parameter, grid or array that cannot be used (wrong shape, dtype, sign...)."""
+
+
+class StabilityError(PDESolveError, ValueError):
+    """An explicit time step is beyond the scheme's linear stability limit."""
+
+
+class NonFiniteError(PDESolveError, FloatingPointError):
+    """A rollout produced NaN or Inf.
+
+    Attributes:
+        step: index (1-based) of the first step whose output is not finite.
+        time: simulation time at that step, ``step * dt``.
+    """
+
+    def __init__(self, step: int, time: float | None):
+        self.step = int(step)
+        self.time = None if time is None else float(time)
+        where = f"step {self.step}" + ("" if time is None else f" (t = {self.time:.6g})")
+        super().__init__(
+            f"solution became non-finite (NaN/Inf) at {where}; "
+            "reduce the time step, increase resolution or viscosity, "
+            "or check the initial condition"
+        )

@@ -1,0 +1,18 @@
+"""Time integrators: ETDRK1-4, IMEX Crank-Nicolson/RK, explicit RK, Diffrax method of lines, rollouts."""
+
+from ._base import AbstractSpectralStepper as AbstractSpectralStepper
+from ._base import AbstractStepper as AbstractStepper
+from ._batch import rollout_batch as rollout_batch
+from ._etdrk import ETDRK1 as ETDRK1
+from ._etdrk import ETDRK2 as ETDRK2
+from ._etdrk import ETDRK3 as ETDRK3
+from ._etdrk import ETDRK4 as ETDRK4
+from ._etdrk import contour_mean as contour_mean
+from ._etdrk import etdrk as etdrk
+from ._explicit_rk import ExplicitRK as ExplicitRK
+from ._imex import CrankNicolsonEuler as CrankNicolsonEuler
+from ._imex import CrankNicolsonRK3 as CrankNicolsonRK3
+from ._method_of_lines import MethodOfLines as MethodOfLines
+from ._method_of_lines import solve_method_of_lines as solve_method_of_lines
+from ._rollout import advance as advance
+from ._rollout import rollout as rollout

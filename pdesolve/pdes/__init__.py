@@ -1,0 +1,16 @@
+"""PDE definitions: semi-discrete right-hand sides, linear/nonlinear splits, analytic solutions."""
+
+from ._analytic import cole_hopf_burgers as cole_hopf_burgers
+from ._analytic import dirichlet_heat_sine_modes as dirichlet_heat_sine_modes
+from ._analytic import heat_fourier_mode as heat_fourier_mode
+from ._analytic import taylor_green_vorticity as taylor_green_vorticity
+from ._base import AbstractNonlinearSpectralPDE as AbstractNonlinearSpectralPDE
+from ._base import AbstractPDE as AbstractPDE
+from ._base import AbstractSpectralPDE as AbstractSpectralPDE
+from ._allen_cahn import AllenCahn as AllenCahn
+from ._burgers import Burgers as Burgers
+from ._advection import Advection as Advection
+from ._heat import Heat as Heat
+from ._navier_stokes import NavierStokes2D as NavierStokes2D
+from ._navier_stokes import fno_forcing as fno_forcing
+from ._navier_stokes import kolmogorov_forcing as kolmogorov_forcing

@@ -1,0 +1,14 @@
+"""Grids and spatial operators: periodic grids, spectral operators, finite differences."""
+
+from ._grid import PeriodicGrid as PeriodicGrid
+from ._grid import default_float_dtype as default_float_dtype
+from ._spectral import dealiasing_mask as dealiasing_mask
+from ._spectral import derivative_operator as derivative_operator
+from ._spectral import inverse_laplacian_symbol as inverse_laplacian_symbol
+from ._spectral import irfft as irfft
+from ._spectral import laplacian_symbol as laplacian_symbol
+from ._spectral import poisson_solve as poisson_solve
+from ._spectral import rfft as rfft
+from ._spectral import spectral_derivative as spectral_derivative
+from ._spectral import spectral_gradient as spectral_gradient
+from ._spectral import spectral_laplacian as spectral_laplacian
