@@ -16,3 +16,6 @@ from ._method_of_lines import MethodOfLines as MethodOfLines
 from ._method_of_lines import solve_method_of_lines as solve_method_of_lines
 from ._rollout import advance as advance
 from ._rollout import rollout as rollout
+from ._rollout import rollout_with_progress as rollout_with_progress
+from ._registry import INTEGRATORS as INTEGRATORS
+from ._registry import build_stepper as build_stepper

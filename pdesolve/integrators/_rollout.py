@@ -106,3 +106,40 @@ def advance(
     if check_finite:
         final = _raise_if_nonfinite(final, first_bad, stepper.dt)
     return final
+
+
+def rollout_with_progress(
+    stepper: AbstractStepper,
+    u0: Float[Array, "c ..."],
+    num_steps: int,
+    *,
+    save_every: int = 1,
+    check_finite: bool = True,
+    num_chunks: int = 20,
+    progress: bool = True,
+    description: str = "solve",
+) -> Float[Array, "t c ..."]:
+    """:func:`rollout` in a few jitted chunks, advancing a tqdm progress bar after each.
+
+    Chunks have equal length (a multiple of `save_every`), so at most two compilations
+    happen. The initial state is included. A non-finite state raises
+    :class:`~pdesolve.NonFiniteError` with the global step index.
+    """
+    from tqdm.auto import tqdm
+
+    _validate(stepper, u0, num_steps, save_every)
+    saves = num_steps // save_every
+    per_chunk = max(1, -(-saves // max(1, num_chunks))) * save_every
+    frames = [u0[None]]
+    state, done = u0, 0
+    with tqdm(total=num_steps, desc=description, unit="step", disable=not progress, leave=False) as bar:
+        while done < num_steps:
+            length = min(per_chunk, num_steps - done)
+            chunk_frames, state, first_bad = _rollout_jit(stepper, state, length, save_every, bool(check_finite))
+            if check_finite and int(first_bad) >= 0:
+                bad = done + int(first_bad)
+                raise NonFiniteError(bad, bad * stepper.dt)
+            frames.append(chunk_frames)
+            done += length
+            bar.update(length)
+    return jnp.concatenate(frames, axis=0)

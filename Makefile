@@ -1,0 +1,31 @@
+# pdesolve developer commands. Everything runs inside a local .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-all bench verify clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/pdesolve demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+verify: $(STAMP)
+	$(BIN)/pdesolve verify
+
+bench: $(STAMP)
+	$(BIN)/pdesolve bench reference
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

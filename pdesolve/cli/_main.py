@@ -1,0 +1,57 @@
+"""Entry point and argument parser of the ``pdesolve`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .._errors import PDESolveError
+from .._version import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command registered."""
+    from . import _bench, _demo, _solve, _verify
+
+    parser = argparse.ArgumentParser(
+        prog="pdesolve",
+        description=(
+            "Differentiable PDE solvers on JAX. Sub-commands: solve one PDE, verify the solvers "
+            "against analytic solutions, benchmark them against exponax, or run the demo."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"pdesolve {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (_solve, _verify, _bench, _demo):
+        module.register(sub)
+    return parser
+
+
+def emit_json(payload) -> None:
+    """Print `payload` as JSON on stdout (the machine-readable output of ``--json``)."""
+    print(json.dumps(payload, indent=2, default=float))
+
+
+def main(argv=None) -> int:
+    """Run the ``pdesolve`` command line; returns the exit status."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args) or 0)
+    except PDESolveError as err:
+        print(f"pdesolve {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"pdesolve {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
