@@ -9,8 +9,11 @@ Sub-packages:
 - :mod:`pdesolve.verification`: analytic regression cases (``pdesolve verify``).
 """
 
+from . import initial_conditions as initial_conditions
 from . import integrators as integrators
+from . import metrics as metrics
 from . import pdes as pdes
+from . import problems as problems
 from . import spatial as spatial
 from ._errors import InvalidInputError as InvalidInputError
 from ._errors import NonFiniteError as NonFiniteError
