@@ -13,36 +13,59 @@ from ..spatial import irfft, rfft
 from ._base import AbstractSpectralStepper, AbstractStepper
 
 
-def _scan_core(stepper: AbstractStepper, u0, num_steps: int, save_every: int, check_finite: bool):
+def _scan_core(stepper: AbstractStepper, u0, num_steps: int, save_every: int, check_finite):
     """Run `num_steps` steps, saving every `save_every`-th state.
 
-    Returns (saved frames excluding u0, index of the first non-finite step or -1).
+    Returns (saved frames excluding u0, final state, non-finite marker or -1).
     Spectral steppers carry Fourier coefficients between steps.
+
+    `check_finite` is ``False``, ``"chunk"`` (test the state once per saved frame and at the end;
+    the marker is the step that ended the first bad chunk, an upper bound) or ``"step"`` (test
+    every step; the marker is the exact first bad step). NaN/Inf persist through the linear
+    combinations and FFTs of a step, so ``"chunk"`` finds every failure at almost no cost;
+    the callers re-run with ``"step"`` only to name the exact step.
     """
+    if check_finite is True:  # the batched rollout keeps the exact per-step check
+        check_finite = "step"
     spectral = isinstance(stepper, AbstractSpectralStepper)
     grid = stepper.pde.grid if spectral else None
     step = stepper.step_fourier if spectral else stepper
     to_state = (lambda s: irfft(s, grid).astype(u0.dtype)) if spectral else (lambda s: s)
     state0 = rfft(u0, grid) if spectral else u0
+    # A linear spectral step is one multiply-add; unrolling the scan amortises the per-iteration
+    # loop overhead (about 1.8x faster for 128^2 heat on CPU). Costly steps gain nothing from it.
+    unroll = 4 if spectral and getattr(stepper.pde, "is_linear", False) else 1
+
+    def mark(carry):
+        state, counter, first_bad = carry
+        bad = jnp.logical_not(jnp.all(jnp.isfinite(state)))
+        return state, counter, jnp.where((first_bad < 0) & bad, counter, first_bad)
 
     def inner(carry, _):
+        if check_finite == "step":
+            state, counter, first_bad = carry
+            return mark((step(state), counter + 1, first_bad)), None
+        return step(carry), None
+
+    def run(carry, length):
+        if check_finite == "step":
+            carry, _ = jax.lax.scan(inner, carry, None, length=length, unroll=unroll)
+            return carry
+        # Only the state is carried through the loop; the step counter advances by `length`.
         state, counter, first_bad = carry
-        state = step(state)
-        counter = counter + 1
-        if check_finite:
-            bad = jnp.logical_not(jnp.all(jnp.isfinite(state)))
-            first_bad = jnp.where((first_bad < 0) & bad, counter, first_bad)
-        return (state, counter, first_bad), None
+        state, _ = jax.lax.scan(inner, state, None, length=length, unroll=unroll)
+        carry = (state, counter + length, first_bad)
+        return mark(carry) if check_finite == "chunk" else carry
 
     def outer(carry, _):
-        carry, _ = jax.lax.scan(inner, carry, None, length=save_every)
+        carry = run(carry, save_every)
         return carry, to_state(carry[0])
 
     num_saves, remainder = divmod(num_steps, save_every)
     carry = (state0, jnp.asarray(0, jnp.int32), jnp.asarray(-1, jnp.int32))
     carry, frames = jax.lax.scan(outer, carry, None, length=num_saves)
     if remainder:
-        carry, _ = jax.lax.scan(inner, carry, None, length=remainder)
+        carry = run(carry, remainder)
     return frames, to_state(carry[0]), carry[2]
 
 
@@ -70,6 +93,23 @@ def _raise_if_nonfinite(result, first_bad, dt):
     return result
 
 
+def _raise_if_chunk_nonfinite(result, first_bad, stepper, u0, num_steps):
+    """Like :func:`_raise_if_nonfinite` for a ``"chunk"`` check: on failure (rare) re-run
+    with the per-step check to name the exact first bad step."""
+    if isinstance(first_bad, jax.core.Tracer):
+        return eqx.error_if(result, first_bad >= 0, "rollout became non-finite (NaN/Inf)")
+    if int(first_bad) >= 0:
+        bad = _first_bad_step(stepper, u0, num_steps)
+        raise NonFiniteError(bad, bad * stepper.dt)
+    return result
+
+
+def _first_bad_step(stepper, u0, num_steps: int) -> int:
+    """The exact first non-finite step (failure path only: re-runs with the per-step check)."""
+    _, _, first_bad = _rollout_jit(stepper, u0, int(num_steps), max(int(num_steps), 1), "step")
+    return int(first_bad)
+
+
 def rollout(
     stepper: AbstractStepper,
     u0: Float[Array, "c ..."],
@@ -83,17 +123,19 @@ def rollout(
 
     Frames are saved every `save_every` steps (so $\lfloor n/s \rfloor$ frames, plus `u0` first
     when `include_initial`). The loop is a `lax.scan`; spectral steppers stay in Fourier space
-    between saved frames. With `check_finite` (default) each step's finiteness is folded into
-    one integer, and a :class:`~pdesolve.NonFiniteError` names the first bad step and its time.
+    between saved frames. With `check_finite` (default) the state is tested once per saved frame
+    (NaN/Inf persist, so no failure is missed); on failure the rollout is re-run with a per-step
+    test and a :class:`~pdesolve.NonFiniteError` names the first bad step and its time.
     Under `jax.jit` the check becomes an `equinox.error_if` runtime error. Pass
     ``check_finite=False`` for the last bit of speed.
     """
     _validate(stepper, u0, num_steps, save_every)
-    frames, _, first_bad = _rollout_jit(stepper, u0, int(num_steps), int(save_every), bool(check_finite))
+    mode = "chunk" if check_finite else False
+    frames, _, first_bad = _rollout_jit(stepper, u0, int(num_steps), int(save_every), mode)
     if include_initial:
         frames = jnp.concatenate([u0[None].astype(frames.dtype), frames], axis=0)
     if check_finite:
-        frames = _raise_if_nonfinite(frames, first_bad, stepper.dt)
+        frames = _raise_if_chunk_nonfinite(frames, first_bad, stepper, u0, num_steps)
     return frames
 
 
@@ -102,9 +144,10 @@ def advance(
 ) -> Float[Array, "c ..."]:
     """Apply `stepper` `num_steps` times and return only the final state (see :func:`rollout`)."""
     _validate(stepper, u0, num_steps, 1)
-    _, final, first_bad = _rollout_jit(stepper, u0, int(num_steps), max(int(num_steps), 1), bool(check_finite))
+    mode = "chunk" if check_finite else False
+    _, final, first_bad = _rollout_jit(stepper, u0, int(num_steps), max(int(num_steps), 1), mode)
     if check_finite:
-        final = _raise_if_nonfinite(final, first_bad, stepper.dt)
+        final = _raise_if_chunk_nonfinite(final, first_bad, stepper, u0, num_steps)
     return final
 
 
@@ -135,10 +178,12 @@ def rollout_with_progress(
     with tqdm(total=num_steps, desc=description, unit="step", disable=not progress, leave=False) as bar:
         while done < num_steps:
             length = min(per_chunk, num_steps - done)
-            chunk_frames, state, first_bad = _rollout_jit(stepper, state, length, save_every, bool(check_finite))
+            mode = "chunk" if check_finite else False
+            chunk_frames, new_state, first_bad = _rollout_jit(stepper, state, length, save_every, mode)
             if check_finite and int(first_bad) >= 0:
-                bad = done + int(first_bad)
+                bad = done + _first_bad_step(stepper, state, length)
                 raise NonFiniteError(bad, bad * stepper.dt)
+            state = new_state
             frames.append(chunk_frames)
             done += length
             bar.update(length)

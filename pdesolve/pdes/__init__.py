@@ -14,3 +14,4 @@ from ._heat import Heat as Heat
 from ._navier_stokes import NavierStokes2D as NavierStokes2D
 from ._navier_stokes import fno_forcing as fno_forcing
 from ._navier_stokes import kolmogorov_forcing as kolmogorov_forcing
+from ._dirichlet_heat import DirichletHeat as DirichletHeat

@@ -86,12 +86,14 @@ class NavierStokes2D(AbstractNonlinearSpectralPDE):
         return jnp.stack([d[1] * psi_hat, -d[0] * psi_hat])
 
     def nonlinear(self, u_hat):
+        # Basdevant (1983) form of the advection term: for divergence-free u,
+        #   u . grad(omega) = d_x d_y (v^2 - u^2) + (d_x^2 - d_y^2)(u v),
+        # so 2 inverse + 2 forward FFTs instead of 4 + 1. With 2/3 dealiasing the products
+        # are alias-free on the kept modes, so this equals the convective form there exactly.
         d = derivative_operator(self.grid)
-        omega_hat = self.dealias(u_hat)
-        # One batched inverse transform for (u, v, omega_x, omega_y).
-        stacked = jnp.concatenate([self._velocity_hat(omega_hat), d * omega_hat], axis=0)
-        u, v, wx, wy = irfft(stacked, self.grid)
-        out = -rfft((u * wx + v * wy)[None], self.grid)
+        u, v = irfft(self._velocity_hat(self.dealias(u_hat)), self.grid)
+        q = rfft(jnp.stack([v * v - u * u, u * v]), self.grid)
+        out = -(d[0] * d[1] * q[0] + (d[0] * d[0] - d[1] * d[1]) * q[1])[None]
         if self.forcing_hat is not None:
             out = out + self.forcing_hat
         return out

@@ -12,3 +12,8 @@ from ._spectral import rfft as rfft
 from ._spectral import spectral_derivative as spectral_derivative
 from ._spectral import spectral_gradient as spectral_gradient
 from ._spectral import spectral_laplacian as spectral_laplacian
+from ._finite_difference import fd_derivative_periodic as fd_derivative_periodic
+from ._finite_difference import fd_laplacian_dirichlet as fd_laplacian_dirichlet
+from ._finite_difference import fd_laplacian_dirichlet_matrix as fd_laplacian_dirichlet_matrix
+from ._finite_difference import fd_laplacian_eigenvalue_bound as fd_laplacian_eigenvalue_bound
+from ._finite_difference import fd_laplacian_periodic as fd_laplacian_periodic
