@@ -63,7 +63,12 @@ NS_VISCOSITY = 0.02
 NS_DRAG = 0.1
 NS_FORCING_WAVENUMBER = 4
 NS_FORCING_AMPLITUDE = 1.0
-NS_DT = 0.01
+NS_DT = 0.01  # at 128^2; finer grids scale it by 128/N to keep the CFL number
+
+
+def _ns_dt(n: int) -> float:
+    """Navier-Stokes time step on an n^2 grid: 0.01 up to 128^2, then CFL-scaled as 128/n."""
+    return NS_DT * min(1.0, 128 / n)
 NS_SPINUP_STEPS = 2000
 HEAT_DIFFUSIVITY = 0.01
 HEAT_DT = 0.01
@@ -241,7 +246,7 @@ def _ns_initial_state(n: int, seed: int, spinup_steps: int, say) -> jax.Array:
     w0 = jnp.asarray(_smooth_random_field(n, seed, max_mode=8, amplitude=5.0), dtype=jnp.float32)
     if spinup_steps:
         say(f"spin-up: {spinup_steps} ETDRK4 steps at {n}^2 (not timed)")
-        w0 = advance(ETDRK4(_ns_pde(grid), NS_DT), w0, spinup_steps)
+        w0 = advance(ETDRK4(_ns_pde(grid), _ns_dt(n)), w0, spinup_steps)
     return jax.block_until_ready(w0)
 
 
@@ -249,7 +254,7 @@ def _ns_reference(w0, num_steps: int, refinement: int, substeps: int, use_x64: b
     """Fine reference of the Navier-Stokes case, returned on the benchmark grid (float64 numpy)."""
     n = w0.shape[-1]
     m = n * refinement
-    dt = NS_DT / substeps
+    dt = _ns_dt(n) / substeps
     steps = num_steps * substeps
 
     def solve(dtype):
@@ -291,12 +296,12 @@ def _mapping_check(exponax, w0, order: int, steps: int) -> dict:
         grid, NS_VISCOSITY, NS_DRAG, forcing=forcing, dealiasing_fraction=(cutoff + 0.5) / (n / 2)
     )
     integrator = ETDRK4 if order == 4 else ETDRK2
-    ours_matched = np.asarray(advance(integrator(matched, NS_DT), w0, steps))
-    ours_default = np.asarray(advance(integrator(_ns_pde(grid), NS_DT), w0, steps))
+    ours_matched = np.asarray(advance(integrator(matched, _ns_dt(n)), w0, steps))
+    ours_default = np.asarray(advance(integrator(_ns_pde(grid), _ns_dt(n)), w0, steps))
     run = _exponax_runner()
-    mapped = -np.asarray(run(exponax.RepeatedStepper(_exponax_kolmogorov(exponax, n, NS_DT, order), steps), -w0))
+    mapped = -np.asarray(run(exponax.RepeatedStepper(_exponax_kolmogorov(exponax, n, _ns_dt(n), order), steps), -w0))
     unmapped_stepper = exponax.stepper.KolmogorovFlowVorticity(
-        2, EXTENT, n, NS_DT, diffusivity=NS_VISCOSITY, drag=-NS_DRAG,
+        2, EXTENT, n, _ns_dt(n), diffusivity=NS_VISCOSITY, drag=-NS_DRAG,
         injection_mode=NS_FORCING_WAVENUMBER, injection_scale=NS_FORCING_AMPLITUDE, order=order,
     )
     unmapped = np.asarray(run(exponax.RepeatedStepper(unmapped_stepper, steps), w0))
@@ -325,7 +330,7 @@ def _case_navier_stokes(exponax, skip_reason, w0, reference, reference_desc, ord
     n = w0.shape[-1]
     grid = PeriodicGrid(n, EXTENT, ndim=2, dtype=jnp.float32)
     pde = _ns_pde(grid)
-    stepper = (ETDRK4 if order == 4 else ETDRK2)(pde, NS_DT)
+    stepper = (ETDRK4 if order == 4 else ETDRK2)(pde, _ns_dt(n))
     name = f"navier_stokes_kolmogorov_{n}" + ("" if order == 4 else f"_etdrk{order}")
     calls = {
         "ours": lambda: advance(stepper, w0, num_steps),
@@ -334,7 +339,7 @@ def _case_navier_stokes(exponax, skip_reason, w0, reference, reference_desc, ord
     anchor_note = None
     if exponax is not None:
         try:
-            repeated = exponax.RepeatedStepper(_exponax_kolmogorov(exponax, n, NS_DT, order), num_steps)
+            repeated = exponax.RepeatedStepper(_exponax_kolmogorov(exponax, n, _ns_dt(n), order), num_steps)
             run = _exponax_runner()
             minus_w0 = jax.block_until_ready(-w0)
             calls["anchor"] = lambda: run(repeated, minus_w0)
@@ -357,8 +362,8 @@ def _case_navier_stokes(exponax, skip_reason, w0, reference, reference_desc, ord
         "order": order,
         "resolution": n,
         "num_steps": num_steps,
-        "dt": NS_DT,
-        "t_final": NS_DT * num_steps,
+        "dt": _ns_dt(n),
+        "t_final": _ns_dt(n) * num_steps,
         "viscosity": NS_VISCOSITY,
         "drag": NS_DRAG,
         "forcing": f"Kolmogorov, k={NS_FORCING_WAVENUMBER}, A={NS_FORCING_AMPLITUDE}",
@@ -444,8 +449,8 @@ def _case_diffrax(w0, reference, reference_desc, num_steps, repeats, say):
     n = w0.shape[-1]
     grid = PeriodicGrid(n, EXTENT, ndim=2, dtype=jnp.float32)
     pde = _ns_pde(grid)
-    scan_stepper = ETDRK4(pde, NS_DT)
-    mol_stepper = MethodOfLines(pde, NS_DT, solver=diffrax.Tsit5(), adaptive=False)
+    scan_stepper = ETDRK4(pde, _ns_dt(n))
+    mol_stepper = MethodOfLines(pde, _ns_dt(n), solver=diffrax.Tsit5(), adaptive=False)
     calls = {
         "ours": lambda: advance(scan_stepper, w0, num_steps),
         "anchor": lambda: advance(mol_stepper, w0, num_steps),
@@ -467,8 +472,8 @@ def _case_diffrax(w0, reference, reference_desc, num_steps, repeats, say):
         "order": "4 vs 5",
         "resolution": n,
         "num_steps": num_steps,
-        "dt": NS_DT,
-        "t_final": NS_DT * num_steps,
+        "dt": _ns_dt(n),
+        "t_final": _ns_dt(n) * num_steps,
         "ours_method": "pdesolve ETDRK4 + integrators.advance (lax.scan in Fourier space)",
         "anchor_method": (
             "pdesolve MethodOfLines(Tsit5, fixed dt, one diffeqsolve per step) + integrators.advance "
