@@ -24,7 +24,34 @@ def register(sub) -> None:
     r.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     r.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
     r.set_defaults(run=run_reference)
+    o = bench_sub.add_parser(
+        "optim",
+        help="every optimizer on a small PINN and a small FNO regression, relative to optax.adam",
+        description=(
+            "Run each optimizer (optax's and pdesolve.optim's) on a 1D Poisson PINN and a 1D heat FNO regression "
+            "in one run; report steps and wall time to a target loss and the final error, relative to optax.adam."
+        ),
+    )
+    o.add_argument("--quick", action="store_true", help="tiny step budgets, for a smoke test")
+    o.add_argument("--optimizer", action="append", help="run only this optimizer (repeatable; adam always runs)")
+    o.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
+    o.set_defaults(run=run_optim)
     p.set_defaults(run=lambda args: (p.print_help(), 0)[1])
+
+
+def run_optim(args) -> int:
+    import sys
+
+    from ..bench import format_optim_table, run_optim_benchmark
+    from ._main import emit_json
+
+    say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
+    result = run_optim_benchmark(quick=args.quick, optimizers=args.optimizer, progress=say)
+    if args.json:
+        emit_json(result)
+    else:
+        print(format_optim_table(result))
+    return 0
 
 
 def run_reference(args) -> int:
