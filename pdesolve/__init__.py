@@ -12,6 +12,7 @@ Sub-packages:
 from . import initial_conditions as initial_conditions
 from . import integrators as integrators
 from . import metrics as metrics
+from . import optim as optim
 from . import pdes as pdes
 from . import problems as problems
 from . import spatial as spatial
