@@ -32,3 +32,10 @@ class NonFiniteError(PDESolveError, FloatingPointError):
             "reduce the time step, increase resolution or viscosity, "
             "or check the initial condition"
         )
+
+
+class DatasetError(PDESolveError, ValueError):
+    """An HDF5 dataset file that cannot be used: missing, truncated, corrupt, or not in a known layout.
+
+    The message is one line naming the file and what is wrong with it.
+    """

@@ -40,3 +40,16 @@ def test_bench_reference_cli_json(capsys):
     assert main(["bench", "reference", "--quick", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["results"]
+
+
+def test_optim_benchmark_quick_keys():
+    from pdesolve.bench import format_optim_table, run_optim_benchmark
+
+    result = run_optim_benchmark(quick=True, optimizers=["diffgrad", "levenberg_marquardt", "config"])
+    names = {r["name"] for r in result["results"]}
+    assert {"pinn_poisson_1d/adam", "pinn_poisson_1d/diffgrad", "pinn_poisson_1d/levenberg_marquardt",
+            "pinn_poisson_1d/config", "fno_heat_1d/adam", "fno_heat_1d/diffgrad"} <= names
+    for r in result["results"]:
+        assert {"name", "ours_s", "anchor", "anchor_s", "ratio", "error_ours", "error_anchor", "steps_to_target"} <= set(r)
+        assert r["anchor"] == "optax.adam"
+    assert "pinn_poisson_1d/config" in format_optim_table(result)

@@ -151,10 +151,12 @@ def _entries() -> list[_Entry]:
             entries.append(_Entry(name, "pdesolve", lambda lr, f=factory: f(lr)))
     if optim is not None and getattr(optim, "adahessian", None) is not None:
         entries.append(_Entry("adahessian", "pdesolve", lambda lr: optim.adahessian(lr), kind="value_fn", lr_scale=10.0))
-    for name in ("gauss_newton", "levenberg_marquardt", "energy_natural_gradient"):
-        factory = getattr(optim, name, None) if optim else None
-        if factory is not None:
-            entries.append(_Entry(name, "pdesolve", lambda lr, f=factory: f(), kind="residual_fn"))
+    if optim is not None:
+        # Undamped Gauss-Newton diverges from these random starts (PINN loss 49 after 300 steps),
+        # so the benchmark uses a small fixed damping; LM adapts its own.
+        entries.append(_Entry("gauss_newton", "pdesolve", lambda lr: optim.gauss_newton(damping=1e-3), kind="residual_fn"))
+        entries.append(_Entry("levenberg_marquardt", "pdesolve", lambda lr: optim.levenberg_marquardt(), kind="residual_fn"))
+        entries.append(_Entry("energy_natural_gradient", "pdesolve", lambda lr: optim.energy_natural_gradient(), kind="residual_fn"))
     for name in ("config", "upgrad"):
         factory = getattr(optim, name, None) if optim else None
         if factory is not None:
