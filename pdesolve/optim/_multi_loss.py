@@ -115,7 +115,23 @@ def scale_by_config() -> optax.GradientTransformationExtraArgs:
 
 
 def config(learning_rate: optax.ScalarOrSchedule) -> optax.GradientTransformationExtraArgs:
-    """ConFIG gradient descent: :func:`scale_by_config` then ``scale_by_learning_rate``."""
+    r"""ConFIG gradient descent (Liu, Chu & Thuerey, ICLR 2025, arXiv:2408.11104).
+
+    From the per-loss gradients $g_1,\dots,g_m$ (a pytree whose leaves have a leading axis $m$,
+    e.g. ``jax.jacrev(losses)(params)``), with unit rows $\hat g_i = g_i/\|g_i\|$,
+
+    $$
+    d = [\hat g_1;\dots;\hat g_m]^{+}\mathbf 1,\quad \hat d = d/\|d\|,\quad
+    \theta \leftarrow \theta - \eta_t \Big(\sum_i g_i^\top\hat d\Big)\hat d ,
+    $$
+
+    so every loss decreases to first order whenever the gradients are linearly independent.
+    Equal to ``chain(scale_by_config(), scale_by_learning_rate(learning_rate))``; the ConFIG
+    paper feeds the aggregate to Adam instead: ``chain(scale_by_config(), adam(lr))``.
+
+    Args:
+        learning_rate: $\eta_t$, a scalar or an optax schedule.
+    """
     return optax.chain(scale_by_config(), optax.scale_by_learning_rate(learning_rate))
 
 
@@ -295,7 +311,27 @@ def upgrad(
     max_active_set_losses: int = 8,
     num_steps: int = 500,
 ) -> optax.GradientTransformationExtraArgs:
-    """UPGrad Jacobian descent: :func:`scale_by_upgrad` then ``scale_by_learning_rate``."""
+    r"""UPGrad Jacobian descent (Quinton & Rey 2024, arXiv:2406.16232).
+
+    Each per-loss gradient $g_i$ is projected onto the dual cone
+    $\{a : G a \ge 0\}$ of the Jacobian $G = [g_1;\dots;g_m]$, and the projections are averaged,
+
+    $$
+    \theta \leftarrow \theta - \eta_t\,\frac1m\sum_i \pi_{G}(g_i),\qquad
+    \pi_G(g) = \operatorname*{arg\,min}_{a:\,Ga\ge 0}\|a - g\|^2 ,
+    $$
+
+    each projection solved in its dual, a box-constrained QP in $m$ variables (see
+    :func:`scale_by_upgrad`). No loss term's gradient conflicts with the update.
+    Equal to ``chain(scale_by_upgrad(...), scale_by_learning_rate(learning_rate))``.
+
+    Args:
+        learning_rate: $\eta_t$, a scalar or an optax schedule.
+        solver: ``"active_set"`` (exact, enumerates active sets, for few losses),
+            ``"projected_gradient"`` (FISTA) or ``"auto"``.
+        max_active_set_losses: ``"auto"`` uses the exact solver up to this many losses.
+        num_steps: FISTA iterations of the projected-gradient solver.
+    """
     return optax.chain(
         scale_by_upgrad(solver, max_active_set_losses, num_steps),
         optax.scale_by_learning_rate(learning_rate),
