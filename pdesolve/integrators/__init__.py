@@ -19,3 +19,25 @@ from ._rollout import rollout as rollout
 from ._rollout import rollout_with_progress as rollout_with_progress
 from ._registry import INTEGRATORS as INTEGRATORS
 from ._registry import build_stepper as build_stepper
+
+__all__ = [
+    "AbstractSpectralStepper",
+    "AbstractStepper",
+    "CrankNicolsonEuler",
+    "CrankNicolsonRK3",
+    "ETDRK1",
+    "ETDRK2",
+    "ETDRK3",
+    "ETDRK4",
+    "ExplicitRK",
+    "INTEGRATORS",
+    "MethodOfLines",
+    "advance",
+    "build_stepper",
+    "contour_mean",
+    "etdrk",
+    "rollout",
+    "rollout_batch",
+    "rollout_with_progress",
+    "solve_method_of_lines",
+]

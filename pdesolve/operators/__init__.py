@@ -2,3 +2,8 @@
 
 from ._fno import FNO as FNO
 from ._spectral_convolution import SpectralConvolution as SpectralConvolution
+
+__all__ = [
+    "FNO",
+    "SpectralConvolution",
+]

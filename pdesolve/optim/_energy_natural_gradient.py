@@ -100,8 +100,11 @@ def energy_natural_gradient(
         line_search_batch_size: evaluate the $K$ trial losses in batches of this size with
             ``jax.lax.map`` (``None``: all at once with ``vmap``, $K$ times the memory of one
             residual evaluation).
-        solver, max_dense_params, cg_max_steps, cg_rtol: linear solver of the Gauss-Newton
-            system, as in :func:`pdesolve.optim._gauss_newton.scale_by_gauss_newton`.
+        solver: linear solver of the Gauss-Newton system, as in
+            :func:`pdesolve.optim.scale_by_gauss_newton`.
+        max_dense_params: as in :func:`pdesolve.optim.scale_by_gauss_newton`.
+        cg_max_steps: as in :func:`pdesolve.optim.scale_by_gauss_newton`.
+        cg_rtol: as in :func:`pdesolve.optim.scale_by_gauss_newton`.
         rcond: dense path only: singular values of $W^{1/2}J$ below ``rcond * sigma_max`` are
             dropped. ``None``: $\sqrt{\varepsilon\max(m, n)}$ (the cutoff of a pseudo-inverse
             of $G$; see the module docstring).

@@ -356,8 +356,12 @@ def levenberg_marquardt(
         increase: factor (> 1) applied to $\lambda$ after a rejected step.
         decrease: factor in (0, 1) applied to $\lambda$ after an accepted step.
         min_gain_ratio: acceptance threshold on $\rho$, in [0, 1).
-        min_damping, max_damping: clamps keeping $\lambda$ in a representable range.
-        solver, max_dense_params, cg_max_steps, cg_rtol: as in :func:`scale_by_gauss_newton`.
+        min_damping: lower clamp keeping $\lambda$ in a representable range.
+        max_damping: upper clamp keeping $\lambda$ in a representable range.
+        solver: as in :func:`scale_by_gauss_newton`.
+        max_dense_params: as in :func:`scale_by_gauss_newton`.
+        cg_max_steps: as in :func:`scale_by_gauss_newton`.
+        cg_rtol: as in :func:`scale_by_gauss_newton`.
 
     Raises:
         InvalidInputError (a ``ValueError``): on out-of-range factors or damping bounds.

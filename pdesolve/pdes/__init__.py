@@ -15,3 +15,21 @@ from ._navier_stokes import NavierStokes2D as NavierStokes2D
 from ._navier_stokes import fno_forcing as fno_forcing
 from ._navier_stokes import kolmogorov_forcing as kolmogorov_forcing
 from ._dirichlet_heat import DirichletHeat as DirichletHeat
+
+__all__ = [
+    "AbstractNonlinearSpectralPDE",
+    "AbstractPDE",
+    "AbstractSpectralPDE",
+    "Advection",
+    "AllenCahn",
+    "Burgers",
+    "DirichletHeat",
+    "Heat",
+    "NavierStokes2D",
+    "cole_hopf_burgers",
+    "dirichlet_heat_sine_modes",
+    "fno_forcing",
+    "heat_fourier_mode",
+    "kolmogorov_forcing",
+    "taylor_green_vorticity",
+]

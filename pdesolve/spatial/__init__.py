@@ -17,3 +17,23 @@ from ._finite_difference import fd_laplacian_dirichlet as fd_laplacian_dirichlet
 from ._finite_difference import fd_laplacian_dirichlet_matrix as fd_laplacian_dirichlet_matrix
 from ._finite_difference import fd_laplacian_eigenvalue_bound as fd_laplacian_eigenvalue_bound
 from ._finite_difference import fd_laplacian_periodic as fd_laplacian_periodic
+
+__all__ = [
+    "PeriodicGrid",
+    "dealiasing_mask",
+    "default_float_dtype",
+    "derivative_operator",
+    "fd_derivative_periodic",
+    "fd_laplacian_dirichlet",
+    "fd_laplacian_dirichlet_matrix",
+    "fd_laplacian_eigenvalue_bound",
+    "fd_laplacian_periodic",
+    "inverse_laplacian_symbol",
+    "irfft",
+    "laplacian_symbol",
+    "poisson_solve",
+    "rfft",
+    "spectral_derivative",
+    "spectral_gradient",
+    "spectral_laplacian",
+]
