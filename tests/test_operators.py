@@ -28,7 +28,7 @@ def test_spectral_convolution_matches_explicit_fourier_multiplier_1d():
     v = jax.random.normal(jax.random.PRNGKey(2), (1, 16))
     v_hat = np.fft.rfft(np.asarray(v[0]))
     expected_hat = np.zeros_like(v_hat)
-    expected_hat[:3] = np.asarray(layer.weights[0, 0, 0]) * v_hat[:3]
+    expected_hat[:3] = np.asarray(layer.complex_weights[0, 0, 0]) * v_hat[:3]
     np.testing.assert_allclose(layer(v)[0], np.fft.irfft(expected_hat, n=16), atol=1e-12)
 
 
@@ -50,3 +50,47 @@ def test_fno_rejects_bad_input():
         model(jnp.ones((1, 8, 8)))
     with pytest.raises(ValueError, match="too small"):
         model(jnp.ones((1, 8)))
+
+
+# --- UNet (convolutional baseline) -------------------------------------------------------------
+from pdesolve._errors import InvalidInputError  # noqa: E402
+from pdesolve.operators import UNet  # noqa: E402
+
+
+@pytest.mark.parametrize("ndim, shape", [(1, (3, 32)), (2, (3, 16, 8))])
+def test_unet_shapes_and_gradients(ndim, shape):
+    model = UNet(3, 2, ndim=ndim, width=4, levels=1, key=jax.random.PRNGKey(0))
+    u = jax.random.normal(jax.random.PRNGKey(1), shape)
+
+    def loss(m):
+        out = m(u)
+        return jnp.sum(out**2), out
+
+    (_, out), grads = eqx.filter_jit(eqx.filter_value_and_grad(loss, has_aux=True))(model)
+    assert out.shape == (2,) + shape[1:]
+    leaves = jax.tree.leaves(eqx.filter(grads, eqx.is_inexact_array))
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
+    assert sum(float(jnp.sum(jnp.abs(g))) for g in leaves) > 0
+
+
+def test_unet_is_periodic_translation_equivariant():
+    # Periodic padding: shifting the input by a multiple of 2**levels cells shifts the output.
+    model = UNet(1, 1, ndim=2, width=4, levels=2, key=jax.random.PRNGKey(2))
+    u = jax.random.normal(jax.random.PRNGKey(3), (1, 16, 16))
+    apply = eqx.filter_jit(model)
+    shifted = apply(jnp.roll(u, (4, -8), axis=(1, 2)))
+    np.testing.assert_allclose(shifted, jnp.roll(apply(u), (4, -8), axis=(1, 2)), atol=1e-10)
+
+
+def test_unet_rejects_bad_input():
+    model = eqx.filter_jit(UNet(2, 1, ndim=1, width=4, levels=2, key=jax.random.PRNGKey(0)))
+    with pytest.raises(InvalidInputError, match="expects"):
+        model(jnp.ones((3, 16)))  # wrong channel count
+    with pytest.raises(InvalidInputError, match="expects"):
+        model(jnp.ones((2, 16, 16)))  # wrong number of spatial axes
+    with pytest.raises(InvalidInputError, match="divisible by 4"):
+        model(jnp.ones((2, 18)))
+    with pytest.raises(InvalidInputError, match="ndim"):
+        UNet(1, 1, ndim=3, key=jax.random.PRNGKey(0))
+    with pytest.raises(InvalidInputError, match="kernel_size"):
+        UNet(1, 1, kernel_size=2, key=jax.random.PRNGKey(0))

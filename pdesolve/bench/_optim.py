@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._errors import InvalidInputError
+
 
 @dataclass
 class _Problem:
@@ -208,17 +210,26 @@ def _run(entry: _Entry, problem: _Problem, num_steps: int):
     }
 
 
-def run_optim_benchmark(*, quick: bool = False, optimizers=None, progress=None) -> dict:
+PROBLEMS = ("pinn_poisson_1d", "fno_heat_1d")
+
+
+def run_optim_benchmark(*, quick: bool = False, optimizers=None, problems=None, progress=None) -> dict:
     """Run every optimizer on every problem; returns ``{"results": [...], ...}``.
 
     Each result has the bench keys ``name, ours_s, anchor, anchor_s, ratio, error_ours,
     error_anchor`` (times are wall time to the target loss) plus ``steps_to_target``,
     ``anchor_steps_to_target``, ``steps_ratio`` (anchor steps / ours), ``final_loss``,
-    ``seconds_per_step``. `quick` cuts the step budget for smoke tests.
+    ``seconds_per_step``. `quick` cuts the step budget for smoke tests; `problems` picks a
+    subset of :data:`PROBLEMS` (default: all).
     """
+    names = PROBLEMS if problems is None else tuple(problems)
+    unknown = sorted(set(names) - set(PROBLEMS))
+    if unknown:
+        raise InvalidInputError(f"unknown benchmark problem(s) {unknown}; choose from {list(PROBLEMS)}")
     with jax.enable_x64(True):
         num_steps = {"pinn_poisson_1d": 60 if quick else 3000, "fno_heat_1d": 30 if quick else 1500}
-        problems = [_pinn_problem(num_steps["pinn_poisson_1d"]), _fno_problem(num_steps["fno_heat_1d"])]
+        builders = {"pinn_poisson_1d": _pinn_problem, "fno_heat_1d": _fno_problem}
+        problems = [builders[name](num_steps[name]) for name in names]
         entries = _entries()
         if optimizers is not None:
             entries = [e for e in entries if e.name in set(optimizers) | {"adam"}]

@@ -34,8 +34,77 @@ def register(sub) -> None:
     )
     o.add_argument("--quick", action="store_true", help="tiny step budgets, for a smoke test")
     o.add_argument("--optimizer", action="append", help="run only this optimizer (repeatable; adam always runs)")
+    o.add_argument("--problem", action="append", choices=("pinn_poisson_1d", "fno_heat_1d"),
+                   help="run only this problem (repeatable; default both)")
     o.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
     o.set_defaults(run=run_optim)
+    d = bench_sub.add_parser(
+        "datasets",
+        help="HDF5 loader throughput: our DataLoader vs naive h5py indexing vs a raw sequential read",
+        description=(
+            "Generate one heat2d file (default 1024 samples at 64^2, gzip) and read it whole with our loader, "
+            "with naive shuffled per-sample h5py indexing (the anchor) and with a raw sequential read (the "
+            "physical limit), with a warm and a cold (posix_fadvise DONTNEED) page cache. Reports samples/s, "
+            "speedup_vs_naive and fraction_of_raw."
+        ),
+    )
+    d.add_argument("--quick", action="store_true", help="a tiny file and one repeat, for a smoke test")
+    d.add_argument("--samples", type=int, default=None, help="samples in the file (default 1024)")
+    d.add_argument("--resolution", type=int, default=None, help="grid points per axis (default 64)")
+    d.add_argument("--batch-size", type=int, default=32)
+    d.add_argument("--repeats", type=int, default=None, help="timed epochs per reader (best kept; default 3)")
+    d.add_argument("--compression", choices=("gzip", "lzf", "none"), default="gzip")
+    d.add_argument("--cache", choices=("warm", "cold", "both"), default="both", help="page-cache state(s)")
+    d.add_argument("--file", default=None, help="reuse or create the benchmark file here")
+    d.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
+    d.set_defaults(run=run_datasets)
+    im = bench_sub.add_parser(
+        "implicit",
+        help="implicit (custom_root) vs unrolled differentiation of an iterative solver: time and memory vs iterations",
+        description=(
+            "Differentiate K Richardson iterations of a nonlinear system two ways in one run: implicitly "
+            "(pdesolve.constraints.custom_root, CG backward solve) and by unrolling (anchor). Reports "
+            "time, gradient error against the exact implicit gradient, and XLA compiled temp memory."
+        ),
+    )
+    im.add_argument("--size", type=int, default=4096, help="unknowns n")
+    im.add_argument("--iterations", type=int, nargs="+", default=[10, 100, 1000, 4000], help="iteration counts K")
+    im.add_argument("--repeats", type=int, default=3)
+    im.add_argument("--quick", action="store_true", help="n=256, K in (10, 100, 400), for a smoke test")
+    im.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
+    im.set_defaults(run=run_implicit)
+    ad = bench_sub.add_parser(
+        "adjoint",
+        help="neural-ODE adjoints (recursive checkpoint, backsolve, direct): time, memory and gradient error vs steps",
+        description=(
+            "Differentiate a constant-step Tsit5 solve of a non-dissipative (advection) and a dissipative "
+            "(viscous Burgers) ODE with each adjoint as the number of steps grows; report time, gradient error "
+            "against a high-accuracy reference and XLA compiled temp memory, with the recursive-checkpoint "
+            "adjoint as the anchor (ratio = anchor_s / ours_s)."
+        ),
+    )
+    ad.add_argument("--steps", type=int, nargs="+", default=[100, 1000, 10000], help="numbers of solver steps N")
+    ad.add_argument("--size", type=int, default=64, help="state dimension n")
+    ad.add_argument("--repeats", type=int, default=3)
+    ad.add_argument("--quick", action="store_true", help="n=16, N in (10, 100), one repeat, for a smoke test")
+    ad.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
+    ad.set_defaults(run=run_adjoint)
+    sc = bench_sub.add_parser(
+        "scaling",
+        help="dataset generation throughput: 1 process vs P cooperating jax.distributed processes",
+        description=(
+            "Generate the same samples with one process and with P processes on the loopback address "
+            "(each writes a shard; process 0 links them into a virtual dataset), in one run; "
+            "ratio = 1-process time / P-process time."
+        ),
+    )
+    sc.add_argument("--recipe", default="heat2d")
+    sc.add_argument("--samples", type=int, default=64)
+    sc.add_argument("--resolution", type=int, default=64)
+    sc.add_argument("--processes", type=int, default=2)
+    sc.add_argument("--quick", action="store_true", help="4 samples at 16^2, for a smoke test")
+    sc.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
+    sc.set_defaults(run=run_scaling)
     p.set_defaults(run=lambda args: (p.print_help(), 0)[1])
 
 
@@ -46,7 +115,7 @@ def run_optim(args) -> int:
     from ._main import emit_json
 
     say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
-    result = run_optim_benchmark(quick=args.quick, optimizers=args.optimizer, progress=say)
+    result = run_optim_benchmark(quick=args.quick, optimizers=args.optimizer, problems=args.problem, progress=say)
     if args.json:
         emit_json(result)
     else:
@@ -69,4 +138,70 @@ def run_reference(args) -> int:
         emit_json(result)
     else:
         print(format_table(result))
+    return 0
+
+
+def run_datasets(args) -> int:
+    import sys
+
+    from ..bench import format_datasets_table, run_datasets_benchmark
+    from ._main import emit_json
+
+    say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
+    result = run_datasets_benchmark(
+        quick=args.quick, num_samples=args.samples, resolution=args.resolution, batch_size=args.batch_size,
+        repeats=args.repeats, compression=args.compression, path=args.file, progress=say,
+        caches=("warm", "cold") if args.cache == "both" else (args.cache,),
+    )
+    if args.json:
+        emit_json(result)
+    else:
+        print(format_datasets_table(result))
+    return 0
+
+
+def run_implicit(args) -> int:
+    from ..bench import format_implicit_table, run_implicit_benchmark
+    from ._main import emit_json
+
+    result = run_implicit_benchmark(
+        size=args.size, iterations=tuple(args.iterations), repeats=args.repeats, quick=args.quick
+    )
+    if args.json:
+        emit_json(result)
+    else:
+        print(format_implicit_table(result))
+    return 0
+
+
+def run_adjoint(args) -> int:
+    import sys
+
+    from ..bench import format_adjoint_table, run_adjoint_benchmark
+    from ._main import emit_json
+
+    say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
+    result = run_adjoint_benchmark(
+        steps=tuple(args.steps), size=args.size, repeats=args.repeats, quick=args.quick, progress=say
+    )
+    if args.json:
+        emit_json(result)
+    else:
+        print(format_adjoint_table(result))
+    return 0
+
+
+def run_scaling(args) -> int:
+    import sys
+
+    from ..bench import format_scaling_table, run_scaling_benchmark
+    from ._main import emit_json
+
+    say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
+    result = run_scaling_benchmark(recipe=args.recipe, num_samples=args.samples, resolution=args.resolution,
+                                   processes=args.processes, quick=args.quick, progress=say)
+    if args.json:
+        emit_json(result)
+    else:
+        print(format_scaling_table(result))
     return 0

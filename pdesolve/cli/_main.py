@@ -12,18 +12,20 @@ from .._version import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
-    from . import _bench, _demo, _solve, _verify
+    from . import _bench, _datasets, _demo, _generate, _report, _solve, _train, _verify
 
     parser = argparse.ArgumentParser(
         prog="pdesolve",
         description=(
-            "Differentiable PDE solvers on JAX. Sub-commands: solve one PDE, verify the solvers "
-            "against analytic solutions, benchmark them against exponax, or run the demo."
+            "Differentiable PDE solvers on JAX. Solve a PDE with a reference or neural solver (spectral, TENG, "
+            "TDVP, INSR), verify the solvers against analytic solutions, generate and inspect HDF5 datasets, "
+            "train neural operators, MP-PDE and neural ODEs, run side-by-side benchmarks, render a results "
+            "report, or run the demo. Every sub-command has --help; most take --json."
         ),
     )
     parser.add_argument("--version", action="version", version=f"pdesolve {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_solve, _verify, _bench, _demo):
+    for module in (_solve, _verify, _bench, _demo, _generate, _datasets, _train, _report):
         module.register(sub)
     return parser
 

@@ -17,16 +17,23 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "solve",
-        help="run one solve and write the final field and figures",
+        help="run one solve (spectral, or neural: teng, tdvp, insr) and write the final field and figures",
         description=(
             "Solve one PDE on a periodic grid from a random initial condition. Writes final_field.npy, "
             "trajectory.npz, snapshots.png, spectrum.png and summary.json into --out and prints their paths."
         ),
     )
     p.add_argument("pde", choices=PROBLEMS, help="which PDE to solve")
-    p.add_argument("--resolution", type=int, default=64, help="grid points per axis (default 64)")
+    p.add_argument(
+        "--method",
+        choices=("spectral", "teng", "tdvp", "insr"),
+        default="spectral",
+        help="spectral grid solver (default), or a neural-field solver: teng/tdvp (heat, allen-cahn, burgers "
+        "on [0,2pi)^2, T=4) or insr (advection 1D, heat 2D); neural methods print the error against a reference",
+    )
+    p.add_argument("--resolution", type=int, default=None, help="grid points per axis (default 64; neural: collocation grid)")
     p.add_argument("--ndim", type=int, default=None, help="spatial dimensions (default 2)")
-    p.add_argument("--steps", type=int, default=500, help="number of time steps (default 500)")
+    p.add_argument("--steps", type=int, default=None, help="number of time steps (default 500; neural: to the problem's T)")
     p.add_argument("--dt", type=float, default=None, help="time step (default: a stable per-problem value)")
     p.add_argument("--integrator", choices=INTEGRATORS, default="etdrk4", help="time integrator (default etdrk4)")
     p.add_argument("--viscosity", type=float, default=None, help="viscosity / diffusivity")
@@ -39,6 +46,14 @@ def register(sub) -> None:
     p.add_argument("--out", default=None, help="output folder (default runs/solve-<pde>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    neural = p.add_argument_group("neural-field methods (--method teng|tdvp|insr)")
+    neural.add_argument("--width", type=int, default=20, help="network width (default 20)")
+    neural.add_argument("--depth", type=int, default=3, help="hidden layers (default 3)")
+    neural.add_argument("--subset", type=int, default=None, help="TENG parameter-subset size (default: all)")
+    neural.add_argument("--inner-iterations", type=int, default=3, help="TENG projections per stage (default 3)")
+    neural.add_argument("--tolerance", type=float, default=1e-6, help="TENG per-stage relative residual tolerance")
+    neural.add_argument("--scheme", choices=("heun", "euler"), default="heun", help="TENG time scheme")
+    neural.add_argument("--iterations", type=int, default=300, help="INSR Adam iterations per step (default 300)")
     p.set_defaults(run=run)
 
 
@@ -121,13 +136,29 @@ def solve_to_folder(
 def run(args) -> int:
     from ._main import emit_json
 
+    method = getattr(args, "method", "spectral")
+    if method != "spectral":
+        from ._neural_solve import neural_solve_to_folder, print_summary_table
+
+        out = Path(args.out or f"runs/solve-{args.pde}-{method}")
+        summary = neural_solve_to_folder(
+            args.pde, method, out, resolution=args.resolution, steps=args.steps, dt=args.dt, width=args.width,
+            depth=args.depth, subset=args.subset, inner_iterations=args.inner_iterations, tolerance=args.tolerance,
+            scheme=args.scheme, iterations=args.iterations, seed=args.seed, snapshots=args.snapshots,
+            progress=not (args.quiet or args.json),
+        )
+        if args.json:
+            emit_json(summary)
+        else:
+            print_summary_table(summary)
+        return 0
     out = Path(args.out or f"runs/solve-{args.pde}")
     summary = solve_to_folder(
         args.pde,
         out,
-        resolution=args.resolution,
+        resolution=64 if args.resolution is None else args.resolution,
         ndim=args.ndim,
-        steps=args.steps,
+        steps=500 if args.steps is None else args.steps,
         dt=args.dt,
         integrator=args.integrator,
         viscosity=args.viscosity,

@@ -34,7 +34,8 @@ def rollout_batch(
 ) -> Float[Array, "b t c ..."]:
     """Roll out a batch of initial conditions, vmapped and sharded over `devices`.
 
-    The batch axis is split across a 1D device mesh (default: all of `jax.devices()`);
+    The batch axis is split across a 1D device mesh (default: this process's
+    `jax.local_devices()`, so in a multi-process run each process rolls out its own batch);
     batches not divisible by the device count are padded and trimmed. On one device this
     is a plain `vmap` of :func:`~pdesolve.integrators.rollout`. To try it on a CPU, start
     Python with ``XLA_FLAGS=--xla_force_host_platform_device_count=2``.
@@ -45,7 +46,7 @@ def rollout_batch(
     if getattr(u0s, "ndim", 0) < 2:
         raise InvalidInputError(f"u0s must be a batch shaped (batch, channels, *grid), got shape {getattr(u0s, 'shape', None)}")
     _validate(stepper, u0s[0], num_steps, save_every)
-    devices = list(jax.devices() if devices is None else devices)
+    devices = list(jax.local_devices() if devices is None else devices)
     batch = u0s.shape[0]
     pad = (-batch) % len(devices)
     if pad:

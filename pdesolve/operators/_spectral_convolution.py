@@ -23,9 +23,15 @@ class SpectralConvolution(eqx.Module):
     - `in_channels`, `out_channels`: channel counts.
     - `modes`: retained Fourier modes per axis (an int, or one int per axis).
     - `key`: PRNG key for the initial weights (scale $1/(c_{in}c_{out})$).
+
+    The complex weights $R_k$ are stored as two real arrays (real and imaginary parts,
+    ``weights[0]`` and ``weights[1]``), so every parameter of the layer is real. ``jax.grad`` of a
+    real loss with respect to a *complex* leaf returns the conjugate of the descent direction
+    that optax (and :mod:`pdesolve.optim`) expect, which would make the imaginary parts climb
+    the loss; with real storage any optimizer works unchanged.
     """
 
-    weights: Complex[Array, "blocks out in ..."]
+    weights: Float[Array, "2 blocks out in ..."]
     modes: tuple[int, ...] = eqx.field(static=True)
 
     def __init__(self, in_channels: int, out_channels: int, modes: int | tuple[int, ...], *, ndim: int = 1, key: PRNGKeyArray):
@@ -38,7 +44,12 @@ class SpectralConvolution(eqx.Module):
         scale = 1.0 / (in_channels * out_channels)
         k1, k2 = jax.random.split(key)
         shape = (blocks, out_channels, in_channels) + modes
-        self.weights = scale * (jax.random.uniform(k1, shape) + 1j * jax.random.uniform(k2, shape))
+        self.weights = scale * jnp.stack([jax.random.uniform(k1, shape), jax.random.uniform(k2, shape)])
+
+    @property
+    def complex_weights(self) -> Complex[Array, "blocks out in ..."]:
+        """$R_k$ as one complex array."""
+        return jax.lax.complex(self.weights[0], self.weights[1])
 
     def __call__(self, v: Float[Array, "c ..."]) -> Float[Array, "c_out ..."]:
         ndim = len(self.modes)
@@ -52,9 +63,9 @@ class SpectralConvolution(eqx.Module):
             raise ValueError(f"grid size {spatial[-1]} is too small for {self.modes[-1]} modes")
         axes = tuple(range(1, ndim + 1))
         v_hat = jnp.fft.rfftn(v, axes=axes)
-        out_hat = jnp.zeros((self.weights.shape[1],) + v_hat.shape[1:], dtype=v_hat.dtype)
-        weights = self.weights.astype(v_hat.dtype)
-        for block in range(self.weights.shape[0]):
+        weights = self.complex_weights.astype(v_hat.dtype)
+        out_hat = jnp.zeros((weights.shape[1],) + v_hat.shape[1:], dtype=v_hat.dtype)
+        for block in range(weights.shape[0]):
             index = [slice(None)]
             for axis in range(ndim - 1):
                 m = self.modes[axis]

@@ -1,0 +1,146 @@
+"""``pdesolve train <model>``: train a neural operator on an HDF5 dataset.
+
+One sub-command per model family registered in :mod:`pdesolve.training` (``fno``, ``unet``
+built in). To add a model (e.g. ``mp-pde``, ``neural-ode``), call
+:func:`pdesolve.training.register_model` in a module listed in
+:data:`pdesolve.training.PLUGIN_MODULES`; its ``add_arguments`` adds the model's own options
+and ``build(options, in_channels=..., out_channels=..., ndim=..., key=...)`` receives them as a
+dict. Nothing here needs editing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+_COMMON_HELP = (
+    "Train on windows of WINDOW frames predicting the next ROLLOUT_STEPS frames autoregressively "
+    "(1 = one-step training). A checkpoint (model, optimizer state, RNG key, step) is written "
+    "atomically to OUT/checkpoint.eqx after every epoch; --resume continues exactly. OUT also gets "
+    "history.json, metrics.json (test split: rollout relative L2 in the FNO paper's convention, "
+    "nRMSE in the PDEBench and exponax conventions, one-step relative L2), loss.png and prediction.png."
+)
+
+
+def _add_common(p) -> None:
+    p.add_argument("--data", required=True, help="HDF5 dataset (pdesolve or PDEBench layout)")
+    p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
+    p.add_argument("--epochs", type=int, default=10, help="passes over the training split (10)")
+    p.add_argument("--batch-size", type=int, default=20, help="samples per step (20)")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
+    p.add_argument("--optimizer", default="adam", help="a pdesolve.optim optimizer name: adam, adamw, sgd, lion, ... (adam)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (adamw: decoupled) (0)")
+    p.add_argument("--schedule", default="constant", choices=("constant", "step", "cosine", "warmup-cosine"),
+                   help="learning-rate schedule (constant)")
+    p.add_argument("--step-epochs", type=int, default=100, help="step schedule: epochs between decays (100)")
+    p.add_argument("--decay", type=float, default=0.5, help="step schedule: factor per decay (0.5)")
+    p.add_argument("--window", type=int, default=1, help="input frames (1)")
+    p.add_argument("--rollout-steps", type=int, default=1, help="predicted frames per training sample (1: one-step)")
+    p.add_argument("--eval-rollout-steps", type=int, default=None, help="evaluation rollout length (default: to the end)")
+    p.add_argument("--start", choices=("first", "random"), default="random",
+                   help="training windows start at frame 0 or at a random frame (random)")
+    p.add_argument("--residual", action="store_true", help="predict the increment u[n+1] - u[n]")
+    p.add_argument("--loss", choices=("relative_l2", "mse"), default="relative_l2", help="training loss (relative_l2)")
+    p.add_argument("--clip-norm", type=float, default=None, help="clip gradients to this global norm")
+    p.add_argument("--splits", default="0.8,0.1,0.1", help="train,val,test fractions (0.8,0.1,0.1)")
+    p.add_argument("--time-stride", type=int, default=1, help="use every n-th saved frame (1)")
+    p.add_argument("--first-frame", type=int, default=0, help="first saved frame used (FNO benchmark: 1) (0)")
+    p.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and step keys (0)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="parameter dtype (float32)")
+    p.add_argument("--devices", type=int, default=1, help="data-parallel devices (1; with --distributed: all)")
+    p.add_argument("--eval-every", type=int, default=1, help="validate every n epochs, 0 = never (1)")
+    p.add_argument("--eval-batch-size", type=int, default=32, help="samples per evaluation batch (32)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.eqx")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")
+    from ._distributed_options import add_distributed_arguments
+
+    add_distributed_arguments(p, "every process reads the same seeded batches, trains on its shard of each, "
+                                 "and gradients are summed across processes; process 0 writes OUT.")
+    p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+
+
+def register(sub) -> None:
+    from ..training import available_models
+
+    models = available_models()
+    p = sub.add_parser(
+        "train",
+        help="train on an HDF5 dataset: fno, unet, mp-pde, neural-ode (checkpoints, --resume)",
+        description=_COMMON_HELP + "\n\nmodels:\n" + "\n".join(f"  {n}: {s.description}" for n, s in models.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    model_sub = p.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for name, spec in models.items():
+        mp = model_sub.add_parser(name, help=spec.description, description=spec.description + ". " + _COMMON_HELP)
+        _add_common(mp)
+        if spec.add_arguments is not None:
+            group = mp.add_argument_group(f"{name} options")
+            spec.add_arguments(group)
+        mp.set_defaults(run=run, model_options=_option_names(spec))
+    p.set_defaults(run=lambda args: p.print_help() or 2)
+
+
+def _option_names(spec) -> tuple[str, ...]:
+    if spec.add_arguments is None:
+        return ()
+    probe = argparse.ArgumentParser(add_help=False)
+    spec.add_arguments(probe)
+    return tuple(a.dest for a in probe._actions)
+
+
+def _splits(text: str):
+    from .._errors import InvalidInputError
+
+    try:
+        parts = tuple(float(s) for s in text.split(","))
+    except ValueError:
+        raise InvalidInputError(f"--splits must be three comma-separated fractions, got {text!r}") from None
+    if len(parts) != 3:
+        raise InvalidInputError(f"--splits must be three comma-separated fractions, got {text!r}")
+    return parts
+
+
+def run(args) -> int:
+    import jax
+
+    from ..training import TrainConfig, TrajectoryData, available_models, train
+    from ._distributed_options import initialize_from_arguments
+    from ._main import emit_json
+
+    initialize_from_arguments(args)
+    spec = available_models()[args.model]
+    config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, optimizer=args.optimizer,
+        weight_decay=args.weight_decay, schedule=args.schedule, step_epochs=args.step_epochs, decay=args.decay,
+        window=args.window, rollout_steps=args.rollout_steps, eval_rollout_steps=args.eval_rollout_steps,
+        start=args.start, residual=args.residual, loss=args.loss, clip_norm=args.clip_norm, seed=args.seed,
+        dtype=args.dtype, devices=args.devices, splits=_splits(args.splits), time_stride=args.time_stride,
+        first_frame=args.first_frame, eval_every=args.eval_every, eval_batch_size=args.eval_batch_size,
+    )
+    config.validate()
+    out = args.out or f"runs/{args.model}"
+    options = {name: getattr(args, name) for name in args.model_options}
+    started = time.perf_counter()
+    with TrajectoryData(args.data, splits=config.splits, time_stride=config.time_stride,
+                        first_frame=config.first_frame) as data:
+        model = spec.build(options, in_channels=config.window * data.num_channels, out_channels=data.num_channels,
+                           ndim=data.ndim, key=jax.random.PRNGKey(config.seed))
+        loss = spec.loss(config) if spec.loss is not None else None
+        result = train(model, data, config, out=out, resume=args.resume, loss=loss,
+                       progress=not (args.no_progress or args.json), figures=not args.no_figures, name=args.model)
+    seconds = time.perf_counter() - started
+    payload = {"model": args.model, "data": args.data, "out": str(out), "seconds": seconds, "steps": result.step,
+               "options": options, "metrics": result.metrics,
+               "final_train_loss": result.history[-1]["train_loss"] if result.history else None}
+    if args.json:
+        emit_json(payload)
+    else:
+        m = result.metrics
+        line = f"trained {args.model} for {result.step} steps in {seconds:.1f} s -> {out}"
+        if m:
+            line += (f"\ntest: rollout rel. L2 {m['rollout_rel_l2']:.4g} over {m['rollout_steps']} steps, "
+                     f"one-step rel. L2 {m['one_step_rel_l2']:.4g}, nRMSE (PDEBench) {m['rollout_nrmse_pdebench']:.4g}")
+        print(line, file=sys.stdout)
+    return 0

@@ -1,0 +1,218 @@
+r"""Coordinate networks $x \mapsto u_\theta(x)$ that store a solution field in their weights.
+
+- :class:`PeriodicMLP`: a periodic input embedding followed by a tanh MLP (the TENG network).
+- :class:`Siren`: a sine-activated MLP with the SIREN initialisation (the INSR network).
+
+Both are :class:`equinox.Module` s whose only pytree leaves are floating arrays, so the module
+itself is the parameter pytree: ``jax.flatten_util.ravel_pytree(net)`` gives $\theta$ and
+``net(x)`` evaluates the field at one point ``x`` of shape ``(d,)``. Batch with ``jax.vmap``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+
+from .._errors import InvalidInputError
+
+
+def _check_widths(name: str, widths: Sequence[int]) -> tuple[int, ...]:
+    widths = tuple(widths)
+    if not widths or any(not isinstance(w, (int, np.integer)) or isinstance(w, bool) or w < 1 for w in widths):
+        raise InvalidInputError(f"{name} must be a non-empty sequence of positive ints, got {widths!r}")
+    return tuple(int(w) for w in widths)
+
+
+def _check_point(x: Array, ndim: int, cls: str) -> Array:
+    x = jnp.asarray(x)
+    if x.shape != (ndim,):
+        raise InvalidInputError(f"{cls} takes one point of shape ({ndim},), got shape {x.shape}; vmap over points")
+    return x
+
+
+def _output(y: Array, num_outputs: int) -> Array:
+    return y[0] if num_outputs == 1 else y
+
+
+class PeriodicMLP(eqx.Module):
+    r"""A tanh MLP on a trainable periodic embedding of each coordinate.
+
+    For $x \in \mathbb{R}^d$ on a box of side lengths $L_i$, the embedding is
+
+    $$ e_{ij}(x) = a_{ij}\cos\!\big(2\pi x_i / L_i + \varphi_{ij}\big) + c_{ij},
+       \qquad i = 1..d,\ j = 1..m, $$
+
+    which is exactly $L$-periodic, followed by ``len(hidden)`` dense tanh layers and a linear
+    output layer. The first dense layer has no bias (the offsets $c_{ij}$ play that role, so no
+    parameter is redundant). This is the network of TENG (Chen et al., ICML 2024, arXiv:2404.10771).
+
+    **Arguments:**
+
+    - `key`: PRNG key for the initialisation.
+    - `ndim`: spatial dimension $d$.
+    - `hidden`: widths of the tanh layers (e.g. ``(40, 40, 40)``).
+    - `embedding_size`: $m$, embedding features per coordinate (default: ``hidden[0]``).
+    - `extent`: box side lengths $L_i$ (default $2\pi$).
+    - `num_outputs`: output channels (1 gives a scalar).
+    - `dtype`: floating dtype of the weights (float64 for TENG).
+    """
+
+    amplitude: Float[Array, "d m"]
+    phase: Float[Array, "d m"]
+    offset: Float[Array, "d m"]
+    weights: tuple[Array, ...]
+    biases: tuple[Array, ...]
+    extent: tuple[float, ...] = eqx.field(static=True)
+    num_outputs: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        key: PRNGKeyArray,
+        ndim: int = 2,
+        hidden: Sequence[int] = (40, 40, 40),
+        embedding_size: int | None = None,
+        extent: float | Sequence[float] = 2 * math.pi,
+        num_outputs: int = 1,
+        dtype=jnp.float64,
+    ):
+        if ndim not in (1, 2, 3):
+            raise InvalidInputError(f"ndim must be 1, 2 or 3, got {ndim}")
+        hidden = _check_widths("hidden", hidden)
+        m = hidden[0] if embedding_size is None else _check_widths("embedding_size", (embedding_size,))[0]
+        _check_widths("num_outputs", (num_outputs,))
+        extent = (float(extent),) * ndim if np.isscalar(extent) else tuple(float(e) for e in extent)
+        if len(extent) != ndim or any(not (e > 0) for e in extent):
+            raise InvalidInputError(f"extent must be {ndim} positive lengths, got {extent}")
+        keys = jax.random.split(key, len(hidden) + 3)
+        self.amplitude = jax.random.normal(keys[0], (ndim, m), dtype)
+        self.phase = jax.random.uniform(keys[1], (ndim, m), dtype, 0.0, 2 * math.pi)
+        self.offset = jnp.zeros((ndim, m), dtype)
+        sizes = (ndim * m, *hidden, num_outputs)
+        weights, biases = [], []
+        for layer, (k, (fan_in, fan_out)) in enumerate(zip(keys[2:], zip(sizes[:-1], sizes[1:]))):
+            std = math.sqrt(2.0 / (fan_in + fan_out))  # Glorot normal
+            weights.append(std * jax.random.normal(k, (fan_out, fan_in), dtype))
+            # the first layer has no bias: the embedding offsets c already span it (a redundant
+            # bias would make every Jacobian exactly rank deficient)
+            biases.append(jnp.zeros((0 if layer == 0 else fan_out,), dtype))
+        self.weights = tuple(weights)
+        self.biases = tuple(biases)
+        self.extent = extent
+        self.num_outputs = int(num_outputs)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.extent)
+
+    def __call__(self, x: Float[Array, " d"]) -> Array:
+        x = _check_point(x, self.ndim, "PeriodicMLP")
+        scale = jnp.asarray([2 * math.pi / e for e in self.extent], self.amplitude.dtype)
+        h = (self.amplitude * jnp.cos((scale * x)[:, None] + self.phase) + self.offset).ravel()
+        for layer, (w, b) in enumerate(zip(self.weights[:-1], self.biases[:-1])):
+            h = jnp.tanh(w @ h + b) if layer else jnp.tanh(w @ h)
+        last = self.weights[-1] @ h + self.biases[-1] if len(self.weights) > 1 else self.weights[-1] @ h
+        return _output(last, self.num_outputs)
+
+
+class Siren(eqx.Module):
+    r"""SIREN: an MLP with sine activations $\sin(\omega_0 (W h + b))$ (Sitzmann et al. 2020).
+
+    Inputs are first mapped affinely from the box $[\mathrm{lo}, \mathrm{hi}]^d$ to $[-1, 1]^d$.
+    Initialisation (Sitzmann et al., NeurIPS 2020, sec. 3.2): the first layer's weights are
+    uniform in $[-1/n, 1/n]$, later layers' in $[-\sqrt{6/n}/\omega_0, \sqrt{6/n}/\omega_0]$
+    ($n$ = fan-in); the output layer is linear. INSR (Chen et al., ICML 2023) uses $\omega_0 = 30$.
+
+    **Arguments:**
+
+    - `key`: PRNG key.
+    - `ndim`: input dimension $d$.
+    - `hidden`: widths of the sine layers (INSR 1D advection: ``(20, 20)``).
+    - `num_outputs`: output channels (1 gives a scalar).
+    - `bounds`: ``(lo, hi)`` of the domain (floats or one per axis).
+    - `omega0`: frequency factor $\omega_0$.
+    - `periodic`: if true, coordinates enter as $(\cos, \sin)(\pi \hat x)$ of the normalised
+      coordinate $\hat x \in [-1, 1]$, so the field is periodic on the box.
+    - `dtype`: floating dtype.
+    """
+
+    weights: tuple[Array, ...]
+    biases: tuple[Array, ...]
+    lower: tuple[float, ...] = eqx.field(static=True)
+    upper: tuple[float, ...] = eqx.field(static=True)
+    omega0: float = eqx.field(static=True)
+    num_outputs: int = eqx.field(static=True)
+    periodic: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        key: PRNGKeyArray,
+        ndim: int = 1,
+        hidden: Sequence[int] = (20, 20),
+        num_outputs: int = 1,
+        bounds: tuple = (-1.0, 1.0),
+        omega0: float = 30.0,
+        periodic: bool = False,
+        dtype=jnp.float64,
+    ):
+        if ndim not in (1, 2, 3):
+            raise InvalidInputError(f"ndim must be 1, 2 or 3, got {ndim}")
+        hidden = _check_widths("hidden", hidden)
+        _check_widths("num_outputs", (num_outputs,))
+        lo, hi = bounds
+        lo = (float(lo),) * ndim if np.isscalar(lo) else tuple(float(v) for v in lo)
+        hi = (float(hi),) * ndim if np.isscalar(hi) else tuple(float(v) for v in hi)
+        if len(lo) != ndim or len(hi) != ndim or any(not (b > a) for a, b in zip(lo, hi)):
+            raise InvalidInputError(f"bounds must satisfy lo < hi on {ndim} axes, got {bounds}")
+        if not omega0 > 0:
+            raise InvalidInputError(f"omega0 must be positive, got {omega0}")
+        fan0 = 2 * ndim if periodic else ndim
+        sizes = (fan0, *hidden, num_outputs)
+        keys = jax.random.split(key, 2 * (len(sizes) - 1))
+        weights, biases = [], []
+        for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            bound = 1.0 / fan_in if layer == 0 else math.sqrt(6.0 / fan_in) / omega0
+            weights.append(jax.random.uniform(keys[2 * layer], (fan_out, fan_in), dtype, -bound, bound))
+            b = 1.0 / math.sqrt(fan_in)
+            biases.append(jax.random.uniform(keys[2 * layer + 1], (fan_out,), dtype, -b, b) / (omega0 if layer else 1.0))
+        self.weights = tuple(weights)
+        self.biases = tuple(biases)
+        self.lower, self.upper = lo, hi
+        self.omega0 = float(omega0)
+        self.num_outputs = int(num_outputs)
+        self.periodic = bool(periodic)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.lower)
+
+    def __call__(self, x: Float[Array, " d"]) -> Array:
+        x = _check_point(x, self.ndim, "Siren")
+        lo = jnp.asarray(self.lower, self.weights[0].dtype)
+        hi = jnp.asarray(self.upper, self.weights[0].dtype)
+        h = 2 * (x - lo) / (hi - lo) - 1
+        if self.periodic:
+            h = jnp.concatenate([jnp.cos(math.pi * h), jnp.sin(math.pi * h)])
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            h = jnp.sin(self.omega0 * (w @ h + b))
+        return _output(self.weights[-1] @ h + self.biases[-1], self.num_outputs)
+
+
+def parameter_count(net: PyTree) -> int:
+    """Number of scalar parameters (floating array entries) of a network."""
+    flat, _ = ravel_pytree(eqx.filter(net, eqx.is_inexact_array))
+    return int(flat.size)
+
+
+def evaluate(net, points: Float[Array, "N d"]) -> Array:
+    """``net`` at every row of ``points`` (``vmap``), shaped ``(N,)`` or ``(N, outputs)``."""
+    points = jnp.asarray(points)
+    if points.ndim != 2:
+        raise InvalidInputError(f"points must be shaped (N, d), got shape {points.shape}")
+    return jax.vmap(net)(points)

@@ -1,0 +1,450 @@
+r"""Message-passing neural PDE solver (MP-PDE) for 1D periodic problems.
+
+Brandstetter, Worrall & Welling, *Message Passing Neural PDE Solvers*, ICLR 2022.
+
+Nodes are the grid points; each carries the last $K$ values $u_i^{k-K+1..k}$, its position
+$x_i$, the time $t_k$ and the PDE parameters $\theta$. The network is
+
+- **encoder** $f_i^0 = \epsilon([u_i^{k-K+1..k}, x_i/L, t_k/T, \theta])$, a two-layer Swish MLP;
+- **processor**: $M$ layers (6) of
+  $m_{ij} = \phi(f_i, f_j, u_i - u_j, (x_i - x_j)/L, \theta)$ on the edges $j \to i$ of a
+  periodic radius graph, $\bar m_i = \text{mean}_j m_{ij}$ (a segment sum over receivers
+  divided by the in-degree), $f_i \leftarrow \text{InstanceNorm}(f_i + \psi(f_i, \bar m_i, \theta))$;
+- **decoder** per node: Conv1d(1→8, kernel 16, stride 3) → Swish → Conv1d(8→1, kernel 14)
+  over the hidden vector (length 128 → 38 → 25), giving $d^{1..K}$ and the temporal bundle
+  $u_i^{k+\ell} = u_i^k + (t_{k+\ell} - t_k)\, d_i^\ell$, $\ell = 1..K$.
+
+The first layer of $\phi$ is linear in the concatenation, so it is applied to node features
+before gathering them onto edges (the same function, fewer operations).
+
+Training (:func:`fit_mp_pde`) uses the pushforward trick: at epoch $e$ a number of unrolls
+$r \in \{0, .., \min(e, R)\}$ is drawn; the model is applied $r$ times without gradient and the
+loss $\sqrt{\sum (\hat u - u)^2}$ is taken on the next bundle. AdamW, lr $10^{-4}$ multiplied by
+0.4 at epochs $\{R, 5, 10, 15\}$, batch 16.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from .._errors import InvalidInputError
+from ._neural_ode_training import NonFiniteLossError, load_checkpoint, save_checkpoint
+
+
+class RadiusGraph(eqx.Module):
+    r"""Directed edges $j \to i$ between points with periodic distance $0 < |x_i - x_j|_L \le r$.
+
+    **Attributes:** `senders` $j$ and `receivers` $i$ (int arrays, one entry per edge),
+    `offsets` $x_i - x_j$ wrapped into $[-L/2, L/2)$, `degree` (in-degree per node),
+    `num_nodes`, `extent` $L$.
+    """
+
+    senders: Int[Array, " e"]
+    receivers: Int[Array, " e"]
+    offsets: Float[Array, " e"]
+    degree: Float[Array, " n"]
+    num_nodes: int = eqx.field(static=True)
+    extent: float = eqx.field(static=True)
+
+
+def radius_graph(x, radius: float, extent: float) -> RadiusGraph:
+    r"""Periodic radius graph on the points `x` of $[0, L)$, $L$ = `extent`; no self-loops.
+
+    Two points are neighbours when their periodic distance is at most `radius` (plus a
+    relative tolerance of $10^{-9} L$, so $r = 3\Delta x$ on a uniform grid gives exactly 6
+    neighbours per node). Built in numpy (static); raises
+    :class:`~pdesolve.InvalidInputError` for bad points or a node without neighbours.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size < 2:
+        raise InvalidInputError(f"x must be a 1D array of at least 2 points, got shape {x.shape}")
+    if not np.all(np.isfinite(x)) or np.any(x < 0) or np.any(x >= extent):
+        raise InvalidInputError(f"points must be finite and lie in [0, {extent})")
+    if not (radius > 0 and math.isfinite(radius)):
+        raise InvalidInputError(f"radius must be positive and finite, got {radius!r}")
+    diff = x[:, None] - x[None, :]  # [receiver, sender] = x_i - x_j
+    diff = (diff + extent / 2) % extent - extent / 2
+    adjacent = (np.abs(diff) <= radius + 1e-9 * extent) & ~np.eye(x.size, dtype=bool)
+    receivers, senders = np.nonzero(adjacent)
+    degree = adjacent.sum(axis=1)
+    if np.any(degree == 0):
+        raise InvalidInputError(f"radius {radius} leaves node {int(np.argmin(degree))} without neighbours")
+    return RadiusGraph(
+        senders=jnp.asarray(senders, dtype=jnp.int32),
+        receivers=jnp.asarray(receivers, dtype=jnp.int32),
+        offsets=jnp.asarray(diff[receivers, senders] / extent),
+        degree=jnp.asarray(degree, dtype=jnp.float32),
+        num_nodes=int(x.size),
+        extent=float(extent),
+    )
+
+
+def _swish(x):
+    return jax.nn.swish(x)
+
+
+def _instance_norm(f: Float[Array, "n h"], eps: float = 1e-5) -> Float[Array, "n h"]:
+    mean = jnp.mean(f, axis=0, keepdims=True)
+    var = jnp.var(f, axis=0, keepdims=True)
+    return (f - mean) * jax.lax.rsqrt(var + eps)
+
+
+class MessagePassingLayer(eqx.Module):
+    r"""One processor layer: $f_i \leftarrow \text{InstanceNorm}(f_i + \psi(f_i, \text{mean}_j\,\phi(f_i, f_j, u_i-u_j, x_i-x_j, \theta), \theta))$.
+
+    $\phi$ and $\psi$ are two-layer Swish MLPs. Aggregation is ``jax.ops.segment_sum`` over
+    receivers divided by the in-degree (runs on CPU and GPU).
+    """
+
+    message_receiver: eqx.nn.Linear
+    message_sender: eqx.nn.Linear
+    message_values: eqx.nn.Linear
+    message_offset: eqx.nn.Linear
+    message_params: eqx.nn.Linear
+    message_out: eqx.nn.Linear
+    update_in: eqx.nn.Linear
+    update_out: eqx.nn.Linear
+
+    def __init__(self, hidden: int, window: int, num_params: int, *, key: PRNGKeyArray, dtype=None):
+        keys = jax.random.split(key, 4)
+        fan_in = 2 * hidden + window + 1 + num_params
+        # One Linear(fan_in -> hidden) split into its column blocks (same init scale).
+        first = eqx.nn.Linear(fan_in, hidden, key=keys[0], dtype=dtype)
+        w, b = first.weight, first.bias
+        blocks = np.cumsum([hidden, hidden, window, 1])
+
+        def part(columns, bias):
+            layer = eqx.nn.Linear(columns.shape[1], hidden, use_bias=bias is not None, key=keys[0], dtype=dtype)
+            layer = eqx.tree_at(lambda m: m.weight, layer, columns)
+            if bias is not None:
+                layer = eqx.tree_at(lambda m: m.bias, layer, bias)
+            return layer
+
+        self.message_receiver = part(w[:, : blocks[0]], b)
+        self.message_sender = part(w[:, blocks[0] : blocks[1]], None)
+        self.message_values = part(w[:, blocks[1] : blocks[2]], None)
+        self.message_offset = part(w[:, blocks[2] : blocks[3]], None)
+        self.message_params = part(w[:, blocks[3] :], None) if num_params else None
+        self.message_out = eqx.nn.Linear(hidden, hidden, key=keys[1], dtype=dtype)
+        self.update_in = eqx.nn.Linear(2 * hidden + num_params, hidden, key=keys[2], dtype=dtype)
+        self.update_out = eqx.nn.Linear(hidden, hidden, key=keys[3], dtype=dtype)
+
+    def __call__(self, f, u, theta, graph: RadiusGraph):
+        lin = jax.vmap  # per-node / per-edge application of a Linear layer
+        node_r = lin(self.message_receiver)(f) + lin(self.message_values)(u)
+        node_s = lin(self.message_sender)(f) - lin(self.message_values)(u)
+        if self.message_params is not None:
+            node_r = node_r + self.message_params(theta)
+        edge = node_r[graph.receivers] + node_s[graph.senders]
+        edge = edge + lin(self.message_offset)(graph.offsets[:, None].astype(f.dtype))
+        messages = _swish(lin(self.message_out)(_swish(edge)))
+        summed = jax.ops.segment_sum(messages, graph.receivers, num_segments=graph.num_nodes)
+        mean = summed / graph.degree[:, None].astype(f.dtype)
+        inputs = jnp.concatenate([f, mean, jnp.broadcast_to(theta, (f.shape[0], theta.shape[0]))], axis=1)
+        update = _swish(lin(self.update_out)(_swish(lin(self.update_in)(inputs))))
+        return _instance_norm(f + update)
+
+
+class MPPDE(eqx.Module):
+    r"""Message-passing neural PDE solver with temporal bundling (Brandstetter et al., ICLR 2022).
+
+    ``model(u_window, t, theta, x, graph)`` maps the last `window` frames ``[K, n]`` at the
+    nodes `x` (time `t` of the last frame, PDE parameters `theta` ``[p]``) to the next
+    `window` frames ``[K, n]``: $u^{k+\ell} = u^k + \ell\,\Delta t\, d^\ell$.
+
+    **Arguments:** `window` $K$ (25: the decoder's convolutions are sized for
+    ``hidden = 128``, ``K = 25``; other sizes get a final linear map to $K$), `hidden` (128),
+    `num_layers` (6), `num_params` (3: $\alpha, \beta, \gamma$), `dt` (time between frames),
+    `extent` $L$, `t_final` $T$ (time normalisation), `key`, `dtype` of the weights (default:
+    JAX's default float; use ``jnp.float32`` for speed under x64).
+    """
+
+    encoder_in: eqx.nn.Linear
+    encoder_out: eqx.nn.Linear
+    layers: tuple[MessagePassingLayer, ...]
+    decoder_conv1: eqx.nn.Conv1d
+    decoder_conv2: eqx.nn.Conv1d
+    decoder_linear: eqx.nn.Linear | None
+    window: int = eqx.field(static=True)
+    hidden: int = eqx.field(static=True)
+    num_params: int = eqx.field(static=True)
+    dt: float = eqx.field(static=True)
+    extent: float = eqx.field(static=True)
+    t_final: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        *,
+        dt: float,
+        extent: float = 16.0,
+        t_final: float = 4.0,
+        window: int = 25,
+        hidden: int = 128,
+        num_layers: int = 6,
+        num_params: int = 3,
+        key: PRNGKeyArray,
+        dtype=None,
+    ):
+        for name, value in (("window", window), ("hidden", hidden), ("num_layers", num_layers)):
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+        if hidden < 60:
+            raise InvalidInputError(f"hidden must be at least 60 for the decoder convolutions, got {hidden}")
+        if not (dt > 0 and math.isfinite(dt)):
+            raise InvalidInputError(f"dt must be positive and finite, got {dt!r}")
+        keys = jax.random.split(key, num_layers + 5)
+        self.encoder_in = eqx.nn.Linear(window + 2 + num_params, hidden, key=keys[0], dtype=dtype)
+        self.encoder_out = eqx.nn.Linear(hidden, hidden, key=keys[1], dtype=dtype)
+        self.layers = tuple(MessagePassingLayer(hidden, window, num_params, key=k, dtype=dtype) for k in keys[5:])
+        self.decoder_conv1 = eqx.nn.Conv1d(1, 8, kernel_size=16, stride=3, key=keys[2], dtype=dtype)
+        self.decoder_conv2 = eqx.nn.Conv1d(8, 1, kernel_size=14, key=keys[3], dtype=dtype)
+        length = ((hidden - 16) // 3 + 1) - 14 + 1
+        self.decoder_linear = None if length == window else eqx.nn.Linear(length, window, key=keys[4], dtype=dtype)
+        self.window, self.hidden, self.num_params = int(window), int(hidden), int(num_params)
+        self.dt, self.extent, self.t_final = float(dt), float(extent), float(t_final)
+
+    def __call__(
+        self,
+        u_window: Float[Array, "K n"],
+        t: Float[Array, ""],
+        theta: Float[Array, " p"],
+        x: Float[Array, " n"],
+        graph: RadiusGraph,
+    ) -> Float[Array, "K n"]:
+        """The next `window` frames after `u_window` (see the class docstring)."""
+        u = u_window.T  # [n, K]
+        n = u.shape[0]
+        dtype = u.dtype
+        theta = jnp.asarray(theta, dtype)
+        node_in = jnp.concatenate(
+            [
+                u,
+                (x / self.extent)[:, None].astype(dtype),
+                jnp.full((n, 1), t / self.t_final, dtype),
+                jnp.broadcast_to(theta, (n, theta.shape[0])),
+            ],
+            axis=1,
+        )
+        f = _swish(jax.vmap(self.encoder_out)(_swish(jax.vmap(self.encoder_in)(node_in))))
+        for layer in self.layers:
+            f = layer(f, u, theta, graph)
+
+        def decode(h):
+            d = self.decoder_conv2(_swish(self.decoder_conv1(h[None])))[0]
+            return d if self.decoder_linear is None else self.decoder_linear(d)
+
+        d = jax.vmap(decode)(f)  # [n, K]
+        steps = self.dt * jnp.arange(1, self.window + 1, dtype=dtype)
+        return (u[:, -1:] + steps[None, :] * d).T
+
+
+def check_trajectories(u, window: int, *, name: str = "u") -> np.ndarray:
+    """Validate trajectories ``[sample, t, x]``: real, finite, with room for two bundles."""
+    u = np.asarray(u)
+    if u.ndim != 3 or u.dtype.kind != "f":
+        raise InvalidInputError(f"{name} must be a real array [sample, t, x], got shape {u.shape} and dtype {u.dtype}")
+    if u.shape[1] < 2 * window:
+        raise InvalidInputError(f"{name} has {u.shape[1]} time steps; need at least 2 * window = {2 * window}")
+    if not np.all(np.isfinite(u)):
+        raise InvalidInputError(f"{name} contains NaN/Inf")
+    return u
+
+
+def _check_nodes(model: MPPDE, u, x, graph: RadiusGraph):
+    if u.shape[-1] != graph.num_nodes or np.shape(x) != (graph.num_nodes,):
+        raise InvalidInputError(
+            f"grid mismatch: data have nx = {u.shape[-1]}, x has {np.shape(x)} points, the graph has {graph.num_nodes} nodes"
+        )
+
+
+def rollout_mp_pde(
+    model: MPPDE,
+    u_start: Float[Array, "b K n"],
+    t_start: Float[Array, " b"],
+    theta: Float[Array, "b p"],
+    x: Float[Array, " n"],
+    graph: RadiusGraph,
+    num_steps: int,
+) -> Float[Array, "b num_steps n"]:
+    """Autoregressive rollout: from the windows `u_start` (last frame at `t_start`), predict `num_steps` frames.
+
+    Applies the model ``ceil(num_steps / K)`` times (``lax.scan``, vmapped over the batch) and
+    returns the first `num_steps` predicted frames.
+    """
+    if u_start.ndim != 3 or u_start.shape[1] != model.window:
+        raise InvalidInputError(f"u_start must be [batch, window={model.window}, nx], got shape {u_start.shape}")
+    _check_nodes(model, u_start, x, graph)
+    bundles = -(-int(num_steps) // model.window)
+
+    def one(u0, t0, th):
+        def body(carry, _):
+            window, t = carry
+            nxt = model(window, t, th, x, graph)
+            return (nxt, t + model.window * model.dt), nxt
+
+        _, frames = jax.lax.scan(body, (u0, t0), None, length=bundles)
+        return frames.reshape(-1, u0.shape[-1])[:num_steps]
+
+    return jax.vmap(one)(u_start, t_start, theta)
+
+
+def fit_mp_pde(
+    model: MPPDE,
+    u,
+    theta,
+    x,
+    t,
+    graph: RadiusGraph,
+    *,
+    epochs: int = 20,
+    iterations_per_epoch: int | None = None,
+    batch_size: int = 16,
+    learning_rate: float = 1e-4,
+    weight_decay: float = 1e-8,
+    max_unroll: int = 1,
+    lr_milestones: Sequence[int] | None = None,
+    lr_decay: float = 0.4,
+    key: PRNGKeyArray | None = None,
+    checkpoint: str | None = None,
+    checkpoint_every: int = 500,
+    resume: bool = False,
+    progress: bool = False,
+    callback: Callable[[int, dict], None] | None = None,
+    epoch_callback: Callable[[int, MPPDE], None] | None = None,
+) -> tuple[MPPDE, dict]:
+    r"""Train `model` on trajectories `u` ``[sample, t, x]`` with PDE parameters `theta` ``[sample, p]``.
+
+    Each step draws `batch_size` samples and start frames $s$ (uniform over the frames that
+    leave room for the window, the unrolls and the target), applies the pushforward trick
+    (``r ~ U{0..min(epoch, max_unroll)}`` gradient-free unrolls, loss on the next bundle) and
+    takes an AdamW step on $\sqrt{\sum_{b,\ell,x} (\hat u - u)^2}$.
+
+    **Arguments:** `x` node positions, `t` frame times, `graph` (:func:`radius_graph`);
+    `epochs`; `iterations_per_epoch` (default ``nt * N / batch_size`` as in the paper:
+    every start frame of every sample once per epoch in expectation); `learning_rate`,
+    `weight_decay`; `lr_milestones` (epochs; default ``{max_unroll, 5, 10, 15}``) and
+    `lr_decay`; `key`; `checkpoint` (file; written every `checkpoint_every` steps and at the
+    end) and `resume`; `progress` (tqdm bar); `callback(step, record)` after every step;
+    `epoch_callback(epoch, model)` after every epoch (1-based; e.g. validation and model selection).
+
+    Returns ``(model, history)`` with per-step ``loss``, ``unroll``, ``lr`` and ``wall_s``.
+    Raises :class:`~pdesolve.neural_solvers.NonFiniteLossError` on a NaN/Inf loss (the last
+    good parameters are saved to `checkpoint` first) and :class:`~pdesolve.InvalidInputError`
+    for bad data (wrong shapes, NaN, a grid that does not match the graph).
+    """
+    if not isinstance(model, MPPDE):
+        raise InvalidInputError(f"model must be an MPPDE, got {type(model).__name__}")
+    u = check_trajectories(u, model.window)
+    theta = np.asarray(theta)
+    if theta.shape != (u.shape[0], model.num_params) or not np.all(np.isfinite(theta)):
+        raise InvalidInputError(f"theta must be finite and shaped [{u.shape[0]}, {model.num_params}], got {theta.shape}")
+    _check_nodes(model, u, x, graph)
+    t = np.asarray(t, dtype=np.float64)
+    if t.shape != (u.shape[1],):
+        raise InvalidInputError(f"t has shape {t.shape}; the data have {u.shape[1]} frames")
+    if not np.allclose(np.diff(t), model.dt, rtol=1e-6):
+        raise InvalidInputError(f"frame spacing {t[1] - t[0]:.6g} differs from the model's dt = {model.dt:.6g}")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every)):
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise InvalidInputError(f"learning_rate must be positive and finite, got {learning_rate!r}")
+    num_samples, num_times, _ = u.shape
+    K = model.window
+    max_unroll = int(max(0, min(max_unroll, (num_times - 2 * K) // K)))
+    batch_size = min(int(batch_size), num_samples)
+    if iterations_per_epoch is None:
+        iterations_per_epoch = max(1, num_times * num_samples // batch_size)
+    total = int(epochs) * int(iterations_per_epoch)
+    milestones = sorted(set([max_unroll, 5, 10, 15] if lr_milestones is None else lr_milestones))
+    boundaries = {int(m) * int(iterations_per_epoch): lr_decay for m in milestones if 0 < m < epochs}
+    schedule = optax.piecewise_constant_schedule(learning_rate, boundaries)
+    optimizer = optax.adamw(schedule, weight_decay=weight_decay)
+    key = jax.random.PRNGKey(0) if key is None else key
+    dtype = model.encoder_in.weight.dtype  # data are cast to the weights' dtype
+    data = jnp.asarray(u, dtype)
+    params_all = jnp.asarray(theta, dtype)
+    times = jnp.asarray(t, dtype)
+    x = jnp.asarray(x, dtype)
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    opt_state = optimizer.init(params)
+    start = 0
+    if checkpoint and resume and os.path.exists(checkpoint):
+        model, opt_state, start = load_checkpoint(checkpoint, model, opt_state)
+        params, static = eqx.partition(model, eqx.is_inexact_array)
+
+    def windows(idx, s, length):
+        return jax.vmap(lambda i, si: jax.lax.dynamic_slice_in_dim(data[i], si, length, axis=0))(idx, s)
+
+    def make_step(unroll: int):
+        @eqx.filter_jit
+        def step(params, opt_state, key):
+            k1, k2 = jax.random.split(key)
+            idx = jax.random.randint(k1, (batch_size,), 0, num_samples)
+            # window [s-K, s), unrolls, then a target [s + rK, s + (r+1)K) inside the data.
+            s = jax.random.randint(k2, (batch_size,), K, num_times - K * (unroll + 1) + 1)
+            inputs = windows(idx, s - K, K)
+            th = params_all[idx]
+            apply = jax.vmap(lambda m, w, tt, p: m(w, tt, p, x, graph), in_axes=(None, 0, 0, 0))
+            model_ = eqx.combine(params, static)
+            for r in range(unroll):  # pushforward: no gradient through the unrolled bundles
+                inputs = jax.lax.stop_gradient(apply(model_, inputs, times[s + r * K - 1], th))
+            target = windows(idx, s + unroll * K, K)
+            t_last = times[s + unroll * K - 1]
+
+            def loss_fn(p):
+                pred = apply(eqx.combine(p, static), inputs, t_last, th)
+                return jnp.sqrt(jnp.sum((pred - target) ** 2))
+
+            loss, grads = jax.value_and_grad(loss_fn)(params)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, loss
+
+        return step
+
+    steps = {r: make_step(r) for r in range(max_unroll + 1)}
+    history = {"loss": [], "unroll": [], "lr": [], "wall_s": []}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=start, desc="mp-pde", unit="step")
+    t0 = time.perf_counter()
+    good = (params, opt_state)
+    rng = np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)) + start)
+    for step_index in range(start, total):
+        epoch = step_index // int(iterations_per_epoch)
+        unroll = int(rng.integers(0, min(epoch, max_unroll) + 1))
+        key, sub = jax.random.split(jax.random.fold_in(key, step_index))
+        params, opt_state, loss = steps[unroll](params, opt_state, sub)
+        loss = float(loss)
+        if not math.isfinite(loss):
+            if checkpoint:
+                save_checkpoint(checkpoint, eqx.combine(good[0], static), good[1], step_index)
+            raise NonFiniteLossError(step_index + 1, checkpoint)
+        good = (params, opt_state)
+        record = {"loss": loss, "unroll": unroll, "lr": float(schedule(step_index)), "wall_s": time.perf_counter() - t0}
+        for k_, v in record.items():
+            history[k_].append(v)
+        if callback is not None:
+            callback(step_index + 1, record)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3g}", epoch=epoch)
+        if checkpoint and ((step_index + 1) % int(checkpoint_every) == 0 or step_index + 1 == total):
+            save_checkpoint(checkpoint, eqx.combine(params, static), opt_state, step_index + 1)
+        if epoch_callback is not None and (step_index + 1) % int(iterations_per_epoch) == 0:
+            epoch_callback((step_index + 1) // int(iterations_per_epoch), eqx.combine(params, static))
+    if bar is not None:
+        bar.close()
+    return eqx.combine(params, static), history

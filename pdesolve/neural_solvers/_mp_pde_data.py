@@ -1,0 +1,255 @@
+r"""Datasets of the combined equation (E1/E2/E3 of Brandstetter et al. 2022) as ``pdesolve-v1`` HDF5.
+
+:func:`generate_combined_dataset` draws sample ``i`` from seed ``seed + i``
+(:func:`~pdesolve.pdes.sample_combined_parameters`), solves it on the fine grid (``nx = 200``
+by default, WENO5 flux + ETDRK4, :func:`~pdesolve.pdes.solve_combined_equation`) and writes one
+file per output resolution through :func:`pdesolve.datasets.create_file` /
+:func:`pdesolve.datasets.write_samples`. Coarse grids are the fine grid's points taken every
+``200 / nx`` (so ``nx`` must divide the fine resolution): point values, as the WENO scheme
+works on point values and a shock is not smeared by resampling.
+
+Besides the ``pdesolve-v1`` datasets each file holds the per-sample PDE parameters
+``alpha``, ``beta``, ``gamma`` ``[sample]`` and the forcing ``amplitudes``, ``frequencies``,
+``phases``, ``wavenumbers`` ``[sample, 5]``. :func:`load_combined_dataset` reads a file back
+and checks it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import DatasetError, InvalidInputError, NonFiniteError
+from ..pdes import CombinedEquation, CombinedForcing, sample_combined_parameters, solve_combined_equation
+from ..pdes._combined_equation import COMBINED_EXTENT, EXPERIMENTS
+from ..spatial import PeriodicGrid
+
+PARAMETER_NAMES = ("alpha", "beta", "gamma")
+FORCING_NAMES = ("amplitudes", "frequencies", "phases", "wavenumbers")
+# Largest alpha per experiment and a bound on |u|, for the explicit (CFL) part of the step size.
+# Observed max |u| over 32 samples at nx = 200: E1 3.1, E2 3.4, E3 4.4.
+_MAX_ALPHA = {"E1": 1.0, "E2": 1.0, "E3": 6.0}
+_U_BOUND = {"E1": 3.5, "E2": 3.5, "E3": 5.0}
+
+
+def experiment_times(experiment: str, num_times: int = 250) -> np.ndarray:
+    """Saved times of an experiment: ``linspace(0, T, num_times)``, T = 4 (E1, E2) or 2 (E3)."""
+    if experiment not in EXPERIMENTS:
+        raise InvalidInputError(f"experiment must be one of {', '.join(EXPERIMENTS)}, got {experiment!r}")
+    if int(num_times) != num_times or num_times < 2:
+        raise InvalidInputError(f"num_times must be an integer >= 2, got {num_times!r}")
+    return np.linspace(0.0, 2.0 if experiment == "E3" else 4.0, int(num_times))
+
+
+def default_steps_per_save(experiment: str, resolution: int, dt_save: float, cfl: float = 0.4) -> int:
+    r"""Solver steps per saved frame so that $\alpha_{max} u_{max} \Delta t / \Delta x \le$ `cfl`.
+
+    $u_{max}$ is 3.5 for E1/E2 and 5 for E3 (above the largest $|u|$ seen in samples).
+    """
+    dx = COMBINED_EXTENT / resolution
+    return max(1, math.ceil(dt_save * _MAX_ALPHA[experiment] * _U_BOUND[experiment] / (cfl * dx) - 1e-9))
+
+
+def build_combined_pde(params: dict, resolution: int, flux: str = "weno5", dtype=jnp.float64) -> CombinedEquation:
+    """The :class:`~pdesolve.pdes.CombinedEquation` of one sample's parameter dict on an `resolution`-point grid."""
+    grid = PeriodicGrid(int(resolution), extent=COMBINED_EXTENT, dtype=dtype)
+    forcing = CombinedForcing(params["amplitudes"], params["frequencies"], params["phases"], params["wavenumbers"])
+    return CombinedEquation(grid, params["alpha"], params["beta"], params["gamma"], forcing, flux=flux)
+
+
+def _stack_params(param_list):
+    return {key: np.stack([p[key] for p in param_list]) for key in PARAMETER_NAMES + FORCING_NAMES}
+
+
+@functools.lru_cache(maxsize=32)
+def _batched_solver(resolution: int, times: tuple, steps_per_save: int, flux: str, with_u0: bool):
+    """A jitted, vmapped solver for one grid and time grid (cached, so timings exclude compilation)."""
+    times = np.asarray(times)
+
+    def one(p, u_start):
+        pde = build_combined_pde(p, resolution, flux)
+        start = pde.forcing_field(times[0]) if u_start is None else u_start[None]
+        return solve_combined_equation(pde, start, times, steps_per_save)[:, 0]
+
+    if with_u0:
+        return jax.jit(jax.vmap(one))
+    return jax.jit(jax.vmap(lambda q: one(q, None)))
+
+
+def solve_combined_batch(
+    params: dict, resolution: int, times, steps_per_save: int, u0=None, flux: str = "weno5"
+) -> np.ndarray:
+    """Solve a batch of samples (`params`: stacked arrays, leading axis = sample) on one grid.
+
+    `u0` (``[sample, n]``) defaults to $\\delta(t_0, x)$. Returns ``[sample, nt, n]`` float64;
+    raises :class:`~pdesolve.NonFiniteError` if a solution blows up.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    solver = _batched_solver(int(resolution), tuple(times.tolist()), int(steps_per_save), flux, u0 is not None)
+    with jax.enable_x64(True):
+        p = {k: jnp.asarray(v) for k, v in params.items()}
+        out = solver(p) if u0 is None else solver(p, jnp.asarray(u0, dtype=jnp.float64))
+        out = np.asarray(out)
+    if not np.all(np.isfinite(out)):
+        bad = int(np.argmax(~np.all(np.isfinite(out.reshape(len(out), -1)), axis=1)))
+        raise NonFiniteError(f"combined-equation solve of batch sample {bad} became non-finite; use more steps_per_save")
+    return out
+
+
+@dataclass(frozen=True)
+class CombinedData:
+    """One combined-equation file in memory.
+
+    `u` ``[sample, t, x]`` float32; `params` ``[sample, 3]`` = (alpha, beta, gamma);
+    `x` ``[x]``, `t` ``[t]``; `experiment`; `forcing`: dict of ``[sample, 5]`` arrays; `seeds`.
+    """
+
+    u: np.ndarray
+    params: np.ndarray
+    x: np.ndarray
+    t: np.ndarray
+    experiment: str
+    forcing: dict
+    seeds: np.ndarray
+
+    @property
+    def resolution(self) -> int:
+        """Number of grid points."""
+        return self.u.shape[-1]
+
+    def parameter_dicts(self) -> dict:
+        """Stacked per-sample parameters in the form :func:`solve_combined_batch` takes."""
+        out = {name: self.params[:, i].astype(np.float64) for i, name in enumerate(PARAMETER_NAMES)}
+        out.update(self.forcing)
+        return out
+
+
+def generate_combined_dataset(
+    out_dir: str,
+    experiment: str,
+    num_samples: int,
+    *,
+    split: str = "train",
+    seed: int = 0,
+    resolutions=(100, 50, 40),
+    solve_resolution: int = 200,
+    num_times: int = 250,
+    steps_per_save: int | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> dict:
+    r"""Generate `num_samples` combined-equation trajectories and write one HDF5 file per resolution.
+
+    Files are ``<out_dir>/<experiment>_<split>_nx<R>.h5`` (``pdesolve-v1`` layout, plus the
+    parameter datasets of the module docstring). Sample ``i`` uses seed ``seed + i``; pick
+    disjoint seed ranges for train/valid/test. Each file is written to ``<file>.tmp`` and renamed
+    when complete. Returns ``{resolution: path}`` and ``"seconds"`` (the solve time).
+    """
+    if experiment not in EXPERIMENTS:
+        raise InvalidInputError(f"experiment must be one of {', '.join(EXPERIMENTS)}, got {experiment!r}")
+    if int(num_samples) != num_samples or num_samples < 1:
+        raise InvalidInputError(f"num_samples must be a positive integer, got {num_samples!r}")
+    resolutions = tuple(int(r) for r in resolutions)
+    for r in resolutions:
+        if r < 8 or solve_resolution % r:
+            raise InvalidInputError(
+                f"resolution {r} must be at least 8 and divide the solver resolution {solve_resolution}"
+            )
+    from ..datasets import create_file, write_samples
+
+    times = experiment_times(experiment, num_times)
+    if steps_per_save is None:
+        steps_per_save = default_steps_per_save(experiment, solve_resolution, float(times[1] - times[0]))
+    os.makedirs(out_dir, exist_ok=True)
+    config = {
+        "recipe": "combined-equation",
+        "experiment": experiment,
+        "split": split,
+        "num_samples": int(num_samples),
+        "seed": int(seed),
+        "seeds": "seed + sample index",
+        "solve_resolution": int(solve_resolution),
+        "solver": "WENO5 flux + non-autonomous ETDRK4 (linear part exact)",
+        "steps_per_save": int(steps_per_save),
+        "downsampling": "point subsampling",
+        "extent": COMBINED_EXTENT,
+        "t_final": float(times[-1]),
+        "num_times": int(num_times),
+    }
+    paths = {}
+    for r in resolutions:
+        path = os.path.join(out_dir, f"{experiment}_{split}_nx{r}.h5")
+        x = np.arange(r) * COMBINED_EXTENT / r
+        create_file(
+            path + ".tmp", num_samples=num_samples, times=times, coordinates=[x], num_channels=1,
+            config={**config, "resolution": r},
+            attrs={"experiment": experiment, "extent": COMBINED_EXTENT, "resolution": r, "pde": "combined"},
+            compression="lzf",
+        )
+        paths[r] = path
+    with jax.enable_x64(True):
+        all_params = [sample_combined_parameters(jax.random.PRNGKey(seed + i), experiment) for i in range(num_samples)]
+    stacked = _stack_params(all_params)
+    seeds = seed + np.arange(num_samples, dtype=np.int64)
+    start_time = time.perf_counter()
+    for start in range(0, num_samples, batch_size):
+        stop = min(start + batch_size, num_samples)
+        batch = {k: v[start:stop] for k, v in stacked.items()}
+        if stop - start < batch_size and start > 0:  # pad to reuse the compiled batch shape
+            pad = batch_size - (stop - start)
+            batch = {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in batch.items()}
+        fine = solve_combined_batch(batch, solve_resolution, times, steps_per_save)[: stop - start]
+        for r in resolutions:
+            write_samples(paths[r] + ".tmp", start, fine[:, :, :: solve_resolution // r, None], seeds[start:stop])
+        if progress:
+            print(f"  {experiment} {split}: {stop}/{num_samples} samples", flush=True)
+    seconds = time.perf_counter() - start_time
+    import h5py
+
+    for r in resolutions:
+        with h5py.File(paths[r] + ".tmp", "r+") as f:
+            for name in PARAMETER_NAMES + FORCING_NAMES:
+                f.create_dataset(name, data=stacked[name])
+        os.replace(paths[r] + ".tmp", paths[r])
+    return {**paths, "seconds": seconds}
+
+
+def load_combined_dataset(path: str, *, resolution: int | None = None) -> CombinedData:
+    """Read a file written by :func:`generate_combined_dataset` (validated; one-line errors).
+
+    `resolution`: if given, the file must have that many grid points
+    (:class:`~pdesolve.DatasetError` otherwise). Raises :class:`~pdesolve.DatasetError` for a
+    file that is not a combined-equation dataset or holds NaN/Inf.
+    """
+    import h5py
+
+    from ..datasets import validate_file
+
+    info = validate_file(path)
+    if info.ndim != 1 or info.num_channels != 1:
+        raise DatasetError(f"{path}: expected a 1D single-channel dataset, got sample shape {info.sample_shape}")
+    if resolution is not None and info.spatial_shape[0] != int(resolution):
+        raise DatasetError(f"{path}: has nx = {info.spatial_shape[0]} but nx = {resolution} was requested")
+    with h5py.File(path, "r") as f:
+        missing = [n for n in PARAMETER_NAMES + FORCING_NAMES if n not in f]
+        if missing:
+            raise DatasetError(f"{path}: not a combined-equation dataset (missing {missing[0]!r})")
+        u = np.asarray(f["tensor"][..., 0], dtype=np.float32)
+        params = np.stack([np.asarray(f[n], dtype=np.float64) for n in PARAMETER_NAMES], axis=1)
+        forcing = {n: np.asarray(f[n]) for n in FORCING_NAMES}
+        x = np.asarray(f["x-coordinate"])
+        t = np.asarray(f["t-coordinate"])
+        seeds = np.asarray(f["seeds"])
+    if not np.all(np.isfinite(u)):
+        raise DatasetError(f"{path}: 'tensor' contains NaN/Inf")
+    return CombinedData(
+        u=u, params=params, x=x, t=t, experiment=str(info.attrs.get("experiment", "")),
+        forcing=forcing, seeds=seeds,
+    )

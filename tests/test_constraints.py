@@ -1,0 +1,493 @@
+"""Tests of pdesolve.constraints: implicit differentiation, projections, LS layer, MoE, failures."""
+
+import json
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pdesolve import InvalidInputError
+from pdesolve.constraints import (
+    BoundaryValueProjection,
+    ConstrainedModel,
+    ConvergenceWarning,
+    LeastSquaresConstraint,
+    LerayProjection,
+    LinearEqualityProjection,
+    MassProjection,
+    MixtureOfExperts,
+    StaggeredLerayProjection,
+    custom_fixed_point,
+    custom_root,
+)
+from pdesolve.spatial import PeriodicGrid
+
+
+def central_difference(fn, x, eps=1e-6):
+    """Finite-difference gradient of a scalar fn at the array x (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    eps = np.broadcast_to(np.asarray(eps, dtype=np.float64), x.shape)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[index] = eps[index]
+        grad[index] = (float(fn(jnp.asarray(x + step))) - float(fn(jnp.asarray(x - step)))) / (2 * eps[index])
+    return grad
+
+
+def assert_close(a, b, rtol, atol=0.0):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol)
+
+
+# ---------------------------------------------------------------------------------------------
+# Implicit differentiation: four problems, implicit vs unrolled vs finite differences
+# ---------------------------------------------------------------------------------------------
+
+KEY = jax.random.key(0)
+X_RIDGE = jax.random.normal(jax.random.key(1), (12, 4))
+Y_RIDGE = jax.random.normal(jax.random.key(2), (12,))
+
+
+def ridge_optimality(w, lam, X, y):
+    return X.T @ (X @ w - y) + lam * w
+
+
+def ridge_gradient_descent(w0, lam, X, y, num_iterations=1500):
+    hessian_bound = jnp.linalg.norm(X, 2) ** 2 + lam
+    step = 1.0 / hessian_bound
+
+    def body(w, _):
+        return w - step * ridge_optimality(w, lam, X, y), None
+
+    return jax.lax.scan(body, w0, None, length=num_iterations)[0]
+
+
+RIDGE_W0 = jnp.zeros(4)
+RIDGE_TARGET = jnp.arange(4.0)
+
+
+def ridge_loss(solver):
+    return lambda lam, X: jnp.sum((solver(RIDGE_W0, lam, X, Y_RIDGE) - RIDGE_TARGET) ** 2)
+
+
+@pytest.fixture(scope="module")
+def ridge_unrolled_gradient():
+    return jax.jit(jax.grad(ridge_loss(ridge_gradient_descent), argnums=(0, 1)))(0.7, X_RIDGE)
+
+
+@pytest.mark.parametrize("linear_solver", ["dense", "cg", "gmres", "bicgstab", "normal_cg"])
+def test_ridge_regression_implicit_matches_unrolled_and_fd(linear_solver, ridge_unrolled_gradient):
+    implicit = custom_root(ridge_optimality, linear_solver=linear_solver)(ridge_gradient_descent)
+    g_implicit = jax.jit(jax.grad(ridge_loss(implicit), argnums=(0, 1)))(0.7, X_RIDGE)
+    g_unrolled = ridge_unrolled_gradient
+    assert_close(g_implicit[0], g_unrolled[0], rtol=1e-8)
+    assert_close(g_implicit[1], g_unrolled[1], rtol=1e-7, atol=1e-10)
+    if linear_solver == "dense":
+        lam_loss = jax.jit(lambda lam: ridge_loss(implicit)(lam, X_RIDGE))
+        assert_close(g_implicit[0], central_difference(lam_loss, 0.7), rtol=1e-6)
+        x_loss = jax.jit(lambda X: ridge_loss(implicit)(0.7, X))
+        assert_close(g_implicit[1], central_difference(x_loss, X_RIDGE), rtol=1e-6, atol=1e-9)
+
+
+def nonlinear_optimality(x, theta, A):
+    return x + 0.5 * jnp.tanh(A @ x) - theta
+
+
+def newton(x0, theta, A, num_iterations=10):
+    def body(x, _):
+        jac = jnp.eye(x.size) + 0.5 * (1 - jnp.tanh(A @ x) ** 2)[:, None] * A
+        return x - jnp.linalg.solve(jac, nonlinear_optimality(x, theta, A)), None
+
+    return jax.lax.scan(body, x0, None, length=num_iterations)[0]
+
+
+def test_nonlinear_root_implicit_matches_unrolled_and_fd():
+    A = jax.random.normal(jax.random.key(3), (5, 5)) / 2
+    theta = jnp.linspace(-1.0, 1.0, 5)
+    implicit = custom_root(nonlinear_optimality, linear_solver="gmres")(newton)
+    x0 = jnp.zeros(5)
+
+    def loss(solver):
+        return lambda th, A: jnp.sum(jnp.sin(solver(x0, th, A)))
+
+    x = implicit(x0, theta, A)
+    assert float(jnp.max(jnp.abs(nonlinear_optimality(x, theta, A)))) < 1e-13
+    g_implicit = jax.jit(jax.grad(loss(implicit), argnums=(0, 1)))(theta, A)
+    g_unrolled = jax.jit(jax.grad(loss(newton), argnums=(0, 1)))(theta, A)
+    for a, b in zip(g_implicit, g_unrolled):
+        assert_close(a, b, rtol=1e-9, atol=1e-12)
+    fd_theta = central_difference(jax.jit(lambda th: loss(implicit)(th, A)), theta)
+    assert_close(g_implicit[0], fd_theta, rtol=1e-6, atol=1e-9)
+
+
+def stiff_rhs(y, rates):
+    """A stiff 3-species kinetics: fast decay coupled to slow dynamics."""
+    k_fast, k_slow, coupling = rates[0], rates[1], rates[2]
+    return jnp.stack([
+        -k_fast * y[0] + coupling * y[1] * y[2],
+        k_fast * y[0] - k_slow * y[1] ** 2,
+        k_slow * y[1] ** 2 - coupling * y[1] * y[2],
+    ])
+
+
+def implicit_euler_map(y, y_prev, rates, dt):
+    return y_prev + dt * stiff_rhs(y, rates)
+
+
+def stiff_jacobian(y, rates):
+    k_fast, k_slow, coupling = rates[0], rates[1], rates[2]
+    return jnp.asarray([
+        [-k_fast, coupling * y[2], coupling * y[1]],
+        [k_fast, -2 * k_slow * y[1], 0.0],
+        [0.0, 2 * k_slow * y[1] - coupling * y[2], -coupling * y[1]],
+    ])
+
+
+def implicit_euler_newton(y0, y_prev, rates, dt, num_iterations=15):
+    def body(y, _):
+        residual = implicit_euler_map(y, y_prev, rates, dt) - y
+        jacobian = dt * stiff_jacobian(y, rates) - jnp.eye(3)
+        return y - jnp.linalg.solve(jacobian, residual), None
+
+    return jax.lax.scan(body, y0, None, length=num_iterations)[0]
+
+
+def test_implicit_euler_step_of_stiff_ode_as_fixed_point():
+    rates = jnp.asarray([1e4, 3.0, 50.0])
+    y_prev = jnp.asarray([1.0, 0.2, 0.1])
+    dt = 0.05  # dt * k_fast = 500: far beyond explicit stability
+    step = custom_fixed_point(implicit_euler_map, linear_solver="bicgstab")(implicit_euler_newton)
+
+    def loss(solver):
+        return lambda y_prev, rates: jnp.sum(solver(y_prev, y_prev, rates, dt) ** 2)
+
+    y1 = step(y_prev, y_prev, rates, dt)
+    assert float(jnp.max(jnp.abs(implicit_euler_map(y1, y_prev, rates, dt) - y1))) < 1e-13
+    g_implicit = jax.jit(jax.grad(loss(step), argnums=(0, 1)))(y_prev, rates)
+    g_unrolled = jax.jit(jax.grad(loss(implicit_euler_newton), argnums=(0, 1)))(y_prev, rates)
+    for a, b in zip(g_implicit, g_unrolled):
+        assert_close(a, b, rtol=1e-8, atol=1e-14)
+    fd = central_difference(jax.jit(lambda r: loss(step)(y_prev, r)), rates, eps=1e-4 * np.asarray(rates))
+    assert_close(g_implicit[1], fd, rtol=1e-5, atol=1e-12)
+
+
+def ellipsoid_optimality(z, y, a):
+    """KKT conditions of min ||x - y||^2/2 s.t. sum a x^2 = 1 (active), z = (x, mu)."""
+    x, mu = z[:-1], z[-1]
+    return jnp.concatenate([x - y + mu * a * x, jnp.atleast_1d(jnp.sum(a * x**2) - 1.0)])
+
+
+def ellipsoid_projection(z0, y, a, num_iterations=60):
+    """Newton on the secular equation g(mu) = sum a y^2 / (1 + mu a)^2 - 1 = 0 from mu = 0."""
+
+    def g(mu):
+        return jnp.sum(a * y**2 / (1 + mu * a) ** 2) - 1.0
+
+    def body(mu, _):
+        return mu - g(mu) / jax.grad(g)(mu), None
+
+    mu = jax.lax.scan(body, jnp.zeros((), y.dtype), None, length=num_iterations)[0]
+    return jnp.concatenate([y / (1 + mu * a), mu[None]])
+
+
+def test_projection_onto_constraint_set_implicit_matches_unrolled_and_fd():
+    y = jnp.asarray([1.5, -0.7, 2.0, 0.3])  # outside the ellipsoid, so the constraint is active
+    a = jnp.asarray([1.0, 2.0, 0.5, 3.0])
+    proj = custom_root(ellipsoid_optimality, linear_solver="dense")(ellipsoid_projection)
+    z0 = jnp.zeros(5)
+    z = proj(z0, y, a)
+    assert float(jnp.max(jnp.abs(ellipsoid_optimality(z, y, a)))) < 1e-13
+    assert float(z[-1]) > 0
+
+    def loss(solver):
+        return lambda y, a: jnp.sum(solver(z0, y, a)[:-1] * jnp.arange(1.0, 5.0))
+
+    g_implicit = jax.jit(jax.grad(loss(proj), argnums=(0, 1)))(y, a)
+    g_unrolled = jax.jit(jax.grad(loss(ellipsoid_projection), argnums=(0, 1)))(y, a)
+    for b_i, u_i in zip(g_implicit, g_unrolled):
+        assert_close(b_i, u_i, rtol=1e-9, atol=1e-12)
+    assert_close(g_implicit[0], central_difference(jax.jit(lambda y: loss(proj)(y, a)), y), rtol=1e-6, atol=1e-9)
+    assert_close(g_implicit[1], central_difference(jax.jit(lambda a: loss(proj)(y, a)), a), rtol=1e-6, atol=1e-9)
+
+
+def test_custom_root_rejects_unknown_solver_and_policy():
+    with pytest.raises(InvalidInputError, match="linear_solver"):
+        custom_root(ridge_optimality, linear_solver="qr-magic")
+    with pytest.raises(InvalidInputError, match="on_failure"):
+        custom_root(ridge_optimality, on_failure="shrug")
+    with pytest.raises(InvalidInputError, match="rtol"):
+        custom_root(ridge_optimality, linear_solver="cg", rtol=-1.0)
+
+
+def test_failed_backward_linear_solve_raises_or_warns():
+    A = jax.random.normal(jax.random.key(3), (5, 5)) / 2
+    theta = jnp.linspace(-1.0, 1.0, 5)
+
+    def make(policy):
+        solver = custom_root(nonlinear_optimality, linear_solver="gmres", max_steps=1, rtol=1e-14, atol=1e-14,
+                             on_failure=policy)(newton)
+        return jax.jit(jax.grad(lambda th: jnp.sum(solver(jnp.zeros(5), th, A))))
+
+    with pytest.raises(Exception, match="backward linear solve did not converge"):
+        jax.block_until_ready(make("raise")(theta))
+    with pytest.warns(ConvergenceWarning, match="backward linear solve"):
+        jax.block_until_ready(make("warn")(theta))
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear equality constraints
+# ---------------------------------------------------------------------------------------------
+
+
+def test_linear_equality_projection_is_exact_idempotent_with_exact_gradient():
+    A = jax.random.normal(jax.random.key(4), (3, 10))
+    b = jnp.asarray([1.0, -2.0, 0.5])
+    proj = LinearEqualityProjection(A)
+    u = jax.random.normal(jax.random.key(5), (2, 5))
+    p = proj(u, b)
+    assert p.shape == u.shape
+    assert float(jnp.max(jnp.abs(A @ p.ravel() - b))) < 1e-13
+    assert float(jnp.max(jnp.abs(proj(p, b) - p))) < 1e-13
+    jac = jax.jacobian(lambda v: proj(v.reshape(2, 5), b).ravel())(u.ravel())
+    expected = jnp.eye(10) - A.T @ jnp.linalg.solve(A @ A.T, A)
+    assert float(jnp.max(jnp.abs(jac - expected))) < 1e-13
+    weights = jnp.arange(10.0).reshape(2, 5)
+    loss = jax.jit(lambda v: jnp.sum(jnp.sin(proj(v, b)) * weights))
+    assert_close(jax.grad(loss)(u), central_difference(loss, u), rtol=1e-7, atol=1e-9)
+    with pytest.raises(InvalidInputError, match="full row rank"):
+        LinearEqualityProjection(jnp.ones((2, 4)))
+    with pytest.raises(InvalidInputError, match="columns"):
+        proj(jnp.ones(7), b)
+
+
+def test_mass_projection_and_constrained_fno_conserve_mass_exactly():
+    from pdesolve.operators import FNO
+
+    grid = PeriodicGrid(32, extent=1.0)
+    proj = MassProjection(grid.cell_volume, shape=grid.shape)
+    fno = FNO(1, 1, width=8, modes=6, num_layers=2, projection_width=16, key=jax.random.key(6))
+    model = ConstrainedModel(fno, proj, proj.mass)
+    u0 = jnp.sin(2 * jnp.pi * grid.coordinates()) + 0.3
+    out = eqx_call(model, u0)
+    assert abs(float(proj.mass(out)[0] - proj.mass(u0)[0])) < 1e-14
+    assert abs(float(proj.mass(fno(u0))[0] - proj.mass(u0)[0])) > 1e-3  # the bare FNO does not conserve it
+
+    # gradient through the projection vs finite differences, along one lifting weight
+    import equinox as eqx
+
+    def loss(value):
+        m = eqx.tree_at(lambda m: m.model.lift.weight, model, model.model.lift.weight.at[0, 0].set(value))
+        return jnp.sum(m(u0) ** 3)
+
+    w00 = model.model.lift.weight[0, 0]
+    g = jax.jit(jax.grad(loss))(w00)
+    assert abs(float(g)) > 1e-6
+    assert_close(g, central_difference(jax.jit(loss), w00), rtol=1e-6)
+    with pytest.raises(InvalidInputError, match="shape"):
+        proj(jnp.ones((1, 16)), jnp.ones(1))
+
+
+def eqx_jit(module):
+    """A jitted callable equivalent to ``module`` (its methods stay reachable on the module)."""
+    import equinox as eqx
+
+    return eqx.filter_jit(lambda *args: module(*args))
+
+
+def eqx_call(model, u):
+    import equinox as eqx
+
+    return eqx.filter_jit(lambda m, u: m(u))(model, u)
+
+
+def test_boundary_value_projection():
+    mask = BoundaryValueProjection.boundary_mask((6, 5))
+    proj = BoundaryValueProjection(mask)
+    u = jax.random.normal(jax.random.key(8), (1, 6, 5))
+    p = proj(u, 2.0)
+    assert bool(jnp.all(p[0, 0] == 2.0)) and bool(jnp.all(p[0, :, -1] == 2.0))
+    assert bool(jnp.all(p[0, 1:-1, 1:-1] == u[0, 1:-1, 1:-1]))
+    with pytest.raises(InvalidInputError, match="boolean"):
+        BoundaryValueProjection(jnp.ones((6, 5)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Divergence-free projections
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(16, 12), (8, 6, 10)])
+def test_leray_projection_divergence_free_and_idempotent(shape):
+    grid = PeriodicGrid(shape, extent=1.0)
+    u = jax.random.normal(jax.random.key(9), (len(shape), *shape))
+    layer = LerayProjection(grid)
+    leray = eqx_jit(layer)
+    p = leray(u)
+    scale = float(jnp.max(jnp.abs(layer.divergence(u))))
+    assert float(jnp.max(jnp.abs(layer.divergence(p)))) < 1e-12 * max(scale, 1.0) * 10
+    assert float(jnp.max(jnp.abs(leray(p) - p))) < 1e-13
+    # orthogonal projection: <P u, u - P u> = 0; and a gradient field is removed entirely
+    assert abs(float(jnp.sum(p * (u - p)))) < 1e-10
+    phi = jnp.sin(2 * jnp.pi * grid.coordinates()[0]) * jnp.cos(2 * jnp.pi * grid.coordinates()[1])
+    from pdesolve.spatial import spectral_gradient
+
+    assert float(jnp.max(jnp.abs(leray(spectral_gradient(phi[None], grid)[0])))) < 1e-12
+    with pytest.raises(InvalidInputError):
+        LerayProjection(grid)(u[:1])
+
+
+@pytest.mark.parametrize("shape", [(8, 6), (5, 4, 6)])
+def test_staggered_leray_projection(shape):
+    layer = StaggeredLerayProjection(shape)
+    proj = eqx_jit(layer)
+    faces = tuple(jax.random.normal(jax.random.key(i), s) for i, s in enumerate(layer.face_shapes()))
+    p, converged = proj(faces)
+    assert bool(converged)
+    assert float(jnp.max(jnp.abs(layer.divergence(p)))) < 1e-10
+    p2, _ = proj(p)
+    assert max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(p2, p)) < 1e-10
+    with pytest.raises(InvalidInputError, match="faces"):
+        layer(faces[:1])
+
+
+# ---------------------------------------------------------------------------------------------
+# PDE-constrained least squares, mixture of experts, failure reporting
+# ---------------------------------------------------------------------------------------------
+
+NUM_BASIS = 6
+COLLOCATION = jnp.linspace(0.05, 0.95, NUM_BASIS)
+
+
+def basis_features(theta):
+    """Basis b_j(x) = exp(-(x - c_j)^2 / theta^2) + x^j / 4 at the points, with b_j''."""
+
+    def basis(x):
+        centres = jnp.linspace(0.0, 1.0, NUM_BASIS)
+        return jnp.exp(-((x - centres) ** 2) / theta**2) + x ** jnp.arange(NUM_BASIS) / 4
+
+    b = jax.vmap(basis)(COLLOCATION)
+    b_xx = jax.vmap(jax.jacfwd(jax.jacfwd(basis)))(COLLOCATION)
+    return {"b": b, "b_xx": b_xx, "f": jnp.cos(3 * COLLOCATION)}
+
+
+def bratu_residual(omega, features):
+    """-u'' + 0.5 * exp(u) = f at the collocation points (a nonlinear PDE residual)."""
+    u = features["b"] @ omega
+    return -(features["b_xx"] @ omega) * 0.05 + u + 0.5 * jnp.exp(u) - features["f"]
+
+
+@pytest.fixture(scope="module")
+def ls_layer():
+    return LeastSquaresConstraint(bratu_residual, NUM_BASIS, num_steps=40, tolerance=1e-9)
+
+
+def test_least_squares_layer_residual_and_implicit_gradient(ls_layer):
+    sol = jax.jit(lambda th: ls_layer(basis_features(th)))(0.3)
+    assert bool(sol.converged)
+    assert float(sol.residual_norm) <= 1e-8
+    assert float(jnp.max(jnp.abs(bratu_residual(sol.coefficients, basis_features(0.3))))) <= 1e-8
+
+    def loss(theta):
+        return jnp.sum(ls_layer(basis_features(theta)).coefficients ** 2)
+
+    grad = jax.jit(jax.grad(loss))(0.3)
+    fd = central_difference(jax.jit(loss), jnp.asarray(0.3), eps=1e-6)
+    assert_close(grad, fd, rtol=1e-6)
+
+
+def test_least_squares_layer_overdetermined_uses_normal_equations():
+    def residual(omega, features):
+        return features["A"] @ omega - features["y"]
+
+    layer = LeastSquaresConstraint(residual, 3, num_steps=20, method="gauss_newton", tolerance=1e-9)
+    A = jax.random.normal(jax.random.key(10), (8, 3))
+    y = jax.random.normal(jax.random.key(11), (8,))
+    sol = layer({"A": A, "y": y})
+    assert bool(sol.converged)
+    assert_close(sol.coefficients, jnp.linalg.lstsq(A, y)[0], rtol=1e-10)
+    g = jax.grad(lambda y: jnp.sum(layer({"A": A, "y": y}).coefficients))(y)
+    assert_close(g, jnp.linalg.pinv(A).sum(axis=0), rtol=1e-9)
+
+
+def test_mixture_of_experts_equals_independent_solves(ls_layer):
+    thetas = jnp.asarray([0.25, 0.3, 0.4])
+    moe = MixtureOfExperts(ls_layer)
+
+    def moe_loss(th):
+        return jnp.sum(moe(jax.vmap(basis_features)(th)).coefficients ** 2)
+
+    def single_loss(t):
+        return jnp.sum(ls_layer(basis_features(t)).coefficients ** 2)
+
+    sol = jax.jit(lambda th: moe(jax.vmap(basis_features)(th)))(thetas)
+    assert sol.coefficients.shape == (3, NUM_BASIS)
+    assert bool(jnp.all(sol.converged))
+    single = jax.jit(lambda t: ls_layer(basis_features(t)).coefficients)
+    single_grad = jax.jit(jax.grad(single_loss))
+    grad_moe = jax.jit(jax.grad(moe_loss))(thetas)
+    for k, theta in enumerate(thetas):
+        assert_close(sol.coefficients[k], single(theta), rtol=1e-10, atol=1e-12)
+        assert_close(grad_moe[k], single_grad(theta), rtol=1e-9)
+    with pytest.raises(InvalidInputError, match="leading expert axis"):
+        moe({"b": jnp.ones((3, 2)), "f": jnp.ones((2,))})
+
+
+def test_failed_inner_solve_flag_warn_raise():
+    features = basis_features(0.3)
+    quiet = LeastSquaresConstraint(bratu_residual, NUM_BASIS, num_steps=1, on_failure="ignore")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sol = quiet(features)
+        jax.block_until_ready(sol)
+    assert not bool(sol.converged)
+    noisy = LeastSquaresConstraint(bratu_residual, NUM_BASIS, num_steps=1, on_failure="warn")
+    with pytest.warns(ConvergenceWarning, match="did not reach"):
+        jax.block_until_ready(noisy(features))
+    with pytest.warns(ConvergenceWarning, match="did not reach"):
+        jax.block_until_ready(MixtureOfExperts(noisy)(jax.vmap(basis_features)(jnp.asarray([0.3, 0.4]))))
+    strict = LeastSquaresConstraint(bratu_residual, NUM_BASIS, num_steps=1, on_failure="raise")
+    with pytest.raises(Exception, match="did not reach"):
+        jax.block_until_ready(strict(features))
+    with pytest.raises(InvalidInputError, match="on_failure"):
+        LeastSquaresConstraint(bratu_residual, NUM_BASIS, on_failure="maybe")
+    with pytest.raises(InvalidInputError, match="num_coefficients"):
+        LeastSquaresConstraint(bratu_residual, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmark
+# ---------------------------------------------------------------------------------------------
+
+
+def check_bench_rows(rows):
+    assert len(rows) >= 2
+    for r in rows:
+        assert {"name", "ours_s", "anchor", "anchor_s", "ratio", "error_ours", "error_anchor",
+                "temp_bytes_ours", "temp_bytes_anchor", "memory_ratio", "iterations"} <= set(r)
+        assert r["anchor"] == "unrolled"
+        assert r["ratio"] == pytest.approx(r["anchor_s"] / r["ours_s"])
+    # the unrolled backward pass stores every iterate; the implicit one does not
+    assert rows[-1]["temp_bytes_anchor"] > 10 * rows[-1]["temp_bytes_ours"]
+    assert rows[-1]["temp_bytes_anchor"] > 5 * rows[0]["temp_bytes_anchor"]
+    # converged solver: the implicit gradient matches the exact one
+    assert rows[-1]["error_ours"] < 1e-6
+
+
+def test_bench_implicit_small_keys_and_memory():
+    from pdesolve.bench import format_implicit_table, run_implicit_benchmark
+
+    result = run_implicit_benchmark(size=48, iterations=(10, 400), repeats=1)
+    check_bench_rows(result["results"])
+    assert "richardson_n48_k400" in format_implicit_table(result)
+    with pytest.raises(InvalidInputError, match="iterations"):
+        run_implicit_benchmark(size=48, iterations=(0,))
+
+
+@pytest.mark.slow
+def test_bench_implicit_quick_cli_json(capsys):
+    from pdesolve.cli import main
+
+    assert main(["bench", "implicit", "--quick", "--json"]) == 0
+    check_bench_rows(json.loads(capsys.readouterr().out)["results"])

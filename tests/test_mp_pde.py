@@ -1,0 +1,382 @@
+"""Combined equation (E1/E2/E3), its datasets, the MP-PDE model, its training and its metric."""
+
+import math
+
+import equinox as eqx
+import h5py
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pdesolve import DatasetError, InvalidInputError
+from pdesolve.metrics import accumulated_error
+from pdesolve.neural_solvers import (
+    MPPDE,
+    NonFiniteLossError,
+    fit_mp_pde,
+    generate_combined_dataset,
+    load_combined_dataset,
+    radius_graph,
+    rollout_mp_pde,
+    solve_combined_batch,
+)
+from pdesolve.pdes import (
+    CombinedEquation,
+    CombinedEquationStepper,
+    CombinedForcing,
+    sample_combined_parameters,
+    solve_combined_equation,
+    weno5_flux_derivative,
+)
+from pdesolve.integrators import ETDRK4
+from pdesolve.spatial import PeriodicGrid
+
+L = 16.0
+
+
+def _forcing(amplitudes, frequencies, phases, wavenumbers):
+    return CombinedForcing(np.asarray(amplitudes, float), np.asarray(frequencies, float), np.asarray(phases, float),
+                           np.asarray(wavenumbers))
+
+
+# ----------------------------------------------------------------------------- the equation
+
+
+def test_linear_forced_case_matches_the_exact_solution():
+    """alpha = 0: each forcing mode solves c' = lam c + (A/2i) e^{i(wt+phi)} exactly; lam = -beta k^2 + i gamma k^3."""
+    beta, gamma = 0.1, 0.7
+    A, w, phi, ell = np.array([0.4, -0.3]), np.array([0.35, -0.2]), np.array([0.3, 2.0]), np.array([1, 2])
+    grid = PeriodicGrid(64, extent=L)
+    pde = CombinedEquation(grid, 0.0, beta, gamma, _forcing(A, w, phi, ell), flux="spectral")
+    times = np.linspace(0.0, 2.0, 11)
+    sol = solve_combined_equation(pde, pde.initial_condition(), times, 4)
+    x = np.asarray(grid.axes()[0])
+    exact = np.zeros((len(times), x.size))
+    for a, om, ph, m in zip(A, w, phi, ell):
+        k = 2 * np.pi * m / L
+        lam = -beta * k**2 + 1j * gamma * k**3
+        c0 = a / (2j) * np.exp(1j * ph)  # u0 = delta(0, x) = 2 Re(c0 e^{ikx})
+        c = np.exp(lam * times) * c0 + a / (2j) * np.exp(1j * ph) * (np.exp(1j * om * times) - np.exp(lam * times)) / (1j * om - lam)
+        exact += 2 * np.real(c[:, None] * np.exp(1j * k * x[None]))
+    err = np.max(np.abs(np.asarray(sol[:, 0]) - exact))
+    assert err < 1e-8, err
+    # The dispersion sign matters: the exact solution for -gamma is far from ours.
+    flipped = np.zeros_like(exact)
+    for a, om, ph, m in zip(A, w, phi, ell):
+        k = 2 * np.pi * m / L
+        lam = -beta * k**2 - 1j * gamma * k**3
+        c0 = a / (2j) * np.exp(1j * ph)
+        c = np.exp(lam * times) * c0 + c0 * (np.exp(1j * om * times) - np.exp(lam * times)) / (1j * om - lam)
+        flipped += 2 * np.real(c[:, None] * np.exp(1j * k * x[None]))
+    assert np.max(np.abs(np.asarray(sol[:, 0]) - flipped)) > 1e-2
+
+
+def test_forcing_time_dependence_is_fourth_order():
+    """Stage times are honoured: halving dt cuts the error of a forced linear problem about 16x."""
+    grid = PeriodicGrid(32, extent=L)
+    pde = CombinedEquation(grid, 0.0, 0.0, 0.0, _forcing([0.5], [0.4], [0.1], [1]), flux="spectral")
+    times = np.linspace(0.0, 4.0, 3)
+    x = np.asarray(grid.axes()[0])
+    k = 2 * np.pi / L
+    # u_t = 0.5 sin(0.4 t + kx + 0.1), u0 = 0.5 sin(kx + 0.1)
+    exact = 0.5 * np.sin(k * x + 0.1) + 0.5 / 0.4 * (np.cos(k * x + 0.1) - np.cos(0.4 * 4.0 + k * x + 0.1))
+    errs = []
+    for steps in (2, 4):
+        sol = solve_combined_equation(pde, pde.initial_condition(), times, steps)
+        errs.append(np.max(np.abs(np.asarray(sol[-1, 0]) - exact)))
+    assert errs[0] / errs[1] > 10, errs
+
+
+def test_weno5_flux_is_fifth_order_on_smooth_data():
+    errs = []
+    for n in (32, 64):
+        x = np.arange(n) * L / n
+        k = 2 * np.pi / L
+        u = jnp.asarray(1.0 + 0.5 * np.sin(k * x))
+        exact = (1.0 + 0.5 * np.sin(k * x)) * 0.5 * k * np.cos(k * x)  # (u^2/2)_x = u u_x
+        errs.append(np.max(np.abs(np.asarray(jax.jit(weno5_flux_derivative, static_argnums=2)(u, 1.0, L / n)) - exact)))
+    assert math.log2(errs[0] / errs[1]) > 4.0, errs
+
+
+def test_weno5_and_spectral_flux_agree_on_a_smooth_viscous_case():
+    forcing = _forcing([0.2, -0.15], [0.3, -0.1], [0.5, 1.0], [1, 2])
+    times = np.linspace(0.0, 2.0, 3)
+    sols = []
+    for flux in ("weno5", "spectral"):
+        pde = CombinedEquation(PeriodicGrid(64, extent=L), 1.0, 0.1, 0.0, forcing, flux=flux)
+        sols.append(np.asarray(solve_combined_equation(pde, pde.initial_condition(), times, 16)))
+    assert np.max(np.abs(sols[0] - sols[1])) < 2e-3, np.max(np.abs(sols[0] - sols[1]))
+    assert np.max(np.abs(sols[0][-1] - sols[0][0])) > 0.05  # the solution does move
+
+
+def test_e1_shock_stays_bounded_and_oscillation_free():
+    """Inviscid forced Burgers forms shocks; WENO5 keeps the solution bounded without large overshoots."""
+    p = sample_combined_parameters(jax.random.PRNGKey(3), "E1")
+    times = np.linspace(0.0, 4.0, 11)
+    fine = solve_combined_batch({k: np.asarray(v)[None] for k, v in p.items()}, 100, times, 16)
+    coarse = solve_combined_batch({k: np.asarray(v)[None] for k, v in p.items()}, 50, times, 8)
+    assert np.all(np.isfinite(fine))
+    bound = 2.0 * np.sum(np.abs(p["amplitudes"])) * (1 + 4.0)
+    assert np.max(np.abs(fine)) < bound
+    # Grid refinement: coarse and fine agree in the mean-square sense (shocks move little).
+    assert np.mean((coarse[0] - fine[0][:, ::2]) ** 2) < 1e-2
+
+
+def test_generic_autonomous_steppers_are_refused():
+    pde = CombinedEquation(PeriodicGrid(16, extent=L), 1.0, 0.0, 0.0, _forcing([0.1], [0.1], [0.0], [1]))
+    with pytest.raises(InvalidInputError, match="time-dependent forcing"):
+        ETDRK4(pde, 0.01)(pde.initial_condition())
+    stepper = CombinedEquationStepper(pde, 0.01)
+    assert stepper(0.0, pde.initial_condition()).shape == (1, 16)
+
+
+def test_bad_equation_inputs():
+    f = _forcing([0.1], [0.1], [0.0], [1])
+    with pytest.raises(InvalidInputError, match="flux"):
+        CombinedEquation(PeriodicGrid(16, extent=L), 1.0, 0.0, 0.0, f, flux="upwind")
+    with pytest.raises(InvalidInputError, match="beta"):
+        CombinedEquation(PeriodicGrid(16, extent=L), 1.0, -0.1, 0.0, f)
+    with pytest.raises(InvalidInputError, match="extent"):
+        CombinedEquation(PeriodicGrid(16, extent=2 * np.pi), 1.0, 0.0, 0.0, f)
+    with pytest.raises(InvalidInputError, match="1D"):
+        CombinedEquation(PeriodicGrid(8, extent=L, ndim=2), 1.0, 0.0, 0.0, f)
+    with pytest.raises(InvalidInputError, match="one length"):
+        CombinedForcing([0.1, 0.2], [0.1], [0.0], [1])
+    pde = CombinedEquation(PeriodicGrid(16, extent=L), 1.0, 0.0, 0.0, f)
+    with pytest.raises(InvalidInputError, match="shape"):
+        solve_combined_equation(pde, jnp.zeros((1, 20)), np.linspace(0, 1, 3), 1)
+    with pytest.raises(InvalidInputError, match="uniformly"):
+        solve_combined_equation(pde, jnp.zeros((1, 16)), np.array([0.0, 0.1, 0.5]), 1)
+    with pytest.raises(InvalidInputError, match="experiment"):
+        sample_combined_parameters(jax.random.PRNGKey(0), "E4")
+
+
+@pytest.mark.parametrize("experiment", ["E1", "E2", "E3"])
+def test_parameter_and_forcing_distributions(experiment):
+    draws = [sample_combined_parameters(jax.random.PRNGKey(i), experiment) for i in range(200)]
+    A = np.concatenate([d["amplitudes"] for d in draws])
+    w = np.concatenate([d["frequencies"] for d in draws])
+    phi = np.concatenate([d["phases"] for d in draws])
+    ell = np.concatenate([d["wavenumbers"] for d in draws])
+    assert A.shape == (1000,) and A.min() >= -0.5 and A.max() <= 0.5 and abs(A.mean()) < 0.03
+    assert abs(np.var(A) - 1 / 12) < 0.01  # U[-0.5, 0.5]
+    assert w.min() >= -0.4 and w.max() <= 0.4 and abs(w.mean()) < 0.03
+    assert phi.min() >= 0 and phi.max() < 2 * np.pi and abs(phi.mean() - np.pi) < 0.2
+    assert set(np.unique(ell)) == {1, 2} and 0.4 < np.mean(ell == 1) < 0.6
+    alpha, beta, gamma = (np.array([d[k] for d in draws]) for k in ("alpha", "beta", "gamma"))
+    if experiment == "E1":
+        assert np.all(alpha == 1) and np.all(beta == 0) and np.all(gamma == 0)
+    elif experiment == "E2":
+        assert np.all(alpha == 1) and np.all(gamma == 0)
+        assert beta.min() >= 0 and beta.max() <= 0.2 and beta.max() - beta.min() > 0.15
+    else:
+        assert alpha.min() >= 0 and alpha.max() <= 6 and alpha.max() - alpha.min() > 5
+        assert beta.min() >= 0.1 and beta.max() <= 0.4 and beta.max() - beta.min() > 0.25
+        assert gamma.min() >= 0 and gamma.max() <= 1 and gamma.max() - gamma.min() > 0.8
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("combined")
+    paths = generate_combined_dataset(str(out), "E3", 3, split="test", seed=5, resolutions=(40, 20),
+                                      solve_resolution=40, num_times=11, batch_size=2)
+    return paths
+
+
+def test_dataset_roundtrip_and_parameters(tiny_dataset):
+    fine = load_combined_dataset(tiny_dataset[40], resolution=40)
+    coarse = load_combined_dataset(tiny_dataset[20])
+    assert fine.u.shape == (3, 11, 40) and coarse.u.shape == (3, 11, 20)
+    np.testing.assert_array_equal(coarse.u, fine.u[:, :, ::2])
+    np.testing.assert_allclose(fine.t, np.linspace(0, 2.0, 11))  # E3: T = 2
+    for i in range(3):
+        p = sample_combined_parameters(jax.random.PRNGKey(5 + i), "E3")
+        np.testing.assert_allclose(fine.params[i], [p["alpha"], p["beta"], p["gamma"]])
+        np.testing.assert_allclose(fine.forcing["amplitudes"][i], p["amplitudes"])
+    # u0 = delta(0, x)
+    p0 = sample_combined_parameters(jax.random.PRNGKey(5), "E3")
+    f = _forcing(p0["amplitudes"], p0["frequencies"], p0["phases"], p0["wavenumbers"])
+    np.testing.assert_allclose(fine.u[0, 0], np.asarray(f(0.0, jnp.asarray(fine.x))), atol=1e-6)
+    assert fine.seeds.tolist() == [5, 6, 7] and fine.experiment == "E3"
+
+
+def test_dataset_errors(tiny_dataset, tmp_path):
+    with pytest.raises(DatasetError, match="nx = 40"):
+        load_combined_dataset(tiny_dataset[40], resolution=100)
+    with pytest.raises(InvalidInputError, match="divide"):
+        generate_combined_dataset(str(tmp_path), "E1", 2, resolutions=(30,), solve_resolution=40, num_times=3)
+    bad = tmp_path / "bad.h5"
+    with h5py.File(tiny_dataset[20], "r") as src, h5py.File(bad, "w") as dst:
+        for name in src:
+            if name != "alpha":
+                src.copy(name, dst)
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+    with pytest.raises(DatasetError, match="missing 'alpha'"):
+        load_combined_dataset(str(bad))
+
+
+# ----------------------------------------------------------------------------- metric
+
+
+def test_accumulated_error_matches_numpy():
+    rng = np.random.default_rng(0)
+    u, ref = rng.normal(size=(4, 7, 9)), rng.normal(size=(4, 7, 9))
+    expected = np.array([sum(np.mean((u[b, t] - ref[b, t]) ** 2) for t in range(7)) for b in range(4)])
+    np.testing.assert_allclose(np.asarray(accumulated_error(u, ref)), expected, rtol=1e-12)
+    with pytest.raises(InvalidInputError, match="one shape"):
+        accumulated_error(u, ref[:, :3])
+
+
+# ----------------------------------------------------------------------------- graph
+
+
+def test_radius_graph_is_periodic_with_six_neighbours():
+    n = 10
+    x = np.arange(n) * L / n
+    g = radius_graph(x, 3 * L / n, L)
+    assert g.senders.shape == (60,) and np.all(np.asarray(g.degree) == 6)
+    recv, send = np.asarray(g.receivers), np.asarray(g.senders)
+    assert sorted(send[recv == 0].tolist()) == [1, 2, 3, 7, 8, 9]
+    offsets = np.asarray(g.offsets)[(recv == 0) & (send == 9)]
+    np.testing.assert_allclose(offsets * L, [L / n])  # x_0 - x_9 wrapped: +dx
+    assert radius_graph(x, 1 * L / n, L).senders.shape == (20,)
+    with pytest.raises(InvalidInputError, match="without neighbours"):
+        radius_graph(x, 0.5 * L / n, L)
+    with pytest.raises(InvalidInputError, match="lie in"):
+        radius_graph(np.array([0.0, 17.0]), 1.0, L)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+@eqx.filter_jit
+def _apply(model, u, t, theta, x, graph):
+    return model(u, t, theta, x, graph)
+
+
+def test_paper_model_shapes_and_bundle():
+    n = 20
+    model = MPPDE(dt=4.0 / 249, key=jax.random.PRNGKey(0))
+    x = np.arange(n) * L / n
+    g = radius_graph(x, 3 * L / n, L)
+    assert model.decoder_linear is None  # Conv1d(1,8,16,s3) -> Conv1d(8,1,14): 128 -> 38 -> 25
+    u = jax.random.normal(jax.random.PRNGKey(1), (25, n))
+    args = (jnp.asarray(0.5), jnp.array([1.0, 0.1, 0.2]), jnp.asarray(x), g)
+    out = _apply(model, u, *args)
+    assert out.shape == (25, n) and np.all(np.isfinite(np.asarray(out)))
+    # u^{k+l} = u^k + l dt d^l: with the decoder fixed to d = c, the bundle is a linear ramp.
+    fixed = eqx.tree_at(lambda m: (m.decoder_conv2.weight, m.decoder_conv2.bias), model,
+                        (jnp.zeros_like(model.decoder_conv2.weight), jnp.full_like(model.decoder_conv2.bias, 2.0)))
+    ramp = _apply(fixed, u, *args)
+    expected = u[-1][None] + 2.0 * (4.0 / 249) * jnp.arange(1, 26)[:, None]
+    np.testing.assert_allclose(np.asarray(ramp), np.asarray(expected), rtol=1e-12, atol=1e-12)
+
+
+def test_translation_equivariance_without_absolute_position():
+    """With the x/L encoder input switched off the network commutes with periodic shifts."""
+    n, K = 16, 5
+    full = MPPDE(dt=0.1, window=K, hidden=64, num_layers=2, key=jax.random.PRNGKey(2))
+    w = full.encoder_in.weight.at[:, K].set(0.0)  # column of x/L
+    model = eqx.tree_at(lambda m: m.encoder_in.weight, full, w)
+    x = np.arange(n) * L / n
+    g = radius_graph(x, 3 * L / n, L)
+    u = jax.random.normal(jax.random.PRNGKey(3), (K, n))
+    args = (jnp.asarray(0.3), jnp.array([1.0, 0.0, 0.0]), jnp.asarray(x), g)
+    shifted = _apply(model, jnp.roll(u, 5, axis=1), *args)
+    np.testing.assert_allclose(np.asarray(shifted), np.asarray(jnp.roll(_apply(model, u, *args), 5, axis=1)), atol=1e-10)
+    # ... and the absolute position does break it when switched on (so the test can fail).
+    assert not np.allclose(
+        np.asarray(_apply(full, jnp.roll(u, 5, axis=1), *args)), np.asarray(jnp.roll(_apply(full, u, *args), 5, axis=1))
+    )
+
+
+def _toy_data(num_samples=16, num_times=20, n=16, dt=0.1):
+    """Travelling waves u = a sin(k(x - c t) + p): learnable, smooth."""
+    rng = np.random.default_rng(0)
+    x = np.arange(n) * L / n
+    t = np.arange(num_times) * dt
+    a, c, p = rng.uniform(0.5, 1, (3, num_samples, 1, 1))
+    k = 2 * np.pi / L * rng.integers(1, 3, (num_samples, 1, 1))
+    u = a * np.sin(k * (x[None, None] - c * t[None, :, None]) + 2 * np.pi * p)
+    theta = np.concatenate([c[:, 0], np.zeros((num_samples, 2))], axis=1)
+    return u, theta, x, t
+
+
+def test_tiny_training_reduces_the_loss_and_rollout_shapes():
+    u, theta, x, t = _toy_data()
+    g = radius_graph(x, 3 * L / 16, L)
+    model = MPPDE(dt=0.1, window=5, hidden=64, num_layers=1, t_final=2.0, key=jax.random.PRNGKey(0))
+    trained, history = fit_mp_pde(model, u, theta, x, t, g, epochs=2, iterations_per_epoch=30, batch_size=8,
+                                  learning_rate=3e-3, key=jax.random.PRNGKey(1))
+    losses = np.array(history["loss"])
+    assert losses.shape == (60,) and set(history["unroll"][:30]) == {0}  # no pushforward in epoch 0
+    assert set(history["unroll"][30:]) == {0, 1}
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5]), (losses[:5], losses[-10:])
+    assert history["lr"][-1] == pytest.approx(3e-3 * 0.4)  # x0.4 at epoch max_unroll = 1
+    roll = eqx.filter_jit(rollout_mp_pde)  # one compilation for both models
+    pred = roll(trained, jnp.asarray(u[:3, 5:10]), jnp.asarray(t[[9, 9, 9]]), jnp.asarray(theta[:3]), jnp.asarray(x), g, 8)
+    assert pred.shape == (3, 8, 16)
+    err_trained = float(np.mean(accumulated_error(pred, u[:3, 10:18])))
+    pred0 = roll(model, jnp.asarray(u[:3, 5:10]), jnp.asarray(t[[9, 9, 9]]), jnp.asarray(theta[:3]), jnp.asarray(x), g, 8)
+    assert err_trained < float(np.mean(accumulated_error(pred0, u[:3, 10:18])))
+
+
+def test_training_input_errors():
+    u, theta, x, t = _toy_data(num_samples=4)
+    model = MPPDE(dt=0.1, window=5, hidden=64, num_layers=1, key=jax.random.PRNGKey(0))
+    g = radius_graph(x, 3 * L / 16, L)
+    g_wrong = radius_graph(np.arange(20) * L / 20, 3 * L / 20, L)
+    with pytest.raises(InvalidInputError, match="grid mismatch"):
+        fit_mp_pde(model, u, theta, x, t, g_wrong, epochs=1, iterations_per_epoch=1)
+    bad = u.copy()
+    bad[1, 3, 2] = np.nan
+    with pytest.raises(InvalidInputError, match="NaN"):
+        fit_mp_pde(model, bad, theta, x, t, g, epochs=1, iterations_per_epoch=1)
+    with pytest.raises(InvalidInputError, match="time steps"):
+        fit_mp_pde(model, u[:, :8], theta, x, t[:8], g, epochs=1, iterations_per_epoch=1)
+    with pytest.raises(InvalidInputError, match="theta"):
+        fit_mp_pde(model, u, theta[:, :2], x, t, g, epochs=1, iterations_per_epoch=1)
+    with pytest.raises(InvalidInputError, match="dt"):
+        fit_mp_pde(model, u, theta, x, 2 * t, g, epochs=1, iterations_per_epoch=1)
+    with pytest.raises(InvalidInputError, match="window"):
+        rollout_mp_pde(model, jnp.asarray(u[:, :4]), jnp.zeros(4), jnp.asarray(theta), jnp.asarray(x), g, 5)
+
+
+@pytest.mark.slow
+def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path):
+    u, theta, x, t = _toy_data(num_samples=4)
+    g = radius_graph(x, 3 * L / 16, L)
+    huge = MPPDE(dt=0.1, window=5, hidden=64, num_layers=1, key=jax.random.PRNGKey(0), dtype=jnp.float32)
+    ckpt = str(tmp_path / "mp.eqx")
+    with pytest.raises(NonFiniteLossError, match="step 1") as info:
+        fit_mp_pde(huge, u * 1e30, theta, x, t, g, epochs=1, iterations_per_epoch=2, checkpoint=ckpt)
+    assert info.value.checkpoint == ckpt
+
+
+@pytest.mark.slow
+def test_cli_train_mp_pde(tiny_dataset, tmp_path, capsys):
+    import json
+
+    import pdesolve.neural_solvers._mp_pde_training  # noqa: F401  (registers "mp-pde")
+    from pdesolve.cli._main import main
+
+    out = tmp_path / "run"
+    code = main(["train", "mp-pde", "--data", tiny_dataset[20], "--out", str(out), "--window", "2",
+                 "--rollout-steps", "4", "--batch-size", "1", "--epochs", "2", "--splits", "0.34,0.33,0.33",
+                 "--hidden", "64", "--layers", "1", "--frame-dt", "0.2", "--t-final", "2", "--no-figures",
+                 "--json", "--optimizer", "adamw", "--lr", "1e-3"])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["steps"] == 2 and math.isfinite(payload["metrics"]["rollout_rel_l2"])
+    assert (out / "checkpoint.eqx").exists()
+    with pytest.raises(SystemExit):
+        main(["train", "mp-pde", "--data", tiny_dataset[20], "--window", "2", "--rollout-steps", "3", "--hidden", "x"])
+    code = main(["train", "mp-pde", "--data", tiny_dataset[20], "--out", str(tmp_path / "r2"), "--window", "2",
+                 "--rollout-steps", "3", "--batch-size", "1", "--epochs", "1", "--splits", "0.34,0.33,0.33",
+                 "--hidden", "64", "--layers", "1", "--no-figures", "--no-progress"])
+    assert code == 2  # rollout-steps not a multiple of the window: a one-line error

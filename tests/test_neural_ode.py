@@ -1,0 +1,337 @@
+"""Neural ODEs: adjoint gradients, solver-heuristic regulariser, closure models, reduction, bench."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from pdesolve import InvalidInputError
+from pdesolve.neural_solvers import (
+    ADJOINTS,
+    ClosureVectorField,
+    FourierModes,
+    MLPVectorField,
+    NeuralODE,
+    NonFiniteLossError,
+    PeriodicConvCorrection,
+    evaluate_rollouts,
+    fit_neural_ode,
+    function_evaluations,
+)
+from pdesolve.pdes import Burgers
+from pdesolve.spatial import PeriodicGrid
+
+
+class _Linear(eqx.Module):
+    """dy/dt = -a y + b (componentwise), exact solution known."""
+
+    a: jax.Array
+    b: jax.Array
+
+    def __call__(self, t, y, args):
+        return -self.a * y + self.b
+
+
+def _exact_loss(a, b, y0, t1):
+    decay = jnp.exp(-a * t1)
+    y = y0 * decay + (b / a) * (1 - decay)
+    return jnp.sum(y**2)
+
+
+_A, _B = jnp.asarray([0.7, 1.3]), jnp.asarray([0.2, -0.4])
+_Y0, _TS = jnp.asarray([1.0, 2.0]), jnp.asarray([0.0, 1.5])
+
+
+def _solver_loss(field, adjoint):
+    model = NeuralODE(field, adjoint=adjoint, adaptive=False, dt0=0.015, max_steps=100)
+    return jnp.sum(model(_Y0, _TS)[-1] ** 2)
+
+
+@pytest.fixture(scope="module")
+def finite_difference_gradient():
+    """Central differences of the solver's loss in a[0] (the forward pass is the same for every adjoint)."""
+    jitted = eqx.filter_jit(_solver_loss)
+    eps = 1e-5
+    plus = jitted(_Linear(_A.at[0].add(eps), _B), "recursive-checkpoint")
+    minus = jitted(_Linear(_A.at[0].add(-eps), _B), "recursive-checkpoint")
+    return (plus - minus) / (2 * eps)
+
+
+@pytest.mark.parametrize("adjoint", ADJOINTS)
+def test_adjoint_gradient_matches_exact_and_finite_differences(adjoint, finite_difference_gradient):
+    grad = eqx.filter_jit(eqx.filter_grad(_solver_loss))(_Linear(_A, _B), adjoint)
+    exact_a, exact_b = jax.grad(_exact_loss, argnums=(0, 1))(_A, _B, _Y0, 1.5)
+    np.testing.assert_allclose(grad.a, exact_a, rtol=1e-6)
+    np.testing.assert_allclose(grad.b, exact_b, rtol=1e-6)
+    np.testing.assert_allclose(grad.a[0], finite_difference_gradient, rtol=1e-6)
+
+
+def test_backsolve_agrees_with_checkpoint_on_a_rotation():
+    """Non-dissipative dynamics: the continuous adjoint matches the discrete one."""
+
+    class Rotation(eqx.Module):
+        omega: jax.Array
+
+        def __call__(self, t, y, args):
+            return self.omega * jnp.stack([-y[1], y[0]]) + 0.1 * jnp.sin(y[::-1])
+
+    y0, ts, target = jnp.asarray([1.0, 0.0]), jnp.linspace(0.0, 4.0, 5), jnp.asarray([0.3, -0.5])
+
+    def grad_for(adjoint):
+        def loss(field):
+            model = NeuralODE(field, adjoint=adjoint, adaptive=False, dt0=0.02, max_steps=200)
+            return jnp.sum((model(y0, ts)[-1] - target) ** 2)
+
+        return eqx.filter_jit(eqx.filter_grad(loss))(Rotation(jnp.asarray(1.3))).omega
+
+    g_checkpoint, g_backsolve = grad_for("recursive-checkpoint"), grad_for("backsolve")
+    assert abs(float(g_checkpoint)) > 1e-3
+    np.testing.assert_allclose(g_backsolve, g_checkpoint, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def mlp_model():
+    field = MLPVectorField(3, 16, 2, key=jax.random.PRNGKey(1), final_scale=3.0, activation=jnp.tanh)
+    return NeuralODE(field, rtol=1e-6, atol=1e-8)
+
+
+def test_solve_with_stats_records_error_estimates(mlp_model):
+    y0, ts = jnp.asarray([0.5, -1.0, 0.3]), jnp.linspace(0.0, 2.0, 5)
+    ys, stats = eqx.filter_jit(lambda m: m.solve_with_stats(y0, ts, sample_time=0.7))(mlp_model)
+    plain = eqx.filter_jit(lambda m: m.solve(y0, ts))(mlp_model)
+    np.testing.assert_allclose(ys, plain.ys, rtol=1e-12, atol=1e-14)  # same steps, same answer
+    assert int(stats.num_steps) == int(plain.stats["num_steps"])
+    assert float(stats.error_sum) > 0 and float(stats.error_at_sample) > 0
+    assert float(stats.error_at_sample) < float(stats.error_sum) / (2.0 / int(stats.num_accepted_steps)) * 10
+    nfe = function_evaluations(mlp_model.solver, stats.num_steps)
+    assert int(nfe) == 6 * int(stats.num_steps) + 1  # Tsit5: 7 stages, first same as last
+
+
+@pytest.mark.slow
+def test_regulariser_lowers_step_count(mlp_model):
+    """Minimising R_E alone makes the learned dynamics cheaper to integrate."""
+    y0s = jax.random.normal(jax.random.PRNGKey(2), (4, 3))
+    ts = jnp.linspace(0.0, 2.0, 3)
+    params, static = eqx.partition(mlp_model, eqx.is_inexact_array)
+
+    def reg(params):
+        model = eqx.combine(params, static)
+        _, stats = jax.vmap(lambda y0: model.solve_with_stats(y0, ts))(y0s)
+        return jnp.mean(stats.error_sum), jnp.mean(stats.num_steps.astype(float))
+
+    step_fn = eqx.filter_jit(eqx.filter_value_and_grad(reg, has_aux=True))
+    optimizer = optax.adam(1e-2)
+    state = optimizer.init(params)
+    (r0, steps0), _ = step_fn(params)
+    for _ in range(60):
+        (_, _), grads = step_fn(params)
+        updates, state = optimizer.update(grads, state, params)
+        params = eqx.apply_updates(params, updates)
+    (r1, steps1), _ = step_fn(params)
+    assert float(r1) < 0.5 * float(r0)
+    assert float(steps1) < float(steps0)
+
+
+@pytest.fixture(scope="module")
+def burgers_data():
+    """A few coarse Burgers trajectories from a finer spectral solve, truncated to 16 points."""
+    from pdesolve.datasets import spectral_truncate
+    from pdesolve.integrators import ETDRK4, rollout
+
+    fine = PeriodicGrid(64, extent=1.0, dtype=jnp.float64)
+    stepper = ETDRK4(Burgers(fine, 0.003), 0.005)
+    x = jnp.arange(64) / 64
+    frames = jnp.stack([rollout(stepper, 1.0 * jnp.sin(2 * jnp.pi * (x + s))[None], 20, save_every=10)
+                        for s in (0.0, 0.3, 0.6)])  # (3 samples, 3 times, 1, 64)
+    return spectral_truncate(frames, (16,)), jnp.asarray([0.0, 0.05, 0.1])
+
+
+def test_closure_model_shapes_and_training_lowers_loss(burgers_data, tmp_path):
+    data, ts = burgers_data
+    assert data.shape == (3, 3, 1, 16)
+    coarse = Burgers(PeriodicGrid(16, extent=1.0, dtype=jnp.float64), 0.003)
+    correction = PeriodicConvCorrection(1, 1, width=8, depth=1, key=jax.random.PRNGKey(0))
+    assert correction(data[0, 0]).shape == (1, 16)
+    np.testing.assert_array_equal(correction(data[0, 0]), 0.0)  # starts as the coarse solver
+    model = NeuralODE(ClosureVectorField(coarse, correction), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        model.vector_field(0.0, data[0, 0]), coarse.rhs(0.0, data[0, 0]), atol=1e-12
+    )  # an untrained closure model is the coarse solver
+    checkpoint = str(tmp_path / "closure.eqx")
+    trained, history = fit_neural_ode(
+        model, data, ts, num_steps=6, learning_rate=3e-3, batch_size=3, checkpoint=checkpoint, checkpoint_every=3
+    )
+    assert history["loss"][-1] < history["loss"][0]
+    assert os.path.exists(checkpoint) and os.path.exists(checkpoint + ".json")
+    assert trained.vector_field.correction(data[0, 0]).shape == (1, 16)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    field = MLPVectorField(2, 8, 1, key=jax.random.PRNGKey(0))
+    model = NeuralODE(field, adaptive=False, dt0=0.1)
+    data = jnp.stack([jnp.stack([jnp.ones(2) * math.exp(-t) for t in (0.0, 0.5, 1.0)])] * 2)
+    ts = jnp.asarray([0.0, 0.5, 1.0])
+
+    def poison():  # a valid update at step 1, NaN from step 2 on
+        def init(params):
+            return jnp.zeros((), jnp.int32)
+
+        def update(grads, count, params=None):
+            scale = jnp.where(count >= 1, jnp.nan, -1e-3)
+            return jax.tree_util.tree_map(lambda g: scale * g, grads), count + 1
+
+        return optax.GradientTransformation(init, update)
+
+    checkpoint = str(tmp_path / "nan.eqx")
+    with pytest.raises(NonFiniteLossError, match="step 3") as info:
+        fit_neural_ode(model, data, ts, num_steps=10, optimizer=poison(), checkpoint=checkpoint)
+    assert info.value.step == 3 and info.value.checkpoint == checkpoint
+    saved = eqx.tree_deserialise_leaves(checkpoint, (model, poison().init(None)))[0]
+    leaves = jax.tree_util.tree_leaves(eqx.filter(saved, eqx.is_inexact_array))
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in leaves)
+    scores = evaluate_rollouts(saved, data, ts, repeats=1)
+    assert scores["predictions"].shape == data.shape
+    assert len(scores["relative_l2_per_time"]) == 3 and scores["relative_l2_per_time"][0] == 0.0
+    assert scores["nfe"] == 6 * scores["num_steps"] + 1 and scores["num_steps"] == 10  # dt0 = 0.1 over [0, 1]
+
+
+def test_fourier_modes_round_trip_is_spectral_truncation():
+    rng = np.random.default_rng(0)
+    for shape in [(16,), (12, 10)]:
+        reduction = FourierModes(shape, 2)
+        u = jnp.asarray(rng.standard_normal((1,) + shape))
+        z = reduction.encode(u)
+        assert z.shape == (reduction.size,)
+        freqs = np.meshgrid(*[np.fft.fftfreq(n, 1 / n) for n in shape], indexing="ij")
+        mask = np.all([np.abs(k) <= 2 for k in freqs], axis=0)
+        expected = np.fft.ifftn(np.fft.fftn(np.asarray(u[0])) * mask).real
+        np.testing.assert_allclose(reduction.decode(z)[0], expected, atol=1e-12)
+    assert FourierModes((16, 16), 3).size == 2 * (4 + 3 * 7) - 1
+
+
+def test_bench_adjoint_quick_keys():
+    from pdesolve.bench import format_adjoint_table, run_adjoint_benchmark
+
+    result = run_adjoint_benchmark(problems=("advection",), adjoints=("backsolve",), steps=(10,), size=16, repeats=1)
+    rows = result["results"]
+    assert [r["adjoint"] for r in rows] == ["backsolve"]
+    for r in rows:
+        for key in ("name", "ours_s", "anchor", "anchor_s", "ratio", "error_ours", "error_anchor",
+                    "temp_bytes_ours", "temp_bytes_anchor", "memory_ratio", "steps"):
+            assert key in r
+        assert r["anchor"] == "recursive-checkpoint"
+        assert r["ratio"] == pytest.approx(r["anchor_s"] / r["ours_s"])
+        assert 0 <= r["error_anchor"] < 1e-2  # 10 Tsit5 steps of a smooth linear ODE
+    assert "backsolve" in format_adjoint_table(result)
+
+
+@pytest.mark.slow
+def test_cli_bench_adjoint_quick_json(capsys):
+    import json
+
+    from pdesolve.cli._main import main
+
+    assert main(["bench", "adjoint", "--quick", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    names = {r["problem"] for r in payload["results"]}
+    assert names == {"advection", "burgers"}
+    burgers_backsolve = [r for r in payload["results"] if r["problem"] == "burgers" and r["adjoint"] == "backsolve"]
+    assert all(r["error_ours"] is None or r["error_ours"] > 100 * r["error_anchor"] for r in burgers_backsolve)
+
+
+def test_bad_inputs():
+    field = MLPVectorField(2, 4, 1, key=jax.random.PRNGKey(0))
+    with pytest.raises(InvalidInputError, match="unknown adjoint"):
+        NeuralODE(field, adjoint="adjoint-of-doom")
+    with pytest.raises(InvalidInputError, match="no error estimate"):
+        NeuralODE(field, solver=diffrax.Euler())
+    with pytest.raises(InvalidInputError, match="dt0"):
+        NeuralODE(field, adaptive=False)
+    with pytest.raises(InvalidInputError, match="max_steps"):
+        NeuralODE(field, max_steps=0)
+    with pytest.raises(InvalidInputError, match="callable"):
+        NeuralODE(3.0)
+    model = NeuralODE(field)
+    with pytest.raises(InvalidInputError, match="strictly increasing"):
+        model(jnp.ones(2), jnp.asarray([0.0, 1.0, 0.5]))
+    with pytest.raises(InvalidInputError, match="at least 2"):
+        model(jnp.ones(2), jnp.asarray([0.0]))
+    with pytest.raises(InvalidInputError, match="finite"):
+        model(jnp.asarray([1.0, jnp.nan]), jnp.asarray([0.0, 1.0]))
+    with pytest.raises(InvalidInputError, match="floating"):
+        model(jnp.asarray([1, 2]), jnp.asarray([0.0, 1.0]))
+    with pytest.raises(InvalidInputError, match="backsolve"):
+        NeuralODE(field, adjoint="backsolve").solve_with_stats(jnp.ones(2), jnp.asarray([0.0, 1.0]))
+    ts = jnp.asarray([0.0, 1.0])
+    with pytest.raises(InvalidInputError, match="samples, times"):
+        fit_neural_ode(model, jnp.ones((2, 2)), ts)
+    with pytest.raises(InvalidInputError, match="ts has shape"):
+        fit_neural_ode(model, jnp.ones((2, 3, 2)), ts)
+    with pytest.raises(InvalidInputError, match="NaN"):
+        fit_neural_ode(model, jnp.full((2, 2, 2), jnp.nan), ts)
+    with pytest.raises(InvalidInputError, match="regulariser"):
+        fit_neural_ode(model, jnp.ones((2, 2, 2)), ts, regulariser="strong")
+    with pytest.raises(InvalidInputError, match="window"):
+        fit_neural_ode(model, jnp.ones((2, 2, 2)), ts, window=5)
+    with pytest.raises(InvalidInputError, match="max_mode"):
+        FourierModes((8, 8), 4)
+    with pytest.raises(InvalidInputError, match="expected"):
+        FourierModes((8, 8), 2).encode(jnp.ones((1, 8, 6)))
+    with pytest.raises(InvalidInputError, match="kernel_size"):
+        PeriodicConvCorrection(1, 1, kernel_size=4, key=jax.random.PRNGKey(0))
+    with pytest.raises(InvalidInputError, match="PDE"):
+        ClosureVectorField(lambda t, u: u, None)
+    from pdesolve.bench import run_adjoint_benchmark
+
+    with pytest.raises(InvalidInputError, match="problem"):
+        run_adjoint_benchmark(problems=("poisson",))
+
+
+def test_neural_ode_stepper_for_the_training_loop(burgers_data):
+    from pdesolve.neural_solvers._neural_ode_plugin import NeuralODEStepper, _build
+
+    data, _ = burgers_data
+    model = _build({"reference": "burgers", "viscosity": 0.003, "extent": 1.0, "frame_dt": 0.05, "ode_width": 4,
+                    "ode_depth": 1}, in_channels=2, out_channels=1, ndim=1, key=jax.random.PRNGKey(0))
+    assert isinstance(model, NeuralODEStepper)
+    window = jnp.concatenate([data[0, 0], data[0, 1]], axis=0)  # two frames stacked on channels
+    nxt = eqx.filter_jit(model)(window)
+    assert nxt.shape == (1, 16)
+    # the untrained correction is zero, so one step is the coarse Burgers solve over frame_dt
+    np.testing.assert_allclose(nxt, data[0, 2], rtol=0.2, atol=0.05)
+    with pytest.raises(InvalidInputError, match="reference"):
+        NeuralODEStepper(1, 1, key=jax.random.PRNGKey(0), reference="navier")
+    with pytest.raises(InvalidInputError, match="unknown neural-ode option"):
+        NeuralODEStepper(1, 1, key=jax.random.PRNGKey(0), depth=3)
+    with pytest.raises(InvalidInputError, match="regulariser needs"):
+        NeuralODEStepper(1, 1, key=jax.random.PRNGKey(0), adjoint="backsolve", regulariser="global")
+
+
+@pytest.mark.slow
+def test_cli_train_neural_ode(tmp_path, monkeypatch):
+    import json
+
+    from pdesolve.cli._main import main
+    from pdesolve.datasets import generate
+    from pdesolve.training import _registry
+
+    plugin = "pdesolve.neural_solvers._neural_ode_plugin"
+    if plugin not in _registry.PLUGIN_MODULES:  # until the registry lists it
+        monkeypatch.setattr(_registry, "PLUGIN_MODULES", _registry.PLUGIN_MODULES + [plugin])
+    data = tmp_path / "burgers.h5"
+    generate("burgers1d", 10, 16, data, progress=False, t_final=0.2)
+    out = tmp_path / "run"
+    args = ["train", "neural-ode", "--data", str(data), "--out", str(out), "--epochs", "1", "--batch-size", "4",
+            "--reference", "burgers", "--viscosity", "0.01", "--extent", "1.0", "--frame-dt", "0.05",
+            "--ode-width", "4", "--regulariser", "global", "--no-progress", "--no-figures", "--dtype", "float64"]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert np.isfinite(metrics["rollout_rel_l2"])
