@@ -34,7 +34,6 @@ not polluted by the compiler, the Python heap or other runs in the same process.
 from __future__ import annotations
 
 import functools
-import time
 
 import diffrax
 import equinox as eqx
@@ -43,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import InvalidInputError
+from ._timing import best_time
 
 PROBLEMS = ("advection", "burgers")
 _ADJOINTS = ("backsolve", "direct")  # compared against the recursive-checkpoint anchor
@@ -136,17 +136,6 @@ def _compile(fn, arg):
     return compiled, memory
 
 
-def _timed(fn, arg, repeats):
-    jax.block_until_ready(fn(arg))  # warm up
-    best = float("inf")
-    out = None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = jax.block_until_ready(fn(arg))
-        best = min(best, time.perf_counter() - start)
-    return best, out
-
-
 def _relative(g, ref):
     """Relative error, or ``None`` when the gradient is not finite (a diverged backward solve)."""
     error = float(jnp.linalg.norm(g - ref) / jnp.linalg.norm(ref))
@@ -209,7 +198,7 @@ def run_adjoint_benchmark(
                         return _solve_loss(th, problem, y0, target, n, adjoint)
 
                     compiled, memory = _compile(jax.value_and_grad(loss), theta)
-                    seconds, (_, grad) = _timed(compiled, theta, repeats)
+                    seconds, (_, grad) = best_time(compiled, theta, repeats)
                     timings[adjoint] = (seconds, _relative(grad, reference), memory)
                 anchor_s, anchor_err, anchor_mem = timings["recursive-checkpoint"]
                 for adjoint in adjoints:

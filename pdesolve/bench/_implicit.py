@@ -25,7 +25,6 @@ unrolled memory grows linearly.
 
 from __future__ import annotations
 
-import time
 
 import jax
 import jax.numpy as jnp
@@ -33,6 +32,7 @@ import numpy as np
 
 from .._errors import InvalidInputError
 from ..constraints import custom_root
+from ._timing import best_time
 
 _BETA = 5.0
 _CUBIC = 1.0
@@ -75,17 +75,6 @@ def _exact_gradient(theta, num_iterations_converged):
     # d/dtheta of F is -I, so grad = -(-lam) = lam
     residual = jnp.max(jnp.abs(_optimality(x, theta)))
     return lam, residual
-
-
-def _timed(fn, arg, repeats):
-    jax.block_until_ready(fn(arg))  # compile + warm up
-    best = float("inf")
-    out = None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = jax.block_until_ready(fn(arg))
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def _temp_bytes(fn, arg):
@@ -139,8 +128,8 @@ def run_implicit_benchmark(
 
             grad_implicit = jax.jit(jax.value_and_grad(implicit_loss))
             grad_unrolled = jax.jit(jax.value_and_grad(unrolled_loss))
-            ours_s, (_, g_ours) = _timed(grad_implicit, theta, repeats)
-            anchor_s, (_, g_anchor) = _timed(grad_unrolled, theta, repeats)
+            ours_s, (_, g_ours) = best_time(grad_implicit, theta, repeats)
+            anchor_s, (_, g_anchor) = best_time(grad_unrolled, theta, repeats)
             mem_ours = _temp_bytes(jax.value_and_grad(implicit_loss), theta)
             mem_anchor = _temp_bytes(jax.value_and_grad(unrolled_loss), theta)
             x_k = jax.jit(lambda th, k=k: _richardson(jnp.zeros_like(th), th, k))(theta)
