@@ -22,6 +22,7 @@ from . import problems as problems
 from . import spatial as spatial
 from ._errors import DatasetError as DatasetError
 from ._errors import InvalidInputError as InvalidInputError
+from ._errors import NonFiniteLossError as NonFiniteLossError
 from ._errors import NonFiniteError as NonFiniteError
 from ._errors import PDESolveError as PDESolveError
 from ._errors import StabilityError as StabilityError

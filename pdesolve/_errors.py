@@ -39,3 +39,20 @@ class DatasetError(PDESolveError, ValueError):
 
     The message is one line naming the file and what is wrong with it.
     """
+
+
+class NonFiniteLossError(NonFiniteError):
+    """The training loss became NaN or Inf.
+
+    Attributes: `step` (the training step, 1-based) and `checkpoint` (the file holding the last
+    good parameters, or ``None``).
+    """
+
+    def __init__(self, step: int, checkpoint: str | None):
+        self.step = int(step)
+        self.time = None
+        self.checkpoint = checkpoint
+        saved = f"; last good parameters saved to {checkpoint}" if checkpoint else ""
+        FloatingPointError.__init__(
+            self, f"training loss became non-finite (NaN/Inf) at step {self.step}{saved}; lower the learning rate"
+        )

@@ -18,7 +18,7 @@ from ._neural_ode import make_adjoint as make_adjoint
 from ._closure import ClosureVectorField as ClosureVectorField
 from ._closure import PeriodicConvCorrection as PeriodicConvCorrection
 from ._fourier_reduction import FourierModes as FourierModes
-from ._neural_ode_training import NonFiniteLossError as NonFiniteLossError
+from .._errors import NonFiniteLossError as NonFiniteLossError
 from ._neural_ode_training import evaluate_rollouts as evaluate_rollouts
 from ._neural_ode_training import fit_neural_ode as fit_neural_ode
 from ._mp_pde import MPPDE as MPPDE

@@ -38,7 +38,8 @@ import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._errors import InvalidInputError
-from ._neural_ode_training import NonFiniteLossError, load_checkpoint, save_checkpoint
+from .._errors import NonFiniteLossError
+from ._neural_ode_training import load_checkpoint, save_checkpoint
 
 
 class RadiusGraph(eqx.Module):

@@ -32,27 +32,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._errors import InvalidInputError, NonFiniteError
+from .._errors import InvalidInputError, NonFiniteLossError
 from ._neural_ode import NeuralODE, function_evaluations
 
 REGULARISERS = ("none", "global", "local")
-
-
-class NonFiniteLossError(NonFiniteError):
-    """The training loss became NaN or Inf.
-
-    Attributes: `step` (the training step, 1-based) and `checkpoint` (the file holding the last
-    good parameters, or ``None``).
-    """
-
-    def __init__(self, step: int, checkpoint: str | None):
-        self.step = int(step)
-        self.time = None
-        self.checkpoint = checkpoint
-        saved = f"; last good parameters saved to {checkpoint}" if checkpoint else ""
-        FloatingPointError.__init__(
-            self, f"training loss became non-finite (NaN/Inf) at step {self.step}{saved}; lower the learning rate"
-        )
 
 
 def save_checkpoint(path: str, model: eqx.Module, opt_state, step: int, extra: dict | None = None) -> None:

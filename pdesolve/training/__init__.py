@@ -15,7 +15,7 @@ r"""Training neural PDE surrogates: a generic, resumable, data-parallel training
   offers (``fno``, ``unet`` built in); see :mod:`pdesolve.training._registry` for adding one.
 """
 
-from ..neural_solvers._neural_ode_training import NonFiniteLossError as NonFiniteLossError
+from .._errors import NonFiniteLossError as NonFiniteLossError
 from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import read_checkpoint_header as read_checkpoint_header
 from ._checkpoint import save_checkpoint as save_checkpoint

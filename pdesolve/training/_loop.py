@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import optim
 from .._errors import InvalidInputError
-from ..neural_solvers._neural_ode_training import NonFiniteLossError
+from .._errors import NonFiniteLossError
 from ._checkpoint import load_checkpoint, read_checkpoint_header, save_checkpoint
 from ._data import STARTS, TrajectoryData
 from ._evaluate import evaluate
