@@ -112,15 +112,10 @@ def run_optim(args) -> int:
     import sys
 
     from ..bench import format_optim_table, run_optim_benchmark
-    from ._main import emit_json
 
     say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
     result = run_optim_benchmark(quick=args.quick, optimizers=args.optimizer, problems=args.problem, progress=say)
-    if args.json:
-        emit_json(result)
-    else:
-        print(format_optim_table(result))
-    return 0
+    return _show(args, result, format_optim_table)
 
 
 def run_reference(args) -> int:
@@ -129,23 +124,17 @@ def run_reference(args) -> int:
     # The benchmark is a float32 comparison; the CLI enables x64 for verify, so turn it off here.
     jax.config.update("jax_enable_x64", False)
     from ..bench import format_table, run_reference_benchmark
-    from ._main import emit_json
 
     result = run_reference_benchmark(
         resolution=args.resolution, num_steps=args.steps, repeats=args.repeats, quick=args.quick
     )
-    if args.json:
-        emit_json(result)
-    else:
-        print(format_table(result))
-    return 0
+    return _show(args, result, format_table)
 
 
 def run_datasets(args) -> int:
     import sys
 
     from ..bench import format_datasets_table, run_datasets_benchmark
-    from ._main import emit_json
 
     say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
     result = run_datasets_benchmark(
@@ -153,55 +142,47 @@ def run_datasets(args) -> int:
         repeats=args.repeats, compression=args.compression, path=args.file, progress=say,
         caches=("warm", "cold") if args.cache == "both" else (args.cache,),
     )
-    if args.json:
-        emit_json(result)
-    else:
-        print(format_datasets_table(result))
-    return 0
+    return _show(args, result, format_datasets_table)
 
 
 def run_implicit(args) -> int:
     from ..bench import format_implicit_table, run_implicit_benchmark
-    from ._main import emit_json
 
     result = run_implicit_benchmark(
         size=args.size, iterations=tuple(args.iterations), repeats=args.repeats, quick=args.quick
     )
-    if args.json:
-        emit_json(result)
-    else:
-        print(format_implicit_table(result))
-    return 0
+    return _show(args, result, format_implicit_table)
 
 
 def run_adjoint(args) -> int:
     import sys
 
     from ..bench import format_adjoint_table, run_adjoint_benchmark
-    from ._main import emit_json
 
     say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
     result = run_adjoint_benchmark(
         steps=tuple(args.steps), size=args.size, repeats=args.repeats, quick=args.quick, progress=say
     )
-    if args.json:
-        emit_json(result)
-    else:
-        print(format_adjoint_table(result))
-    return 0
+    return _show(args, result, format_adjoint_table)
 
 
 def run_scaling(args) -> int:
     import sys
 
     from ..bench import format_scaling_table, run_scaling_benchmark
-    from ._main import emit_json
 
     say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
     result = run_scaling_benchmark(recipe=args.recipe, num_samples=args.samples, resolution=args.resolution,
                                    processes=args.processes, quick=args.quick, progress=say)
+    return _show(args, result, format_scaling_table)
+
+
+def _show(args, result, formatter) -> int:
+    """Print a benchmark result as JSON (``--json``) or as its text table; exit status 0."""
+    from ._main import emit_json
+
     if args.json:
         emit_json(result)
     else:
-        print(format_scaling_table(result))
+        print(formatter(result))
     return 0
