@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all bench verify docs clean
+.PHONY: demo test test-all bench verify docs figures browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-test-all: $(STAMP) docs
+test-all: $(STAMP) docs browser
 	$(BIN)/python -m pytest -m "slow or not slow"
+
+# Headless Chromium for the report's browser test (tests/test_report_browser.py), from Debian's
+# packages; the test is skipped where it is absent.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
+	  echo "could not install chromium; tests/test_report_browser.py will be skipped"
 
 DOCS_STAMP := $(VENV)/.installed-docs
 $(DOCS_STAMP): $(STAMP)
@@ -29,6 +36,10 @@ $(DOCS_STAMP): $(STAMP)
 # Builds site/ offline; --strict turns a broken cross-reference into a failure.
 docs: $(DOCS_STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
+
+# Re-runs every example at its documentation settings and rewrites docs/figures/ (a few minutes).
+figures: $(STAMP)
+	@for script in examples/[a-z]*.py; do echo "== $$script"; $(BIN)/python $$script --out docs/figures || exit 1; done
 
 verify: $(STAMP)
 	$(BIN)/pdesolve verify

@@ -17,6 +17,7 @@ from pdesolve.constraints import (
     LerayProjection,
     LinearEqualityProjection,
     MassProjection,
+    MinimumNormConstraint,
     MixtureOfExperts,
     StaggeredLerayProjection,
     custom_fixed_point,
@@ -456,6 +457,48 @@ def test_failed_inner_solve_flag_warn_raise():
         LeastSquaresConstraint(bratu_residual, 0)
 
 
+def _cubic_residual(omega, features):
+    z = features["A"] @ omega
+    return z + 0.1 * z**3 - features["y"]
+
+
+def test_minimum_norm_constraint_exact_min_norm_and_implicit_gradient():
+    A = jax.random.normal(jax.random.key(20), (5, 12))
+    y = jnp.linspace(-1.0, 1.0, 5)
+    # linear residual: one step gives the pseudo-inverse solution
+    linear = MinimumNormConstraint(lambda w, f: f["A"] @ w - f["y"], 12, num_steps=1, tolerance=1e-9)
+    sol = linear({"A": A, "y": y})
+    assert bool(sol.converged) and float(sol.residual_norm) < 1e-12
+    assert_close(sol.coefficients, jnp.linalg.pinv(A) @ y, rtol=1e-10, atol=1e-12)
+    g = jax.grad(lambda y: jnp.sum(linear({"A": A, "y": y}).coefficients))(y)
+    assert_close(g, jnp.linalg.pinv(A).sum(axis=0), rtol=1e-9)
+    # nonlinear residual: exact constraint, stationarity (w in range(J^T)), gradient = finite differences
+    layer = MinimumNormConstraint(_cubic_residual, 12, num_steps=15, tolerance=1e-9, on_failure="raise")
+    sol = layer({"A": A, "y": y})
+    assert bool(sol.converged)
+    assert float(jnp.max(jnp.abs(_cubic_residual(sol.coefficients, {"A": A, "y": y})))) < 1e-12
+    J = jax.jacfwd(lambda w: _cubic_residual(w, {"A": A, "y": y}))(sol.coefficients)
+    null_part = sol.coefficients - jnp.linalg.pinv(J) @ (J @ sol.coefficients)
+    assert float(jnp.max(jnp.abs(null_part))) < 1e-10
+    loss = jax.jit(lambda y: jnp.sum(jnp.sin(layer({"A": A, "y": y}).coefficients)))
+    assert_close(jax.jit(jax.grad(loss))(y), central_difference(loss, y), rtol=1e-6, atol=1e-8)
+
+
+def test_minimum_norm_constraint_rejects_bad_input_and_reports_failure():
+    A = jax.random.normal(jax.random.key(21), (5, 4))
+    with pytest.raises(InvalidInputError, match="at most as many residuals"):
+        MinimumNormConstraint(lambda w, f: f @ w, 4)(A)
+    with pytest.raises(InvalidInputError, match="num_coefficients"):
+        MinimumNormConstraint(_cubic_residual, 0)
+    with pytest.raises(InvalidInputError, match="init must have shape"):
+        MinimumNormConstraint(lambda w, f: f @ w, 4)(A[:2], jnp.zeros(3))
+    features = {"A": jax.random.normal(jax.random.key(22), (5, 12)), "y": 3.0 * jnp.ones(5)}
+    one_step = MinimumNormConstraint(_cubic_residual, 12, num_steps=1, on_failure="warn")
+    with pytest.warns(ConvergenceWarning, match="did not reach"):
+        sol = jax.block_until_ready(one_step(features))
+    assert not bool(sol.converged)
+
+
 # ---------------------------------------------------------------------------------------------
 # Benchmark
 # ---------------------------------------------------------------------------------------------
@@ -491,3 +534,20 @@ def test_bench_implicit_quick_cli_json(capsys):
 
     assert main(["bench", "implicit", "--quick", "--json"]) == 0
     check_bench_rows(json.loads(capsys.readouterr().out)["results"])
+
+
+def test_projection_constants_get_no_gradient_so_training_cannot_move_the_constraint():
+    """Differentiating every float array of a constrained model leaves the constraint data fixed."""
+    proj = MassProjection(0.5, shape=(8,))
+    lin = LinearEqualityProjection(jnp.asarray(np.random.default_rng(0).normal(size=(2, 8))))
+    u = jnp.asarray(np.random.default_rng(1).normal(size=(1, 8)))
+
+    def loss(projections):
+        mass_proj, linear_proj = projections
+        return jnp.sum(mass_proj(u, 3.0) ** 2) + jnp.sum(linear_proj(u, jnp.ones(2)) ** 2) + jnp.sum(mass_proj.mass(u))
+
+    import equinox as eqx
+
+    grads = eqx.filter_grad(loss)((proj, lin))
+    for leaf in jax.tree.leaves(grads):
+        assert np.all(np.asarray(leaf) == 0.0)

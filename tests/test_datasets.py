@@ -385,6 +385,25 @@ def test_loader_epoch_covers_each_sample_once(indexed_file):
         assert [len(b) for b in loader] == [6] * 5
 
 
+def test_loader_shards_split_every_global_batch_between_processes(indexed_file):
+    path, data = indexed_file
+    with DataLoader(path, 6, split="train", seed=1, with_indices=True) as whole:
+        expected = [idx for idx, _ in whole]
+    parts = []
+    for index in range(3):
+        with DataLoader(path, 6, split="train", seed=1, with_indices=True, shard=(index, 3)) as loader:
+            batches = list(loader)
+        for idx, batch in batches:
+            np.testing.assert_array_equal(batch, data[idx])
+        parts.append([idx for idx, _ in batches])
+    for number, idx in enumerate(expected):  # the shards' rows, in process order, are the global batch
+        np.testing.assert_array_equal(np.concatenate([p[number] for p in parts]), idx)
+    assert [len(b) for b in parts[0][:-1]] == [2] * (len(expected) - 1)
+    for bad in ((3, 3), (-1, 2), (0, 0), "x"):
+        with pytest.raises(InvalidInputError, match="shard"):
+            DataLoader(path, 6, shard=bad)
+
+
 def test_loader_order_is_deterministic_and_resumable(indexed_file):
     path, _ = indexed_file
 

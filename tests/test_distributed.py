@@ -111,17 +111,23 @@ def test_bench_scaling_quick_keys():
 
 
 def test_two_process_data_parallel_training_step_equals_single_process(tmp_path):
+    from pdesolve.datasets import generate
+
+    data = tmp_path / "heat1d.h5"
+    generate("heat1d", 20, 16, data, progress=False)  # 16 training samples: 2 global batches of 8
     worker = os.path.join(os.path.dirname(__file__), "_distributed_train_worker.py")
-    single = subprocess.run([sys.executable, worker, "single", str(tmp_path / "single.eqx")],
+    single = subprocess.run([sys.executable, worker, "single", str(tmp_path / "single.eqx"), str(data)],
                             env=_env(), capture_output=True, text=True, timeout=600)
     assert single.returncode == 0, single.stderr[-2000:]
+    assert single.stdout.split()[-2:] == ["read", "16"]
     port = str(_free_port())
-    procs = [subprocess.Popen([sys.executable, worker, "multi", str(tmp_path / "multi.eqx"), port, str(k)],
+    procs = [subprocess.Popen([sys.executable, worker, "multi", str(tmp_path / "multi.eqx"), str(data), port, str(k)],
                               env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for k in (0, 1)]
     for proc in procs:
-        _, err = proc.communicate(timeout=600)
+        out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-2000:]
+        assert out.split()[-2:] == ["read", "8"], out  # each process reads only its half of every batch
 
     import equinox as eqx
     import jax

@@ -26,6 +26,7 @@ from pdesolve.neural_solvers import (
     fit_neural_ode,
     function_evaluations,
 )
+from pdesolve.training import load_checkpoint, read_checkpoint_header
 from pdesolve.pdes import Burgers
 from pdesolve.spatial import PeriodicGrid
 
@@ -170,7 +171,8 @@ def test_closure_model_shapes_and_training_lowers_loss(burgers_data, tmp_path):
         model, data, ts, num_steps=6, learning_rate=3e-3, batch_size=3, checkpoint=checkpoint, checkpoint_every=3
     )
     assert history["loss"][-1] < history["loss"][0]
-    assert os.path.exists(checkpoint) and os.path.exists(checkpoint + ".json")
+    assert os.path.exists(checkpoint)
+    assert read_checkpoint_header(checkpoint)["step"] == 6  # the shared pdesolve.training checkpoint format
     assert trained.vector_field.correction(data[0, 0]).shape == (1, 16)
 
 
@@ -194,7 +196,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     with pytest.raises(NonFiniteLossError, match="step 3") as info:
         fit_neural_ode(model, data, ts, num_steps=10, optimizer=poison(), checkpoint=checkpoint)
     assert info.value.step == 3 and info.value.checkpoint == checkpoint
-    saved = eqx.tree_deserialise_leaves(checkpoint, (model, poison().init(None)))[0]
+    saved, _, _, header = load_checkpoint(checkpoint, model=model, opt_state=poison().init(None), key=None)
+    assert header["step"] == 2 and header["stopped"] == "non-finite loss"
     leaves = jax.tree_util.tree_leaves(eqx.filter(saved, eqx.is_inexact_array))
     assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in leaves)
     scores = evaluate_rollouts(saved, data, ts, repeats=1)

@@ -7,7 +7,8 @@
 - Divergence-free projections: :class:`LerayProjection` (spectral, periodic),
   :class:`StaggeredLerayProjection` (MAC grid with walls, CG pressure solve).
 - PDE-constrained least squares (Négiar et al. 2023): :class:`LeastSquaresConstraint`, and its
-  mixture of experts (Chalapathi et al. 2024): :class:`MixtureOfExperts`.
+  mixture of experts (Chalapathi et al. 2024): :class:`MixtureOfExperts`;
+  :class:`MinimumNormConstraint` for under-determined systems (exact, minimum-norm).
 - Failed inner solves: a ``converged`` flag plus ``on_failure="raise" | "warn" | "ignore"``
   (:class:`ConvergenceWarning`).
 """
@@ -26,6 +27,7 @@ from ._linear import BoundaryValueProjection as BoundaryValueProjection
 from ._linear import ConstrainedModel as ConstrainedModel
 from ._linear import LinearEqualityProjection as LinearEqualityProjection
 from ._linear import MassProjection as MassProjection
+from ._minimum_norm import MinimumNormConstraint as MinimumNormConstraint
 from ._mixture import MixtureOfExperts as MixtureOfExperts
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "LerayProjection",
     "LinearEqualityProjection",
     "MassProjection",
+    "MinimumNormConstraint",
     "MixtureOfExperts",
     "StaggeredLerayProjection",
     "custom_fixed_point",

@@ -33,7 +33,13 @@ from .._errors import InvalidInputError
 
 
 class AbstractProjection(eqx.Module):
-    """A layer mapping a field (and the constraint's right-hand side) onto a constraint set."""
+    """A layer mapping a field (and the constraint's right-hand side) onto a constraint set.
+
+    The constraint's own data (quadrature weights, the matrix $A$) are constants: they are used
+    through ``jax.lax.stop_gradient``, so a training loop that differentiates every floating
+    array of a model (``eqx.filter(model, eqx.is_inexact_array)``) gets zero gradients for
+    them and cannot move the constraint set.
+    """
 
     def __call__(self, u, target):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -66,15 +72,17 @@ class LinearEqualityProjection(AbstractProjection):
     def __call__(self, u: Float[Array, "..."], target: Float[Array, " m"]) -> Float[Array, "..."]:
         """Project ``u`` (any shape with ``u.size == n``) onto $A\\,\\mathrm{vec}(u) = $ ``target``."""
         m, n = self.matrix.shape
+        matrix = jax.lax.stop_gradient(self.matrix).astype(u.dtype)
+        cholesky = jax.lax.stop_gradient(self.cholesky).astype(u.dtype)
         if u.size != n:
             raise InvalidInputError(f"u has {u.size} entries but the constraint matrix has {n} columns")
         target = jnp.asarray(target, u.dtype)
         if target.shape != (m,):
             raise InvalidInputError(f"target must have shape ({m},), got {target.shape}")
         flat = u.reshape(-1)
-        violation = self.matrix.astype(u.dtype) @ flat - target
-        y = jax.scipy.linalg.cho_solve((self.cholesky.astype(u.dtype), True), violation)
-        return (flat - self.matrix.astype(u.dtype).T @ y).reshape(u.shape)
+        violation = matrix @ flat - target
+        y = jax.scipy.linalg.cho_solve((cholesky, True), violation)
+        return (flat - matrix.T @ y).reshape(u.shape)
 
 
 class MassProjection(AbstractProjection):
@@ -108,7 +116,7 @@ class MassProjection(AbstractProjection):
     def mass(self, u: Float[Array, "c ..."]) -> Float[Array, " c"]:
         r"""Total mass per channel, $\sum_i w_i u_{c,i}$."""
         self._check(u)
-        w = self.weights.astype(u.dtype)
+        w = jax.lax.stop_gradient(self.weights).astype(u.dtype)
         return jnp.sum(u * w, axis=tuple(range(1, u.ndim)))
 
     def _check(self, u):
@@ -118,7 +126,7 @@ class MassProjection(AbstractProjection):
     def __call__(self, u: Float[Array, "c ..."], target: Float[Array, " c"]) -> Float[Array, "c ..."]:
         """Project ``u`` so that ``self.mass(result) == target`` (one value per channel)."""
         self._check(u)
-        w = self.weights.astype(u.dtype)
+        w = jax.lax.stop_gradient(self.weights).astype(u.dtype)
         target = jnp.broadcast_to(jnp.asarray(target, u.dtype), u.shape[:1])
         excess = (self.mass(u) - target) / jnp.sum(w * w)
         return u - excess.reshape((-1,) + (1,) * (u.ndim - 1)) * w

@@ -1,10 +1,11 @@
 """Streaming mini-batches from an HDF5 dataset file, without loading the file.
 
 :class:`DataLoader` draws shuffled batches of sample indices from one split, reads each batch
-with :meth:`~pdesolve.datasets.H5Dataset.read_batch` (sorted indices, one h5py read per run of
-consecutive samples, only the selected time steps) in a background thread, and hands them
-over through a bounded queue, so reading overlaps with whatever the consumer does (e.g. a
-training step). Batches are numpy arrays; convert them with ``jnp.asarray`` in the training loop.
+with :meth:`~pdesolve.datasets.H5Dataset.read_batch` (only the chunks of the selected samples
+and time steps; for pdesolve's storage positioned reads decoded on a pool of ``os.cpu_count()``
+threads, else sorted h5py reads) in a background thread, and hands them over through a bounded
+queue, so reading and decoding batch ``k + 1`` overlaps with whatever the consumer does with
+batch ``k`` (e.g. a training step). Batches are numpy arrays; convert them with ``jnp.asarray`` in the training loop.
 """
 
 from __future__ import annotations
@@ -48,6 +49,25 @@ def split_indices(num_samples: int, splits: Sequence[float] = (0.8, 0.1, 0.1)) -
     }
 
 
+def check_shard(shard) -> tuple[int, int] | None:
+    """Validate a ``(index, count)`` shard spec (``None`` passes through)."""
+    if shard is None:
+        return None
+    try:
+        index, count = (int(v) for v in shard)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"shard must be (index, count), got {shard!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise InvalidInputError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
+    return index, count
+
+
+def shard_rows(rows, index: int, count: int):
+    """Rows ``index * n // count`` to ``(index + 1) * n // count`` of `rows` (``n = len(rows)``)."""
+    n = len(rows)
+    return rows[index * n // count : (index + 1) * n // count]
+
+
 class _End:
     pass
 
@@ -79,6 +99,12 @@ class DataLoader:
       ``start_step, start_step + time_stride, ...``.
     - `drop_last`: drop a final batch smaller than `batch_size`.
     - `with_indices`: also yield the sample indices of each batch, first.
+    - `shard`: ``(index, count)`` for data-parallel training over `count` processes: every
+      process draws the same global batches from ``(seed, epoch)`` and reads only rows
+      ``index * n // count`` to ``(index + 1) * n // count`` of each (``n`` that batch's
+      length), so no process reads another's samples. ``None`` (default): whole batches.
+    - `threads`: decoding threads of the dataset's direct chunk reads (default: the dataset's,
+      ``os.cpu_count()``); sets :attr:`H5Dataset.threads <pdesolve.datasets.H5Dataset.threads>`.
 
     Iterating gives one epoch: numpy arrays ``[batch, t, *space, channel]`` in the file's
     dtype (or ``(inputs, targets)``, or ``(indices, ...)`` first with `with_indices`). Every
@@ -118,6 +144,8 @@ class DataLoader:
         start_step: int = 0,
         drop_last: bool = False,
         with_indices: bool = False,
+        threads: int | None = None,
+        shard: tuple[int, int] | None = None,
     ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise InvalidInputError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -132,6 +160,11 @@ class DataLoader:
         try:
             self._configure(batch_size, split, splits, shuffle, seed, prefetch, input_steps, target_steps,
                             time_stride, start_step, drop_last, with_indices)
+            self.shard = check_shard(shard)
+            if threads is not None:
+                if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+                    raise InvalidInputError(f"threads must be a positive integer, got {threads!r}")
+                self.dataset.threads = int(threads)
         except BaseException:
             if self._owns:
                 self.dataset.close()
@@ -217,6 +250,8 @@ class DataLoader:
         if self._closed:
             raise DatasetError(f"{self.dataset.path}: the loader is closed")
         batches = self.batch_indices(self.epoch)
+        if self.shard is not None:
+            batches = [shard_rows(idx, *self.shard) for idx in batches]
         self.epoch += 1
         if self.prefetch == 0:
             return (self._load(idx) for idx in batches)

@@ -12,10 +12,13 @@ none). Three layouts are recognised:
 - PDEBench grouped: one group per seed (``0000``, ``0001``, ...), each with ``data``
   ``[t, x(, y), (channel)]`` and ``grid/x``, ``grid/y``, ``grid/t``.
 
-Reads never load a whole file. :meth:`H5Dataset.read_batch` sorts the requested samples and
-reads them with h5py, one call per run of consecutive sample indices, selecting only the
-requested time steps, so each call touches exactly the chunks (one per sample and time step
-in a pdesolve file) that hold the answer.
+Reads never load a whole file. :meth:`H5Dataset.read_batch` touches exactly the chunks (one per
+sample and time step in a pdesolve file) that hold the requested samples and time steps. When
+the storage allows it (chunks of one sample and full space; shuffle, gzip and/or LZF filters;
+not a virtual dataset) it reads them itself, with positioned reads and a thread pool of
+decoders (:mod:`pdesolve.datasets._chunks`); otherwise (PDEBench per-seed groups, virtual
+datasets of distributed shards, contiguous or other storage) it reads with h5py, sorted, one
+call per run of consecutive sample indices.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._errors import DatasetError
+from ._chunks import ChunkReader, chunk_reader
 from ._layout import (
     LAYOUT,
     SEEDS,
@@ -77,10 +81,12 @@ class H5Dataset:
     - `attrs`: root attributes as Python values (``config`` decoded from JSON for pdesolve files).
     - `info`: the :class:`~pdesolve.datasets.LayoutInfo` of a pdesolve file, else ``None``.
     - `seeds`: the per-sample seeds of a pdesolve file, else ``None``.
+    - `direct`: whether batches are read with direct chunk reads (else through h5py).
+    - `threads`: decoding threads of direct reads (settable; default ``os.cpu_count()``).
     """
 
     def __init__(self, path, file, layout, sources, sample_shape, has_channel, coordinates, attrs,
-                 info=None, seeds=None):
+                 info=None, seeds=None, chunks: ChunkReader | None = None):
         self.path = os.fspath(path)
         self.layout = layout
         self._file = file
@@ -94,7 +100,25 @@ class H5Dataset:
         self.info: LayoutInfo | None = info
         self.seeds = seeds
         self.dtype = np.dtype((sources[0] if self._grouped else sources).dtype)
+        self._chunks = chunks
         self.closed = False
+
+    @property
+    def direct(self) -> bool:
+        """Whether :meth:`read_batch` reads chunks itself (``pread`` + threaded decoding)."""
+        return self._chunks is not None
+
+    @property
+    def threads(self) -> int:
+        """Decoding threads of direct chunk reads (1 when reading through h5py)."""
+        return self._chunks.threads if self._chunks is not None else 1
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        if isinstance(value, bool) or int(value) != value or value < 1:
+            raise DatasetError(f"threads must be a positive integer, got {value!r}")
+        if self._chunks is not None:
+            self._chunks.threads = int(value)
 
     # -- description ----------------------------------------------------------------------
     @property
@@ -142,6 +166,8 @@ class H5Dataset:
         if self.closed:
             return
         self.closed = True
+        if self._chunks is not None:
+            self._chunks.close()
         try:
             self._file.close()
         except Exception:  # pragma: no cover - closing a damaged file
@@ -165,8 +191,10 @@ class H5Dataset:
         - `times`: which time steps, ``None`` (all), an int, a slice, or increasing frame indices.
         - `out`: optional C-contiguous array of the output's shape and dtype to read into.
 
-        The distinct samples are read in increasing index order with one h5py read per run of
-        consecutive indices (only the selected time steps); duplicates are copied. Raises
+        The distinct samples are read once (duplicates are copied), only the selected time steps:
+        with direct chunk reads (see :attr:`direct`) one decoding task per sample on
+        :attr:`threads` threads, else with h5py in increasing index order, one read per run of
+        consecutive indices. Both give the same bytes. Raises
         :class:`~pdesolve.DatasetError` for a closed dataset, a bad time selection or corrupt data,
         and ``IndexError`` for an index out of range.
         """
@@ -203,6 +231,8 @@ class H5Dataset:
             tsel, pick = slice(int(frames[0]), int(frames[-1]) + 1, int(steps[0]) if len(steps) else 1), None
         else:  # h5py's point selections are slow: read the covering range, pick in numpy
             tsel, pick = slice(int(frames[0]), int(frames[-1]) + 1), frames - frames[0]
+        if self._chunks is not None and self._chunks.read(jobs, frames, out):
+            return
         try:
             if self._grouped:
                 for sample, position in jobs:
@@ -285,7 +315,8 @@ def _root_attrs(f) -> dict:
     return {key: attr_value(value) for key, value in f.attrs.items()}
 
 
-def open_dataset(path, *, allow_incomplete: bool = False, spatial_ndim: int | None = None) -> H5Dataset:
+def open_dataset(path, *, allow_incomplete: bool = False, spatial_ndim: int | None = None,
+                 direct: bool = True, threads: int | None = None) -> H5Dataset:
     """Open a pdesolve or PDEBench HDF5 file for reading samples.
 
     **Arguments:**
@@ -295,12 +326,17 @@ def open_dataset(path, *, allow_incomplete: bool = False, spatial_ndim: int | No
       ``num_complete`` samples instead of raising.
     - `spatial_ndim`: number of space axes of a PDEBench ``tensor`` whose layout is ambiguous
       (no coordinate datasets); by default it is the number of ``*-coordinate`` datasets.
+    - `direct`: read supported chunked storage directly (``pread`` + threaded decoding, see
+      :mod:`pdesolve.datasets._chunks`); ``False`` always reads through h5py.
+    - `threads`: decoding threads of direct reads (default ``os.cpu_count()``).
 
     Raises :class:`~pdesolve.DatasetError` (one line) for a missing, non-HDF5, truncated or
     corrupt file, an invalid pdesolve file, or a file in no known layout.
     """
     import h5py
 
+    if threads is not None and (isinstance(threads, bool) or int(threads) != threads or threads < 1):
+        raise DatasetError(f"threads must be a positive integer, got {threads!r}")
     path = os.fspath(path)
     with open_h5(path) as probe:
         layout = attr_value(probe.attrs.get("layout")) if "layout" in probe.attrs else None
@@ -316,13 +352,14 @@ def open_dataset(path, *, allow_incomplete: bool = False, spatial_ndim: int | No
         seeds = np.asarray(f[SEEDS][: info.num_complete])
         attrs = dict(info.attrs, config=info.config)
         view = ds if info.complete else _Prefix(ds, info.num_complete)
+        chunks = chunk_reader(path, ds, threads) if direct else None
         return H5Dataset(path, f, LAYOUT, view, info.sample_shape, True, coordinates, attrs,
-                         info=info, seeds=seeds)
+                         info=info, seeds=seeds, chunks=chunks)
 
     f = open_h5(path)
     try:
         if TENSOR in f and isinstance(f[TENSOR], h5py.Dataset):
-            return _open_tensor(path, f, spatial_ndim)
+            return _open_tensor(path, f, spatial_ndim, direct, threads)
         keys = sorted(k for k in f.keys() if isinstance(f[k], h5py.Group) and "data" in f[k])
         if keys:
             return _open_groups(path, f, keys)
@@ -346,7 +383,7 @@ class _Prefix:
         return self._ds[key]
 
 
-def _open_tensor(path, f, spatial_ndim) -> H5Dataset:
+def _open_tensor(path, f, spatial_ndim, direct=True, threads=None) -> H5Dataset:
     ds = f[TENSOR]
     coordinates = {axis: _coordinate(f, name) for axis, name in zip(SPACE_AXES, SPACE_COORDINATES)}
     coordinates = {k: v for k, v in coordinates.items() if v is not None}
@@ -373,8 +410,9 @@ def _open_tensor(path, f, spatial_ndim) -> H5Dataset:
     _check_space(path, coordinates, spatial_shape)
     t = _time_axis(path, _coordinate(f, TIME_COORDINATE), shape[1])
     sample_shape = (shape[1],) + tuple(spatial_shape) + ((shape[-1],) if has_channel else (1,))
+    chunks = chunk_reader(path, ds, threads) if direct else None
     return H5Dataset(path, f, "pdebench-tensor", ds, sample_shape, has_channel, dict(coordinates, t=t),
-                     _root_attrs(f))
+                     _root_attrs(f), chunks=chunks)
 
 
 def _open_groups(path, f, keys) -> H5Dataset:

@@ -28,6 +28,7 @@ from ._mp_pde import fit_mp_pde as fit_mp_pde
 from ._mp_pde import radius_graph as radius_graph
 from ._mp_pde import rollout_mp_pde as rollout_mp_pde
 from ._mp_pde_data import CombinedData as CombinedData
+from ._mp_pde_data import default_steps_per_save as default_steps_per_save
 from ._mp_pde_data import generate_combined_dataset as generate_combined_dataset
 from ._mp_pde_data import load_combined_dataset as load_combined_dataset
 from ._mp_pde_data import solve_combined_batch as solve_combined_batch
@@ -98,6 +99,7 @@ __all__ = [
     "fit_network",
     "fit_neural_ode",
     "function_evaluations",
+    "default_steps_per_save",
     "generate_combined_dataset",
     "grid_advection_crank_nicolson",
     "grid_points",

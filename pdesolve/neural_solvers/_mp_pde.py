@@ -39,7 +39,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._errors import InvalidInputError
 from .._errors import NonFiniteLossError
-from ._neural_ode_training import load_checkpoint, save_checkpoint
+from ..training._checkpoint import load_checkpoint, save_checkpoint
 
 
 class RadiusGraph(eqx.Module):
@@ -381,7 +381,8 @@ def fit_mp_pde(
     opt_state = optimizer.init(params)
     start = 0
     if checkpoint and resume and os.path.exists(checkpoint):
-        model, opt_state, start = load_checkpoint(checkpoint, model, opt_state)
+        model, opt_state, _, header = load_checkpoint(checkpoint, model=model, opt_state=opt_state, key=None)
+        start = int(header["step"])
         params, static = eqx.partition(model, eqx.is_inexact_array)
 
     def windows(idx, s, length):
@@ -431,7 +432,8 @@ def fit_mp_pde(
         loss = float(loss)
         if not math.isfinite(loss):
             if checkpoint:
-                save_checkpoint(checkpoint, eqx.combine(good[0], static), good[1], step_index)
+                save_checkpoint(checkpoint, model=eqx.combine(good[0], static), opt_state=good[1], key=None,
+                                step=step_index, epoch=0, metadata={"stopped": "non-finite loss"})
             raise NonFiniteLossError(step_index + 1, checkpoint)
         good = (params, opt_state)
         record = {"loss": loss, "unroll": unroll, "lr": float(schedule(step_index)), "wall_s": time.perf_counter() - t0}
@@ -443,7 +445,8 @@ def fit_mp_pde(
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3g}", epoch=epoch)
         if checkpoint and ((step_index + 1) % int(checkpoint_every) == 0 or step_index + 1 == total):
-            save_checkpoint(checkpoint, eqx.combine(params, static), opt_state, step_index + 1)
+            save_checkpoint(checkpoint, model=eqx.combine(params, static), opt_state=opt_state, key=None,
+                            step=step_index + 1, epoch=0)
         if epoch_callback is not None and (step_index + 1) % int(iterations_per_epoch) == 0:
             epoch_callback((step_index + 1) // int(iterations_per_epoch), eqx.combine(params, static))
     if bar is not None:

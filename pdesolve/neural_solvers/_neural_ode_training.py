@@ -33,33 +33,10 @@ import numpy as np
 import optax
 
 from .._errors import InvalidInputError, NonFiniteLossError
+from ..training._checkpoint import load_checkpoint, save_checkpoint
 from ._neural_ode import NeuralODE, function_evaluations
 
 REGULARISERS = ("none", "global", "local")
-
-
-def save_checkpoint(path: str, model: eqx.Module, opt_state, step: int, extra: dict | None = None) -> None:
-    """Write ``(model, opt_state)`` leaves to `path` atomically, and ``step`` (+ `extra`) to ``path + ".json"``."""
-    tmp = path + ".tmp"
-    eqx.tree_serialise_leaves(tmp, (model, opt_state))
-    os.replace(tmp, path)
-    with open(path + ".json.tmp", "w") as f:
-        json.dump({"step": int(step), **(extra or {})}, f)
-    os.replace(path + ".json.tmp", path + ".json")
-
-
-def load_checkpoint(path: str, model: eqx.Module, opt_state):
-    """Read a checkpoint written by :func:`save_checkpoint` into the structure of ``(model, opt_state)``.
-
-    Returns ``(model, opt_state, step)``.
-    """
-    try:
-        model, opt_state = eqx.tree_deserialise_leaves(path, (model, opt_state))
-        with open(path + ".json") as f:
-            step = int(json.load(f)["step"])
-    except (OSError, ValueError, KeyError, RuntimeError) as err:
-        raise InvalidInputError(f"{path}: cannot resume from this checkpoint ({type(err).__name__}: {err})") from None
-    return model, opt_state, step
 
 
 def _check_trajectories(trajectories, ts, window):
@@ -148,7 +125,8 @@ def fit_neural_ode(
     opt_state = optimizer.init(params)
     start = 0
     if checkpoint and resume and os.path.exists(checkpoint):
-        model, opt_state, start = load_checkpoint(checkpoint, model, opt_state)
+        model, opt_state, _, header = load_checkpoint(checkpoint, model=model, opt_state=opt_state, key=None)
+        start = int(header["step"])
         params, static = eqx.partition(model, eqx.is_inexact_array)
     use_stats = regulariser != "none"
     dtype = trajectories.dtype
@@ -195,8 +173,8 @@ def fit_neural_ode(
             loss = float(loss)
             if not math.isfinite(loss):
                 if checkpoint:
-                    save_checkpoint(checkpoint, eqx.combine(last_good[0], static), last_good[1], step,
-                                    {"stopped": "non-finite loss"})
+                    save_checkpoint(checkpoint, model=eqx.combine(last_good[0], static), opt_state=last_good[1], key=None,
+                                    step=step, epoch=0, metadata={"stopped": "non-finite loss"})
                 raise NonFiniteLossError(step + 1, checkpoint)
             last_good = (params, opt_state)  # these parameters gave a finite loss
             params, opt_state = new_params, new_opt_state
@@ -209,7 +187,8 @@ def fit_neural_ode(
             bar.set_postfix(loss=f"{loss:.3e}", nfe_steps=f"{float(steps):.0f}")
             bar.update(1)
             if checkpoint and ((step + 1) % checkpoint_every == 0 or step + 1 == num_steps):
-                save_checkpoint(checkpoint, eqx.combine(params, static), opt_state, step + 1)
+                save_checkpoint(checkpoint, model=eqx.combine(params, static), opt_state=opt_state, key=None, step=step + 1,
+                                epoch=0)
     return eqx.combine(params, static), history
 
 

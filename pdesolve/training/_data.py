@@ -17,12 +17,13 @@ import numpy as np
 
 from .._errors import InvalidInputError
 from ..datasets import DataLoader, H5Dataset, open_dataset, split_indices
+from ..datasets._loader import check_shard, shard_rows
 
 STARTS = ("first", "random")
 
 
 class TrajectoryData:
-    """Trajectories ``[sample, t, c, *space]`` from a numpy array or an HDF5 file, with splits.
+    r"""Trajectories ``[sample, t, c, *space]`` from a numpy array or an HDF5 file, with splits.
 
     **Arguments:**
 
@@ -133,6 +134,7 @@ class TrajectoryData:
         shuffle: bool = True,
         drop_last: bool = False,
         start: str = "first",
+        shard: tuple[int, int] | None = None,
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """One epoch of ``(inputs [b, window, c, *space], targets [b, horizon, c, *space])`` batches.
 
@@ -140,31 +142,39 @@ class TrajectoryData:
         (as in :class:`~pdesolve.datasets.DataLoader`), so an epoch can be replayed exactly.
         `start` is ``"first"`` (every window starts at frame 0, as in the FNO benchmark) or
         ``"random"`` (each sample's start is drawn from ``default_rng([seed, epoch, batch, 1])``).
+        `shard` ``(index, count)``: yield (and, from a file, read) only this process's rows of
+        every global batch (see :class:`~pdesolve.datasets.DataLoader`); the global order and
+        the random starts are the same as without sharding.
         """
         if start not in STARTS:
             raise InvalidInputError(f"start must be one of {', '.join(STARTS)}, got {start!r}")
         self.check_window(window, horizon)
+        shard = check_shard(shard)
         indices = self.indices[split] if split in self.indices else self.split_size(split)
+        order = np.random.default_rng([seed, int(epoch)]).permutation(indices) if shuffle else indices
+        stop = len(order) - (len(order) % batch_size if drop_last else 0)
+        global_batches = [order[k : min(k + batch_size, stop)] for k in range(0, stop, batch_size)]
         if self._array is not None:
-            order = np.random.default_rng([seed, int(epoch)]).permutation(indices) if shuffle else indices
-            stop = len(order) - (len(order) % batch_size if drop_last else 0)
-            chunks = (order[k : min(k + batch_size, stop)] for k in range(0, stop, batch_size))
+            chunks = global_batches if shard is None else [shard_rows(idx, *shard) for idx in global_batches]
             if start == "first":
                 sources = (self._array[idx, : window + horizon] for idx in chunks)
             else:
                 sources = (self._array[idx] for idx in chunks)
         else:
             sources = self._h5_batches(split, batch_size, epoch, seed, shuffle, drop_last,
-                                       window + horizon if start == "first" else None)
+                                       window + horizon if start == "first" else None, shard)
         for number, data in enumerate(sources):
             if start == "random":
                 latest = self.num_times - window - horizon
-                starts = np.random.default_rng([seed, int(epoch), number, 1]).integers(0, latest + 1, size=len(data))
+                rng = np.random.default_rng([seed, int(epoch), number, 1])
+                starts = rng.integers(0, latest + 1, size=len(global_batches[number]))
+                if shard is not None:
+                    starts = shard_rows(starts, *shard)
                 data = np.stack([d[s : s + window + horizon] for d, s in zip(data, starts)])
             yield data[:, :window], data[:, window : window + horizon]
 
-    def _h5_batches(self, split, batch_size, epoch, seed, shuffle, drop_last, frames):
-        key = (split, batch_size, seed, shuffle, drop_last, frames)
+    def _h5_batches(self, split, batch_size, epoch, seed, shuffle, drop_last, frames, shard):
+        key = (split, batch_size, seed, shuffle, drop_last, frames, shard)
         loader = self._loaders.get(key)
         if loader is None:
             splits = self.splits
@@ -172,7 +182,7 @@ class TrajectoryData:
                 self.dataset, batch_size, split=split, splits=splits, shuffle=shuffle, seed=seed,
                 prefetch=self.prefetch, time_stride=self.time_stride, start_step=self.first_frame, drop_last=drop_last,
                 input_steps=None if frames is None else 1,
-                target_steps=None if frames is None else frames - 1,
+                target_steps=None if frames is None else frames - 1, shard=shard,
             )
             self._loaders[key] = loader
         loader.set_epoch(epoch)

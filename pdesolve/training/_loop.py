@@ -221,7 +221,7 @@ def _mesh_shardings(devices: int):
 def _place(tree, sharding):
     """Put host-side leaves of `tree` onto `sharding`, each process supplying only its own shards.
 
-    Every process holds the same global values (the same batch, from the same seeded order), so
+    Every process holds the same global values (the replicated model and optimizer state), so
     each one fills its addressable shards by slicing; no cross-process transfer or equality check
     is needed. In one process this is ``jax.device_put``.
     """
@@ -233,6 +233,23 @@ def _place(tree, sharding):
             return x
         host = np.asarray(x)
         return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(leaf, tree)
+
+
+def _place_local_rows(tree, sharding):
+    """Assemble global batch arrays from each process's own rows (``shard`` reads).
+
+    Process ``p`` holds rows ``p * b // P`` to ``(p + 1) * b // P`` of every global batch (the
+    rows its devices own on the ``"batch"`` mesh axis), so no process reads or sends another's
+    samples.
+    """
+    def leaf(x):
+        if not eqx.is_array(x):
+            return x
+        local = np.asarray(x)
+        global_shape = (local.shape[0] * jax.process_count(),) + local.shape[1:]
+        return jax.make_array_from_process_local_data(sharding, local, global_shape)
 
     return jax.tree.map(leaf, tree)
 
@@ -324,6 +341,11 @@ def train(
     batch_sharding, replicated = _mesh_shardings(config.devices)
     if replicated is not None:
         model, opt_state = _place((model, opt_state), replicated)
+    # Across processes each one reads only its rows of every global batch.
+    shard = (jax.process_index(), jax.process_count()) if jax.process_count() > 1 else None
+    if shard is not None and config.batch_size % jax.process_count():
+        raise InvalidInputError(f"batch_size {config.batch_size} must be divisible by the {jax.process_count()} "
+                                "processes of a data-parallel run")
 
     dtype = np.dtype(config.dtype)
     bar = tqdm(total=config.epochs * steps_per_epoch, initial=min(step, config.epochs * steps_per_epoch),
@@ -333,11 +355,15 @@ def train(
             started = time.perf_counter()
             losses = []
             batches = data.batches("train", config.batch_size, window=config.window, horizon=config.rollout_steps,
-                                   epoch=epoch, seed=config.seed, shuffle=True, drop_last=True, start=config.start)
+                                   epoch=epoch, seed=config.seed, shuffle=True, drop_last=True, start=config.start,
+                                   shard=shard)
             for inputs, targets in batches:
-                batch = (jnp.asarray(inputs, dtype), jnp.asarray(targets, dtype))
-                if batch_sharding is not None:
-                    batch = _place(batch, batch_sharding)
+                if shard is not None:
+                    batch = _place_local_rows((inputs.astype(dtype), targets.astype(dtype)), batch_sharding)
+                else:
+                    batch = (jnp.asarray(inputs, dtype), jnp.asarray(targets, dtype))
+                    if batch_sharding is not None:
+                        batch = _place(batch, batch_sharding)
                 key, step_key = jax.random.split(key)
                 new_model, new_opt_state, value = _train_step(model, opt_state, batch, step_key, loss_fn, optimizer)
                 value = float(value)

@@ -1,0 +1,77 @@
+"""The documentation's examples run (quick settings) and make the figures the pages embed.
+
+Every ``examples/<name>.py`` is imported and its ``run(out, quick=True)`` called; the test
+checks the figures it writes are PNG images and that its numbers say what the page claims.
+A second test checks that every figure a documentation page embeds exists in
+``docs/figures/`` and is made by one of the examples, so pages and examples cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if not p.name.startswith("_"))
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"example_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _checks(name: str, result: dict) -> None:
+    """What each example's page says about its numbers, at quick settings."""
+    if name == "reference_solvers":
+        assert result["taylor_green_relative_l2"] < 1e-12
+    elif name == "datasets":
+        from pdesolve.datasets import split_indices
+
+        assert result["train_samples_read"] == len(split_indices(result["num_samples"])["train"])
+    elif name == "optimizers":
+        final = result["final_loss"]
+        assert final["levenberg_marquardt (pdesolve)"] < 1e-2 * final["adam (optax)"]
+    elif name == "mass_conserving_fno":
+        drift = result["max_mass_drift"]
+        assert drift["FNO + MassProjection"] < 1e-10 < drift["FNO"]
+    for value in _numbers(result):
+        assert math.isfinite(value), f"{name}: a non-finite number in {result}"
+
+
+def _numbers(tree):
+    if isinstance(tree, dict):
+        for value in tree.values():
+            yield from _numbers(value)
+    elif isinstance(tree, (list, tuple)):
+        for value in tree:
+            yield from _numbers(value)
+    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
+        yield float(tree)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_runs_and_writes_its_figures(path, tmp_path):
+    result = _load(path).run(tmp_path, quick=True)
+    assert result["figures"], f"{path.name} made no figure"
+    for figure in result["figures"]:
+        data = (tmp_path / figure).read_bytes()
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 2000, f"{figure} is not a real PNG"
+    _checks(path.stem, result)
+
+
+def test_every_embedded_figure_exists_and_comes_from_an_example():
+    sources = "\n".join(p.read_text() for p in EXAMPLES)
+    embedded = set()
+    for page in (ROOT / "docs").glob("*.md"):
+        embedded |= set(re.findall(r"\]\(figures/([\w.-]+\.png)\)", page.read_text()))
+    assert embedded, "no documentation page embeds an example figure"
+    for figure in sorted(embedded):
+        assert (ROOT / "docs" / "figures" / figure).is_file(), f"docs/figures/{figure} is missing (run `make figures`)"
+        assert f'"{figure}"' in sources, f"no example writes {figure}"

@@ -1,0 +1,110 @@
+"""The results report rendered in a real browser (headless Chromium through Selenium).
+
+The page is generated from a benchmark run, a training run (loss curve + a figure) and a run
+with a corrupt JSON file, then opened from disk with network access irrelevant (the page must
+be self-contained). The test fails if a table is missing or empty, if any image did not load
+(``naturalWidth == 0``), or if the browser console reports an error.
+
+Chromium comes from the system package manager: ``make browser`` (run by ``make test-all``
+and by ``.ci/run``) installs Debian's ``chromium`` and ``chromium-driver``. Where they are
+absent the test is skipped with that instruction.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from pdesolve.report import collect_runs, render_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None, reason="needs Debian's chromium + chromium-driver (`make browser`)"
+)
+
+
+def _png(path, seed):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.imshow(np.random.default_rng(seed).normal(size=(8, 8)))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+@pytest.fixture(scope="module")
+def report_page(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    bench = root / "bench"
+    bench.mkdir()
+    (bench / "bench.json").write_text(json.dumps({"results": [
+        {"name": "ns/etdrk4", "ours_s": 1.0, "anchor": "exponax", "anchor_s": 1.36, "ratio": 1.36,
+         "error_ours": 8.1e-6, "error_anchor": 1.3e-4},
+        {"name": "heat", "ours_s": 0.5, "anchor": "exponax", "anchor_s": 0.6, "ratio": 1.2,
+         "error_ours": 2.8e-7, "error_anchor": 2.3e-5}]}))
+    train = root / "train"
+    train.mkdir()
+    (train / "config.json").write_text(json.dumps({"model": "fno", "learning_rate": 1e-3}))
+    (train / "history.json").write_text(json.dumps([
+        {"epoch": 1, "train_loss": 1.0, "val_rollout_rel_l2": 0.5},
+        {"epoch": 2, "train_loss": 0.4, "val_rollout_rel_l2": 0.3},
+        {"epoch": 3, "train_loss": 0.2, "val_rollout_rel_l2": 0.2}]))
+    (train / "metrics.json").write_text(json.dumps({"one_step_rel_l2": 0.0123, "pdesolve_version": "0.1.0"}))
+    _png(train / "prediction.png", 0)
+    _png(train / "loss.png", 1)
+    (train / "summary.json").write_text("{not json")  # reported on the page, not fatal
+    page = render_report(collect_runs([bench, train]), root / "report")
+    return page
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_report_page_shows_tables_images_and_no_console_errors(report_page, browser):
+    browser.get(report_page.as_uri())
+    browser.execute_async_script(  # wait until every image has finished loading (or failed)
+        "const done = arguments[arguments.length - 1];"
+        "Promise.all([...document.images].map(i => i.complete ? null :"
+        " new Promise(r => { i.onload = r; i.onerror = r; }))).then(() => done());"
+    )
+    tables = browser.execute_script(
+        "return [...document.querySelectorAll('table')].map(t => t.querySelectorAll('tbody tr, tr').length)")
+    assert len(tables) >= 3 and all(rows >= 2 for rows in tables), f"tables (rows each): {tables}"
+    text = browser.find_element("tag name", "body").text
+    for expected in ("exponax", "1.36", "ns/etdrk4", "0.0123", "learning_rate", "summary.json"):
+        assert expected in text, f"{expected!r} is not shown on the page"
+    images = browser.execute_script(
+        "return [...document.images].map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+    assert len(images) >= 3, f"expected the two figures and a loss curve, got {images}"
+    broken = [src for src, complete, width in images if not complete or width == 0]
+    assert not broken, f"images that did not load: {broken}"
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
+    assert not errors, f"console errors: {errors}"
+    external = browser.execute_script(
+        "return [...document.querySelectorAll('img[src], script[src], link[href], iframe[src]')]"
+        ".map(e => e.getAttribute('src') || e.getAttribute('href'))"
+        ".filter(u => /^(https?:)?\\/\\//.test(u))")
+    assert not external, f"the page must work offline but loads {external}"
