@@ -26,13 +26,13 @@ import pdesolve.neural_solvers as ns  # noqa: E402
 
 
 def run(out: Path, quick: bool = False) -> dict:
-    n, width, steps, dt = (12, 8, 4, 0.01) if quick else (24, 16, 100, 0.01)
+    n, width, steps, dt = (12, 8, 4, 0.01) if quick else (16, 12, 50, 0.01)
     key = jax.random.PRNGKey(0)
     problem = ns.teng_problem("heat")                       # heat, exact solution as the reference
     points, weights = ns.grid_points(n)                     # collocation grid and quadrature weights
     net = ns.PeriodicMLP(key, 2, (width, width, width))
     net, fit = ns.fit_initial_condition(net, ns.teng_initial_condition(points), points, weights,
-                                        adam_steps=300 if quick else 3000, iterations=20 if quick else 200)
+                                        adam_steps=300 if quick else 2000, iterations=20 if quick else 100)
     solver = ns.TENG(problem.equation, points, weights, dt=dt, scheme="heun", max_inner_iterations=3)
     result = solver.solve(net, steps, key=key, error_fn=problem.error, error_every=1, progress=False)
 
