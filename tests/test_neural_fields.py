@@ -86,6 +86,19 @@ def test_euler_step_lands_on_its_function_space_target(small):
     assert missed == pytest.approx(float(res), rel=1e-6)
 
 
+def test_lbfgs_stage_of_the_initial_fit_lowers_the_misfit():
+    """fit_initial_condition's L-BFGS stage beats the same number of Adam steps."""
+    pts, w = grid_points(8)
+    net = PeriodicMLP(jax.random.PRNGKey(4), 2, (6,))
+    u0 = teng_initial_condition(pts)
+    _, res_adam = fit_initial_condition(net, u0, pts, w, adam_steps=150, iterations=0)
+    _, res_lbfgs = fit_initial_condition(net, u0, pts, w, adam_steps=0, lbfgs_steps=150, iterations=0)
+    assert np.isfinite(float(res_lbfgs))
+    assert float(res_lbfgs) < 0.5 * float(res_adam), (float(res_lbfgs), float(res_adam))
+    with pytest.raises(InvalidInputError, match="lbfgs"):
+        fit_initial_condition(net, u0, pts, w, adam_steps=0, lbfgs_steps=-1, iterations=0)
+
+
 def test_autodiff_rhs_match_closed_forms():
     u = lambda x: jnp.sin(x[0]) * jnp.cos(2 * x[1])  # noqa: E731
     x = jnp.array([0.3, 1.1])

@@ -297,17 +297,28 @@ def fit_initial_condition(
     key: PRNGKeyArray | None = None,
     adam_steps: int = 2000,
     learning_rate: float = 1e-3,
+    lbfgs_steps: int = 0,
+    lbfgs_memory: int = 50,
     iterations: int = 200,
     subset_size: int | None = None,
     damping=DEFAULT_DAMPING,
     tolerance: float = 1e-12,
 ):
-    r"""Fit ``net`` to initial values $u_0(x_i)$: Adam, then safeguarded natural-gradient projections.
+    r"""Fit ``net`` to initial values $u_0(x_i)$: Adam, then L-BFGS, then safeguarded projections.
 
-    Minimises $\sum_i w_i (u_\theta(x_i) - u_0(x_i))^2$ first with ``adam_steps`` Adam steps
-    (to get near the target from a random initialisation), then with up to ``iterations``
-    projections of :func:`project_onto_target` (random subsets of ``subset_size`` parameters,
-    damping safeguard). Returns ``(net, relative_residual)``.
+    Minimises $\sum_i w_i (u_\theta(x_i) - u_0(x_i))^2$ in up to three stages:
+
+    1. ``adam_steps`` Adam steps (cosine-decayed ``learning_rate``), to get near the target from
+       a random initialisation;
+    2. ``lbfgs_steps`` L-BFGS steps (``optax.lbfgs`` with its zoom line search and
+       ``lbfgs_memory`` stored pairs; Nocedal 1980, Liu & Nocedal 1989). On the small float64
+       networks of the CPU configuration this lowers the fit error far faster per second than
+       more Adam steps or full Gauss-Newton steps, whose progress stalls on the tiny singular
+       values of the network Jacobian;
+    3. up to ``iterations`` projections of :func:`project_onto_target` (random subsets of
+       ``subset_size`` parameters, damping safeguard).
+
+    Returns ``(net, relative_residual)`` (weighted, at ``points``).
     """
     import optax
 
@@ -315,6 +326,8 @@ def fit_initial_condition(
     u0_values = jnp.asarray(u0_values, points.dtype)
     if u0_values.shape != (points.shape[0],):
         raise InvalidInputError(f"u0_values must have shape ({points.shape[0]},), got {u0_values.shape}")
+    if int(lbfgs_steps) < 0 or int(lbfgs_memory) < 1:
+        raise InvalidInputError(f"lbfgs_steps must be >= 0 and lbfgs_memory >= 1, got {lbfgs_steps}, {lbfgs_memory}")
     key = jax.random.PRNGKey(1) if key is None else key
     if adam_steps > 0:
         tx = optax.adam(optax.cosine_decay_schedule(learning_rate, int(adam_steps), 1e-2))
@@ -333,6 +346,8 @@ def fit_initial_condition(
             return n
 
         net = pretrain(net)
+    if lbfgs_steps > 0:
+        net = _lbfgs_fit(net, u0_values, points, weights, int(lbfgs_steps), int(lbfgs_memory))
     if iterations > 0:
         num_params = ravel_pytree(net)[0].size
         subset = None if subset_size is None else min(int(subset_size), num_params)
@@ -341,3 +356,32 @@ def fit_initial_condition(
                                              max_iterations=int(iterations), tolerance=tolerance, damping=damping)
         )(net, key)
     return net, weighted_relative_residual(jax.vmap(net)(points), u0_values, weights)
+
+
+def _lbfgs_fit(net, u0_values, points, weights, steps: int, memory: int):
+    """``steps`` L-BFGS steps on the weighted relative least-squares misfit (one jitted scan)."""
+    import optax
+
+    scale = jnp.sum(weights * u0_values**2)
+
+    def loss(n):
+        return jnp.sum(weights * (jax.vmap(n)(points) - u0_values) ** 2) / jnp.maximum(scale, jnp.finfo(scale.dtype).tiny)
+
+    tx = optax.lbfgs(memory_size=memory)
+    value_and_grad = optax.value_and_grad_from_state(loss)
+
+    @jax.jit
+    def run(n):
+        def body(carry, _):
+            n, state = carry
+            value, grad = value_and_grad(n, state=state)
+            updates, state = tx.update(grad, state, n, value=value, grad=grad, value_fn=loss)
+            return (optax.apply_updates(n, updates), state), None
+
+        (n, _), _ = jax.lax.scan(body, (n, tx.init(n)), None, length=steps)
+        return n
+
+    fitted = run(net)
+    # keep the starting point if the line search produced anything non-finite
+    finite = jnp.all(jnp.isfinite(ravel_pytree(fitted)[0]))
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(finite, a, b), fitted, net)
