@@ -338,3 +338,78 @@ def test_cli_train_neural_ode(tmp_path, monkeypatch):
     assert main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert np.isfinite(metrics["rollout_rel_l2"])
+
+
+# --- solver-heuristic regularisers: stiffness estimate and the local (one fresh step) variant ---
+
+
+class _Decay(eqx.Module):
+    rate: jax.Array
+
+    def __call__(self, t, y, args):
+        return -self.rate * y
+
+
+def test_stiffness_estimate_is_the_eigenvalue_of_a_linear_field():
+    """For f(y) = -lam y, Hairer's estimate ||k7 - k6|| / ||g7 - g6|| is exactly lam, so R_S = lam (t1 - t0)."""
+    from pdesolve.neural_solvers import supports_stiffness_estimate
+
+    model = NeuralODE(_Decay(jnp.asarray(7.3)), rtol=1e-6, atol=1e-9)
+    y0, ts = jnp.asarray([1.0, -0.5]), jnp.asarray([0.0, 0.4, 1.5])
+    _, stats = eqx.filter_jit(lambda m: m.solve_with_stats(y0, ts))(model)
+    np.testing.assert_allclose(float(stats.stiffness_sum), 7.3 * 1.5, rtol=1e-8)
+    error_h, stiffness_h = eqx.filter_jit(lambda m: m.local_regulariser(0.2, y0, max_step=1e-3))(model)
+    assert float(error_h) > 0
+    np.testing.assert_allclose(float(stiffness_h), 7.3 * 1e-3, rtol=1e-8)  # S h with h capped at max_step
+    assert supports_stiffness_estimate(diffrax.Tsit5()) and not supports_stiffness_estimate(diffrax.Euler())
+
+
+def test_local_regulariser_is_one_fresh_step_and_works_with_backsolve(mlp_model):
+    """Same trajectory as a plain solve; E h of one step of the controller's initial size from y(s);
+    the state is a constant, so every adjoint gives the same gradient."""
+    y0, ts, s = jnp.asarray([0.5, -1.0, 0.3]), jnp.linspace(0.0, 2.0, 5), 0.7
+    ys, error_h, stiffness_h, steps = eqx.filter_jit(lambda m: m.solve_with_local_regulariser(y0, ts, s))(mlp_model)
+    plain = eqx.filter_jit(lambda m: m.solve(y0, jnp.asarray([0.0, 0.5, s, 1.0, 1.5, 2.0])))(mlp_model)
+    np.testing.assert_allclose(ys, plain.ys[jnp.asarray([0, 1, 3, 4, 5])], rtol=1e-9, atol=1e-12)
+    # by hand: the controller's first step h from (s, y(s)), one Tsit5 step, scaled error times h
+    y_s = plain.ys[2]
+    term, solver = diffrax.ODETerm(mlp_model.vector_field), mlp_model.solver
+    controller = diffrax.PIDController(rtol=mlp_model.rtol, atol=mlp_model.atol)
+    t_next, _ = controller.init(term, s, s + 2.0, y_s, None, None, solver.func, solver.error_order(term))
+    h = float(t_next) - s
+    y1, err, _, _, _ = solver.step(term, s, s + h, y_s, None, solver.init(term, s, s + h, y_s, None), False)
+    scale = mlp_model.atol + mlp_model.rtol * jnp.maximum(jnp.abs(y_s), jnp.abs(y1))
+    expected = float(jnp.sqrt(jnp.mean((err / scale) ** 2))) * h
+    np.testing.assert_allclose(float(error_h), expected, rtol=1e-4)  # an error estimate: a small difference
+    assert float(stiffness_h) > 0 and int(steps) == int(plain.stats["num_steps"])
+
+    def grad_with(adjoint):
+        model = NeuralODE(mlp_model.vector_field, adjoint=adjoint, rtol=mlp_model.rtol, atol=mlp_model.atol)
+        g = eqx.filter_jit(eqx.filter_grad(lambda m: m.solve_with_local_regulariser(y0, ts, s)[1]))(model)
+        return jnp.concatenate([jnp.ravel(x) for x in jax.tree_util.tree_leaves(eqx.filter(g, eqx.is_inexact_array))])
+
+    g_checkpoint, g_backsolve = grad_with("recursive-checkpoint"), grad_with("backsolve")
+    assert float(jnp.linalg.norm(g_checkpoint)) > 0
+    np.testing.assert_allclose(g_backsolve, g_checkpoint, rtol=1e-6, atol=1e-12)
+
+
+def test_fit_with_local_and_stiffness_regularisers():
+    field = MLPVectorField(2, 8, 1, key=jax.random.PRNGKey(3))
+    data = jax.random.normal(jax.random.PRNGKey(4), (4, 3, 2))
+    ts = jnp.asarray([0.0, 0.5, 1.0])
+    model = NeuralODE(field, adjoint="backsolve")  # the local variant needs no particular adjoint
+    _, history = fit_neural_ode(model, data, ts, num_steps=2, batch_size=2, regulariser="local",
+                                regularisation_weight=1e-2, stiffness_weight=1e-3)
+    assert all(math.isfinite(v) and v > 0 for v in history["regulariser"] + history["stiffness"])
+    np.testing.assert_allclose(history["loss"][0], history["data_loss"][0] + 1e-2 * history["regulariser"][0]
+                               + 1e-3 * history["stiffness"][0], rtol=1e-10)
+    with pytest.raises(InvalidInputError, match="global solver-heuristic"):
+        fit_neural_ode(model, data, ts, num_steps=1, regulariser="global", regularisation_weight=1e-3)
+    with pytest.raises(InvalidInputError, match="stiffness_weight"):
+        fit_neural_ode(NeuralODE(field), data, ts, num_steps=1, stiffness_weight=1e-3)
+    with pytest.raises(InvalidInputError, match="stiffness_weight"):
+        fit_neural_ode(NeuralODE(field), data, ts, num_steps=1, regulariser="local", stiffness_weight=-1.0)
+    with pytest.raises(InvalidInputError, match="stiffness estimate"):
+        from pdesolve.neural_solvers import stiffness_estimate
+
+        stiffness_estimate(diffrax.Euler(), jnp.ones(2), jnp.ones(2), jnp.ones((1, 2)), 0.1)

@@ -15,6 +15,8 @@ from ._neural_ode import NeuralODE as NeuralODE
 from ._neural_ode import SolveStats as SolveStats
 from ._neural_ode import function_evaluations as function_evaluations
 from ._neural_ode import make_adjoint as make_adjoint
+from ._neural_ode import stiffness_estimate as stiffness_estimate
+from ._neural_ode import supports_stiffness_estimate as supports_stiffness_estimate
 from ._closure import ClosureVectorField as ClosureVectorField
 from ._closure import PeriodicConvCorrection as PeriodicConvCorrection
 from ._fourier_reduction import FourierModes as FourierModes
@@ -99,6 +101,8 @@ __all__ = [
     "fit_network",
     "fit_neural_ode",
     "function_evaluations",
+    "stiffness_estimate",
+    "supports_stiffness_estimate",
     "default_steps_per_save",
     "generate_combined_dataset",
     "grid_advection_crank_nicolson",

@@ -77,37 +77,87 @@ def _rms(tree) -> Array:
     return jnp.where(positive, jnp.sqrt(jnp.where(positive, mean_square, 1.0)), 0.0)
 
 
+def _scaled_error(y0, y1, y_error, rtol: float, atol: float) -> Array:
+    r"""$E = \| \hat e / (\mathrm{atol} + \mathrm{rtol}\max(|y_0|, |y_1|)) \|_{\mathrm{rms}}$ (OrdinaryDiffEq's ``EEst``)."""
+    scale = jax.tree_util.tree_map(lambda a, b: atol + rtol * jnp.maximum(jnp.abs(a), jnp.abs(b)), y0, y1)
+    return _rms(jax.tree_util.tree_map(lambda e, c: e / c, y_error, scale))
+
+
+def supports_stiffness_estimate(solver: diffrax.AbstractSolver) -> bool:
+    """Whether :func:`stiffness_estimate` applies: an explicit first-same-as-last RK tableau (Tsit5, Dopri5, Bosh3, ...)."""
+    tableau = getattr(solver, "tableau", None)
+    return (
+        tableau is not None
+        and bool(getattr(tableau, "fsal", False))
+        and bool(getattr(tableau, "ssal", False))
+        and not bool(getattr(tableau, "implicit", False))
+        and len(tableau.a_lower) >= 2
+    )
+
+
+def stiffness_estimate(solver: diffrax.AbstractSolver, y0, y1, stages, dt) -> Array:
+    r"""Hairer's stiffness (dominant-eigenvalue) estimate of one explicit RK step.
+
+    For a first-same-as-last tableau with stage states $g_{s-1}$ and $g_s = y_1$ and stage
+    derivatives $k_{s-1} = f(g_{s-1})$, $k_s = f(y_1)$,
+
+    $$ S = \frac{\|k_s - k_{s-1}\|}{\|g_s - g_{s-1}\|} \approx |\lambda_{\max}(\partial_y f)| $$
+
+    (Hairer & Wanner, *Solving ODEs II*, IV.2; OrdinaryDiffEq's ``eigen_est`` for Tsit5). This
+    is the stiffness estimate Pal et al. (2021) regularise as $R_S = \sum_j S_j |\Delta t_j|$.
+    `stages` are Diffrax's dense-output increments $\Delta t\,k_i$ stacked on a leading axis;
+    returns 0 where $g_s = g_{s-1}$.
+    """
+    if not supports_stiffness_estimate(solver):
+        raise InvalidInputError(
+            f"the stiffness estimate needs an explicit first-same-as-last Runge-Kutta solver, got {type(solver).__name__}"
+        )
+    row = solver.tableau.a_lower[-2]  # weights of stage s-1
+    n = len(row)
+    g_prev = jax.tree_util.tree_map(
+        lambda a, k: a + jnp.tensordot(jnp.asarray(row, k.dtype), k[:n], axes=1), y0, stages
+    )
+    top = _rms(jax.tree_util.tree_map(lambda k: k[-1] - k[n], stages))  # |dt| ||k_s - k_{s-1}||
+    bottom = _rms(jax.tree_util.tree_map(lambda a, b: a - b, y1, g_prev)) * jnp.abs(dt)
+    positive = bottom > 0
+    return jnp.where(positive, top / jnp.where(positive, bottom, 1.0), 0.0)
+
+
 class RecorderState(NamedTuple):
-    """State of a solve with :class:`ErrorEstimateRecorder`: the ODE state and two accumulators."""
+    """State of a solve with :class:`ErrorEstimateRecorder`: the ODE state and three accumulators."""
 
     y: PyTree
     error_sum: Array  # global regulariser R_E = sum_j E_j |dt_j|
-    error_at_sample: Array  # local regulariser: E_j of the step containing the sample time
+    error_at_sample: Array  # E_j of the accepted step containing the sample time
+    stiffness_sum: Array  # stiffness regulariser R_S = sum_j S_j |dt_j|
 
 
 class ErrorEstimateRecorder(diffrax.AbstractAdaptiveSolver, diffrax.AbstractWrappedSolver):
     r"""Wrap an adaptive Runge-Kutta solver so each accepted step records its error estimate.
 
-    The state is a :class:`RecorderState` ``(y, error_sum, error_at_sample)``; the vector
-    field must leave the two accumulators constant (zero derivative), which
+    The state is a :class:`RecorderState` ``(y, error_sum, error_at_sample, stiffness_sum)``;
+    the vector field must leave the accumulators constant (zero derivative), which
     :meth:`NeuralODE.solve_with_stats` arranges. After the wrapped solver takes a step
     $t_j \to t_j + \Delta t_j$ with embedded error estimate $\hat e_j$ for $y$, we add
 
     $$
     E_j = \Big\| \frac{\hat e_j}{\mathrm{atol} + \mathrm{rtol}\,\max(|y_j|, |y_{j+1}|)} \Big\|_{\mathrm{rms}}, \qquad
     R_E \mathrel{+}= E_j\,|\Delta t_j|, \qquad
-    R_{E,\text{local}} \mathrel{+}= E_j\,[t_j \le s < t_j + \Delta t_j],
+    E_j\,[t_j \le s < t_j + \Delta t_j] \text{ (recorded as error\_at\_sample)}, \qquad
+    R_S \mathrel{+}= S_j\,|\Delta t_j|,
     $$
 
-    where $s$ is `sample_time`. $E_j$ is the error estimate scaled by the tolerances, the
+    where $s$ is `sample_time` and $S_j$ is :func:`stiffness_estimate` (zero for solvers it
+    does not apply to). $E_j$ is the error estimate scaled by the tolerances, the
     quantity the step-size controller keeps below 1 (OrdinaryDiffEq's ``EEst``), so the
     regulariser does not depend on the scale of $y$. Rejected steps are discarded with their contributions, so the
-    sums run over accepted steps. $R_E$ is the global error-estimate regulariser of Pal et al.
-    (2021), "Opening the Blackbox: Accelerating Neural Differential Equations by Regularizing
-    Internal Solver Heuristics"; $R_{E,\text{local}}$ with $s$ drawn uniformly at random per
-    training step is the local (unbiased sampling) variant of Pal, Edelman and Rackauckas
-    (2023), "Locally Regularized Neural Differential Equations". Both are differentiable in
-    $\theta$ through the solver stages, at no extra vector-field evaluations. The error
+    sums run over accepted steps. $R_E$ and $R_S$ are the global error- and stiffness-estimate
+    regularisers of Pal et al. (2021), "Opening the Blackbox: Accelerating Neural Differential
+    Equations by Regularizing Internal Solver Heuristics" (their reference code accumulates
+    ``EEst * dt`` and ``eigen_est * dt`` over the accepted steps). They are differentiable in
+    $\theta$ through the solver stages, at no extra vector-field evaluations. (The local variant
+    of Pal, Edelman and Rackauckas (2023) is :meth:`NeuralODE.solve_with_local_regulariser`,
+    which does not need this wrapper.) The error
     estimates reported to the step-size controller are those of $y$ alone (zero for the
     accumulators), so the steps taken are those of the unwrapped solver.
 
@@ -171,18 +221,23 @@ class ErrorEstimateRecorder(diffrax.AbstractAdaptiveSolver, diffrax.AbstractWrap
         )
         if y_error is None:  # pragma: no cover - guarded by the isinstance check in __init__
             raise InvalidInputError("the wrapped solver returned no error estimate")
-        scale = jax.tree_util.tree_map(
-            lambda a, b: self.atol + self.rtol * jnp.maximum(jnp.abs(a), jnp.abs(b)), y0.y, y1.y
-        )
-        estimate = _rms(jax.tree_util.tree_map(lambda e, c: e / c, y_error.y, scale))
+        estimate = _scaled_error(y0.y, y1.y, y_error.y, self.rtol, self.atol)
         dt = jnp.abs(t1 - t0)
         inside = (self.sample_time >= t0) & (self.sample_time < t1)
+        stages = dense_info.get("k") if isinstance(dense_info, dict) else None
+        if supports_stiffness_estimate(self.solver) and stages is not None:
+            stiffness = stiffness_estimate(self.solver, y0.y, y1.y, stages.y, t1 - t0)
+        else:
+            stiffness = jnp.zeros((), y1.stiffness_sum.dtype)
         y1 = RecorderState(
             y1.y,
             y1.error_sum + (estimate * dt).astype(y1.error_sum.dtype),
             y1.error_at_sample + jnp.where(inside, estimate, 0.0).astype(y1.error_at_sample.dtype),
+            y1.stiffness_sum + (stiffness * dt).astype(y1.stiffness_sum.dtype),
         )
-        y_error = RecorderState(y_error.y, jnp.zeros_like(y_error.error_sum), jnp.zeros_like(y_error.error_at_sample))
+        y_error = RecorderState(
+            y_error.y, *(jnp.zeros_like(a) for a in (y_error.error_sum, y_error.error_at_sample, y_error.stiffness_sum))
+        )
         return y1, y_error, dense_info, solver_state, result
 
     def func(self, terms, t0, y0, args):
@@ -190,7 +245,7 @@ class ErrorEstimateRecorder(diffrax.AbstractAdaptiveSolver, diffrax.AbstractWrap
 
 
 class SolveStats(NamedTuple):
-    """What one solve cost, and the solver-heuristic regularisers.
+    r"""What one solve cost, and the solver-heuristic regularisers.
 
     - `num_steps`: steps attempted (accepted + rejected).
     - `num_accepted_steps`, `num_rejected_steps`.
@@ -198,6 +253,8 @@ class SolveStats(NamedTuple):
       :class:`ErrorEstimateRecorder`); zero when not recorded.
     - `error_at_sample`: $E_j$ of the accepted step containing the sample time; zero when not
       recorded or not sampled.
+    - `stiffness_sum`: $R_S = \sum_j S_j |\Delta t_j|$ (:func:`stiffness_estimate`) over
+      accepted steps; zero when not recorded.
     """
 
     num_steps: Array
@@ -205,6 +262,7 @@ class SolveStats(NamedTuple):
     num_rejected_steps: Array
     error_sum: Array
     error_at_sample: Array
+    stiffness_sum: Array
 
 
 def function_evaluations(solver: diffrax.AbstractSolver, num_steps: ArrayLike) -> Array:
@@ -366,10 +424,11 @@ class NeuralODE(eqx.Module):
 
         Returns ``(ys, stats)`` with ``ys`` as from :meth:`__call__` and a :class:`SolveStats`.
         The solve wraps the solver in :class:`ErrorEstimateRecorder`, so `stats.error_sum`
-        ($R_E$, Pal et al. 2021) and `stats.error_at_sample` (the local variant of Pal et al.
-        2023 at `sample_time`) are differentiable functions of $\theta$; add
-        ``weight * stats.error_sum`` (or the local term) to a training loss to steer training
-        towards dynamics the adaptive solver integrates in fewer steps. The steps taken are
+        ($R_E$, Pal et al. 2021), `stats.stiffness_sum` ($R_S$) and `stats.error_at_sample`
+        ($E_j$ of the accepted step containing `sample_time`) are differentiable functions of
+        $\theta$; add ``weight * stats.error_sum`` (and/or the stiffness term) to a training
+        loss to steer training towards dynamics the adaptive solver integrates in fewer steps.
+        (For the local variant of Pal et al. 2023 use :meth:`solve_with_local_regulariser`.) The steps taken are
         exactly those of :meth:`__call__`.
 
         Needs an adaptive solver and the ``"recursive-checkpoint"`` or ``"direct"`` adjoint
@@ -386,11 +445,11 @@ class NeuralODE(eqx.Module):
         dtype = jax.tree_util.tree_leaves(y0)[0].dtype
         ts = ts.astype(dtype)
         zero = jnp.zeros((), dtype)
-        state0 = RecorderState(y0, zero, zero)
+        state0 = RecorderState(y0, zero, zero, zero)
         field = self.vector_field
 
         def augmented(t, state, args):
-            return RecorderState(field(t, state.y, args), jnp.zeros_like(state.error_sum), jnp.zeros_like(state.error_at_sample))
+            return RecorderState(field(t, state.y, args), *(jnp.zeros_like(a) for a in state[1:]))
 
         sample = None if sample_time is None else jnp.asarray(sample_time, dtype)
         solution = diffrax.diffeqsolve(
@@ -415,8 +474,91 @@ class NeuralODE(eqx.Module):
             num_rejected_steps=solution.stats["num_rejected_steps"],
             error_sum=jnp.where(failed, jnp.nan, solution.ys.error_sum[-1]),
             error_at_sample=jnp.where(failed, jnp.nan, solution.ys.error_at_sample[-1]),
+            stiffness_sum=jnp.where(failed, jnp.nan, solution.ys.stiffness_sum[-1]),
         )
         return ys, stats
+
+    def local_regulariser(
+        self, t: ArrayLike, y: PyTree[Float[Array, "..."]], args=None, *, max_step: ArrayLike | None = None
+    ) -> tuple[Array, Array]:
+        r"""The solver heuristics of one fresh adaptive step from $(t, y)$: ``(E h, S h)``.
+
+        The local regulariser of Pal, Edelman and Rackauckas (ICML 2023, "Locally Regularized
+        Neural Differential Equations: Some Black Boxes Were Meant to Remain Closed!"): start a
+        new integrator at the sampled state, let the step-size controller choose its first step
+        $h$ (Hairer's initial-step heuristic, as when a solve starts; at most `max_step`, as the
+        paper's fresh integrator is capped by its time span), take
+        that one step and return its scaled error estimate times the step, $E\,h$, and its
+        stiffness estimate times the step, $S\,h$ (:func:`stiffness_estimate`; 0 if the solver
+        has none). $y$ and $h$ are constants (gradients are stopped): the gradient reaches
+        $	heta$ only through the one step's stages, so this works with any adjoint, including
+        ``"backsolve"``. It costs two vector-field evaluations for $h$ plus one step's.
+        """
+        if not self.adaptive or not isinstance(self.solver, diffrax.AbstractAdaptiveSolver):
+            raise InvalidInputError("the local regulariser needs an adaptive solver with an error estimate")
+        y = jax.lax.stop_gradient(y)
+        dtype = jax.tree_util.tree_leaves(y)[0].dtype
+        t = jnp.asarray(t, dtype)
+        term = diffrax.ODETerm(self.vector_field)
+        controller = self._controller()
+        cap = jnp.asarray(jnp.inf if max_step is None else max_step, dtype)
+        t_next, _ = controller.init(term, t, t + cap, y, None, args, self.solver.func, self.solver.error_order(term))
+        h = jax.lax.stop_gradient(jnp.minimum(jnp.asarray(t_next, dtype) - t, cap))
+        t_next = t + h
+        state = self.solver.init(term, t, t_next, y, args)
+        y1, y_error, dense_info, _, _ = self.solver.step(term, t, t_next, y, args, state, False)
+        estimate = _scaled_error(y, y1, y_error, self.rtol, self.atol)
+        if supports_stiffness_estimate(self.solver):
+            stiffness = stiffness_estimate(self.solver, y, y1, dense_info["k"], h)
+        else:
+            stiffness = jnp.zeros((), dtype)
+        return estimate * h, stiffness * h
+
+    def solve_with_local_regulariser(
+        self,
+        y0: PyTree[Float[Array, "..."]],
+        ts: Float[ArrayLike, " k"],
+        sample_time: ArrayLike,
+        args=None,
+        *,
+        throw: bool = True,
+    ) -> tuple[PyTree, Array, Array, Array]:
+        r"""Solve at `ts` and evaluate :meth:`local_regulariser` at `sample_time` $s \in [t_0, t_K]$.
+
+        Returns ``(ys, E h, S h, num_steps)``: ``ys`` as from :meth:`__call__`, the one-step
+        error- and stiffness-estimate regularisers at $(s, y(s))$, and the solve's step count
+        (the extra step is not counted). $y(s)$ is saved by the same solve (it is added to the
+        save times), so the trajectory and its steps are those of :meth:`__call__`. Drawing $s$
+        uniformly per training step is the paper's *unbiased sampling*. ``throw=False`` turns a
+        failed solve into NaN outputs.
+        """
+        ts = self._check_times(y0, ts)
+        dtype = jax.tree_util.tree_leaves(y0)[0].dtype
+        ts = ts.astype(dtype)
+        sample = jnp.clip(jnp.asarray(sample_time, dtype), ts[0], ts[-1])
+        all_times = jnp.concatenate([ts, sample[None]])
+        order = jnp.argsort(all_times)
+        where = jnp.argsort(order)  # position of each time in the sorted list
+        solution = diffrax.diffeqsolve(
+            diffrax.ODETerm(self.vector_field),
+            self.solver,
+            t0=ts[0],
+            t1=ts[-1],
+            dt0=self.dt0,
+            y0=y0,
+            args=args,
+            saveat=diffrax.SaveAt(ts=all_times[order]),
+            stepsize_controller=self._controller(),
+            adjoint=make_adjoint(self.adjoint, checkpoints=self.checkpoints),
+            max_steps=self.max_steps,
+            throw=throw,
+        )
+        failed = solution.result != diffrax.RESULTS.successful
+        ys_sorted = jax.tree_util.tree_map(lambda leaf: jnp.where(failed, jnp.nan, leaf), solution.ys)
+        ys = jax.tree_util.tree_map(lambda leaf: leaf[where[:-1]], ys_sorted)
+        y_sample = jax.tree_util.tree_map(lambda leaf: leaf[where[-1]], ys_sorted)
+        error, stiffness = self.local_regulariser(sample, y_sample, args, max_step=ts[-1] - ts[0])
+        return ys, error, stiffness, solution.stats["num_steps"]
 
 
 class MLPVectorField(eqx.Module):

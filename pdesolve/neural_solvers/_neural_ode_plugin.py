@@ -93,8 +93,10 @@ class NeuralODEStepper(eqx.Module):
             raise InvalidInputError(f"regulariser must be none, global or local, got {o['regulariser']!r}")
         if o["adjoint"] not in ADJOINTS:
             raise InvalidInputError(f"unknown adjoint {o['adjoint']!r}; choose from {', '.join(ADJOINTS)}")
-        if o["regulariser"] != "none" and o["adjoint"] == "backsolve":
-            raise InvalidInputError("the solver-heuristic regulariser needs the 'recursive-checkpoint' or 'direct' adjoint")
+        if o["regulariser"] == "global" and o["adjoint"] == "backsolve":
+            raise InvalidInputError(
+                "the global solver-heuristic regulariser needs the 'recursive-checkpoint' or 'direct' adjoint (local works with any)"
+            )
         for name in ("frame_dt", "viscosity", "extent"):
             value = float(o[name])
             if not (math.isfinite(value) and (value > 0 or (name == "viscosity" and value == 0))):
@@ -117,10 +119,12 @@ class NeuralODEStepper(eqx.Module):
         return self.ode(u, self._times(u.dtype))[-1]
 
     def step_with_regulariser(self, u: Float[Array, "c *space"], sample_time) -> tuple[Array, Array]:
-        """The next frame and this step's regulariser ($R_E$, or the local term times `frame_dt`)."""
-        ys, stats = self.ode.solve_with_stats(u, self._times(u.dtype), sample_time=sample_time, throw=False)
-        reg = stats.error_sum if self.regulariser == "global" else stats.error_at_sample * self.frame_dt
-        return ys[-1], reg
+        """The next frame and this step's regulariser ($R_E$, or the local one-step $E\\,h$ at `sample_time`)."""
+        if self.regulariser == "local":
+            ys, reg, _, _ = self.ode.solve_with_local_regulariser(u, self._times(u.dtype), sample_time, throw=False)
+            return ys[-1], reg
+        ys, stats = self.ode.solve_with_stats(u, self._times(u.dtype), throw=False)
+        return ys[-1], stats.error_sum
 
 
 def _loss(config):

@@ -5,14 +5,19 @@ start $s$, solves from $y^{(i)}(t_s)$ over the next `window` saved times and min
 
 $$
 \mathcal{L}(\theta) = \frac{1}{B W}\sum_{i,k} \|\hat y^{(i)}(t_{s+k}) - y^{(i)}(t_{s+k})\|^2 / n
-\;+\; \lambda\,\frac1B \sum_i R^{(i)},
+\;+\; \frac1B \sum_i \big(\lambda\,R^{(i)} + \lambda_S\,R_S^{(i)}\big),
 $$
 
-where $R$ is the solver-heuristic regulariser (Pal et al. 2021 / 2023, see
-:class:`~pdesolve.neural_solvers.ErrorEstimateRecorder`): ``"global"`` uses
-$R_E = \sum_j E_j |\Delta t_j|$ over all accepted steps, ``"local"`` the error estimate of
-the one step containing a time drawn uniformly in the window (scaled by the window length,
-so the two have the same expectation up to the step-size weighting).
+where $R$, $R_S$ are the solver-heuristic regularisers (error and stiffness estimates):
+
+- ``"global"`` (Pal et al. 2021, :class:`~pdesolve.neural_solvers.ErrorEstimateRecorder`):
+  $R = R_E = \sum_j E_j |\Delta t_j|$ and $R_S = \sum_j S_j |\Delta t_j|$ over all
+  accepted steps of the solve, differentiated through every step.
+- ``"local"`` (Pal, Edelman, Rackauckas 2023, unbiased sampling,
+  :meth:`~pdesolve.neural_solvers.NeuralODE.solve_with_local_regulariser`): a time $s$ drawn
+  uniformly in the window per sample, and $R = E\,h$, $R_S = S\,h$ of one fresh step of
+  the controller's initial size $h$ from the (gradient-stopped) solution $y(s)$. Any adjoint
+  works.
 
 A non-finite loss stops training with :class:`NonFiniteLossError` naming the step; the last
 good parameters are written to the checkpoint file first (when one is given).
@@ -34,7 +39,7 @@ import optax
 
 from .._errors import InvalidInputError, NonFiniteLossError
 from ..training._checkpoint import load_checkpoint, save_checkpoint
-from ._neural_ode import NeuralODE, function_evaluations
+from ._neural_ode import NeuralODE, function_evaluations, supports_stiffness_estimate
 
 REGULARISERS = ("none", "global", "local")
 
@@ -68,6 +73,7 @@ def fit_neural_ode(
     window: int | None = None,
     regulariser: str = "none",
     regularisation_weight: float = 0.0,
+    stiffness_weight: float = 0.0,
     key=None,
     optimizer: optax.GradientTransformation | None = None,
     checkpoint: str | None = None,
@@ -88,14 +94,16 @@ def fit_neural_ode(
     - `batch_size`: samples per step (at most the number of samples).
     - `window`: saved times per training window (default: all).
     - `regulariser`: ``"none"``, ``"global"`` or ``"local"`` (see the module docs);
-      `regularisation_weight`: $\lambda$.
+      `regularisation_weight`: $\lambda$ (error estimate); `stiffness_weight`: $\lambda_S$
+      (stiffness estimate, explicit first-same-as-last RK solvers only).
     - `key`: PRNG key for batches and windows.
     - `checkpoint`: file for the parameters and optimiser state, written every
       `checkpoint_every` steps and at the end; `resume`: start from it if it exists.
     - `progress`: show a tqdm progress bar; `callback(step, record)` sees each step's record.
 
     Returns ``(model, history)``; `history` has per-step lists ``loss``, ``data_loss``,
-    ``regulariser``, ``num_steps`` (mean solver steps per sample) and ``wall_s``.
+    ``regulariser``, ``stiffness`` (the two regularisers' batch means), ``num_steps`` (mean
+    solver steps per sample) and ``wall_s``.
 
     Raises :class:`NonFiniteLossError` for a NaN/Inf loss (after saving the last good
     checkpoint) and :class:`~pdesolve.InvalidInputError` for bad arguments.
@@ -108,8 +116,20 @@ def fit_neural_ode(
         raise InvalidInputError(f"regulariser must be one of {', '.join(REGULARISERS)}, got {regulariser!r}")
     if not (math.isfinite(regularisation_weight) and regularisation_weight >= 0):
         raise InvalidInputError(f"regularisation_weight must be non-negative and finite, got {regularisation_weight!r}")
-    if regulariser != "none" and model.adjoint == "backsolve":
-        raise InvalidInputError("the solver-heuristic regulariser needs the 'recursive-checkpoint' or 'direct' adjoint")
+    if not (math.isfinite(stiffness_weight) and stiffness_weight >= 0):
+        raise InvalidInputError(f"stiffness_weight must be non-negative and finite, got {stiffness_weight!r}")
+    if regulariser == "global" and model.adjoint == "backsolve":
+        raise InvalidInputError(
+            "the global solver-heuristic regulariser needs the 'recursive-checkpoint' or 'direct' adjoint "
+            "(the local one works with any)"
+        )
+    if regulariser != "none" and not model.adaptive:
+        raise InvalidInputError("the solver-heuristic regulariser needs an adaptive NeuralODE (adaptive=True)")
+    if stiffness_weight > 0 and (regulariser == "none" or not supports_stiffness_estimate(model.solver)):
+        raise InvalidInputError(
+            "stiffness_weight needs regulariser='global' or 'local' and an explicit first-same-as-last RK solver "
+            f"(e.g. Tsit5), got regulariser={regulariser!r}, solver {type(model.solver).__name__}"
+        )
     for name, value in (("num_steps", num_steps), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every)):
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
@@ -128,27 +148,29 @@ def fit_neural_ode(
         model, opt_state, _, header = load_checkpoint(checkpoint, model=model, opt_state=opt_state, key=None)
         start = int(header["step"])
         params, static = eqx.partition(model, eqx.is_inexact_array)
-    use_stats = regulariser != "none"
     dtype = trajectories.dtype
     ts = ts.astype(dtype)
 
     def sample_loss(params, y_window, t_window, sample_time):
         m = eqx.combine(params, static)
-        if use_stats:
-            pred, stats = m.solve_with_stats(y_window[0], t_window, sample_time=sample_time, throw=False)
-            reg = stats.error_sum if regulariser == "global" else stats.error_at_sample * (t_window[-1] - t_window[0])
-            steps = stats.num_steps
+        if regulariser == "global":
+            pred, stats = m.solve_with_stats(y_window[0], t_window, throw=False)
+            reg, stiff, steps = stats.error_sum, stats.stiffness_sum, stats.num_steps
+        elif regulariser == "local":
+            pred, reg, stiff, steps = m.solve_with_local_regulariser(y_window[0], t_window, sample_time, throw=False)
         else:
             solution = m.solve(y_window[0], t_window, throw=False)
-            pred, reg, steps = solution.ys, jnp.zeros((), dtype), solution.stats["num_steps"]
+            pred, steps = solution.ys, solution.stats["num_steps"]
+            reg = stiff = jnp.zeros((), dtype)
         mse = jnp.mean((pred - y_window) ** 2)
-        return mse, (reg, steps)
+        return mse, (reg, stiff, steps)
 
     def batch_loss(params, y_batch, t_window, sample_times):
-        mse, (reg, steps) = jax.vmap(sample_loss, in_axes=(None, 0, None, 0))(params, y_batch, t_window, sample_times)
+        mse, (reg, stiff, steps) = jax.vmap(sample_loss, in_axes=(None, 0, None, 0))(params, y_batch, t_window, sample_times)
         data = jnp.mean(mse)
-        regular = jnp.mean(reg)
-        return data + regularisation_weight * regular, (data, regular, jnp.mean(steps.astype(dtype)))
+        regular, stiffness = jnp.mean(reg), jnp.mean(stiff)
+        loss = data + regularisation_weight * regular + stiffness_weight * stiffness
+        return loss, (data, regular, stiffness, jnp.mean(steps.astype(dtype)))
 
     @eqx.filter_jit
     def train_step(params, opt_state, key):
@@ -162,14 +184,16 @@ def fit_neural_ode(
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
         return eqx.apply_updates(params, updates), new_opt_state, loss, aux
 
-    history = {"loss": [], "data_loss": [], "regulariser": [], "num_steps": [], "wall_s": []}
+    history = {"loss": [], "data_loss": [], "regulariser": [], "stiffness": [], "num_steps": [], "wall_s": []}
     last_good = (params, opt_state)
     from tqdm.auto import tqdm
 
     began = time.perf_counter()
     with tqdm(total=num_steps, initial=start, desc="train neural-ode", disable=not progress, unit="step") as bar:
         for step in range(start, num_steps):
-            new_params, new_opt_state, loss, (data, reg, steps) = train_step(params, opt_state, jax.random.fold_in(key, step))
+            new_params, new_opt_state, loss, (data, reg, stiff, steps) = train_step(
+                params, opt_state, jax.random.fold_in(key, step)
+            )
             loss = float(loss)
             if not math.isfinite(loss):
                 if checkpoint:
@@ -178,8 +202,8 @@ def fit_neural_ode(
                 raise NonFiniteLossError(step + 1, checkpoint)
             last_good = (params, opt_state)  # these parameters gave a finite loss
             params, opt_state = new_params, new_opt_state
-            record = {"loss": loss, "data_loss": float(data), "regulariser": float(reg), "num_steps": float(steps),
-                      "wall_s": time.perf_counter() - began}
+            record = {"loss": loss, "data_loss": float(data), "regulariser": float(reg), "stiffness": float(stiff),
+                      "num_steps": float(steps), "wall_s": time.perf_counter() - began}
             for name, value in record.items():
                 history[name].append(value)
             if callback is not None:
