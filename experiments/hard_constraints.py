@@ -3,7 +3,7 @@ r"""Soft vs hard vs mixture-of-experts hard constraints (PI-HC, PI-HC-MoE), resi
 Reproduces the set-up of Chalapathi, Du & Krishnapriyan (ICLR 2024) at CPU scale:
 
 - **Problem** (default ``diffusion_sorption``, PDEBench's 1D diffusion-sorption):
-  $u_t = D/R(u)\,u_{xx}$, $R(u) = 1 + \frac{1-\phi}{\phi}\rho_s k n_f (u + 10^{-6})^{n_f - 1}$
+  $u_t = D/R(u)\,u_{xx}$, $R(u) = 1 + \frac{1-\phi}{\phi}\rho_s k n_f \max(u, 0.01)^{n_f - 1}$
   with $\phi = 0.29$, $\rho_s = 2880$, $k = 3.5\cdot10^{-4}$ (PDEBench ``k_f``), $n_f = 0.874$,
   $D = 5\cdot10^{-4}$; $u(0, t) = 1$, $u(1, t) = -D u_x(1, t)$; $x\in(0,1)$, $t\in(0, 500]$.
   The papers print $u(1) = D u_x(1)$, an anti-dissipative Robin condition ($u_x = u/D$ makes the
@@ -12,20 +12,34 @@ Reproduces the set-up of Chalapathi, Du & Krishnapriyan (ICLR 2024) at CPU scale
   initial value $u_0 = 0.1$ (PDEBench draws one constant from $U(0, 0.2)$ per sample). We work
   in $\tau = t/500$, so $u_\tau = 500 D / R(u)\, u_{xx}$. ``--problem heat`` gives the 1D heat
   equation $u_t = 0.1 u_{xx}$, $u_0 = \sin\pi x$, $u(0) = u(1) = 0$ on $(0,1)\times(0,1]$.
-- **Models**: one Fourier-feature tanh MLP $(x, \tau) \mapsto b(x, \tau)\in\mathbb{R}^N$ (basis functions), and
-  $u = b\cdot\omega$.
+- **Models**: one Fourier-feature tanh MLP $(x, \tau) \mapsto b(x, \tau)\in\mathbb{R}^N$ (basis
+  functions, tanh on the output layer too, Fourier feature $m$ scaled by $m^{-2}$ so the bases
+  are smooth; ``--feature-decay``), and $u = b\cdot\omega$.
   - *soft*: $\omega$ is a trained parameter; loss = PDE residual + IC + BC penalties.
-  - *hard*: $\omega$ solved by Gauss-Newton (:class:`pdesolve.constraints.LeastSquaresConstraint`,
-    from the solution of the problem linearised with $R$ frozen at $R(0.5)$)
-    so that PDE + IC + BC hold exactly at $M$ constraint points ($M = N$, a square system);
-    implicit gradients; same loss.
-  - *hard MoE*: $K$ time slabs; expert $k$ solves its own $\omega_k$ (N/K bases each) at the
-    $M/K$ constraint points of its slab (:class:`pdesolve.constraints.MixtureOfExperts`, vmapped);
-    same loss plus the squared jump of $u$ across the slab interfaces (the independent solves do
-    not couple the slabs, and without it the later slabs may settle on any PDE solution, e.g.
-    $u = 0$ for heat), same $M$ constraint points as *hard*.
+  - *hard*: $N = 4M$ bases (``--basis-factor``); $\omega$ = the exact solution of PDE + IC + BC
+    at $M$ constraint points closest to an anchor
+    (:class:`pdesolve.constraints.MinimumNormConstraint`): heat, a linear problem, takes the
+    minimum-norm solution with exact KKT gradients (``--gradient kkt``); diffusion-sorption and
+    Navier-Stokes run Levenberg-Marquardt from the solution of the linearised problem (R frozen
+    at R(0.5); advection dropped) with minimum-norm tangent gradients (``--gradient tangent``).
+    ``--basis-factor 1`` restores the square Gauss-Newton layer
+    (:class:`pdesolve.constraints.LeastSquaresConstraint`). Same loss.
+  - *hard MoE*: $K$ slabs in $x$ (``--split space``, default; ``time`` for time slabs); expert
+    $k$ solves its own $\omega_k$ ($N/K$ bases) at the $M/K$ constraint points of its slab
+    (each slab has its share of the initial points; :class:`pdesolve.constraints.MixtureOfExperts`,
+    vmapped); same loss plus the squared jumps of $u$ and $u_x$ across the interfaces (the
+    independent solves do not couple the slabs). Time slabs fail with exact solves: a later
+    slab's constraints are homogeneous for heat, so its minimum-norm solution is $u = 0$.
   All three see the same loss points (resampled every step), the same number of Adam steps and
   the same learning rate; there is no interior solution data.
+- **2D Navier-Stokes** (``--problem navier-stokes``): unforced vorticity form, $\nu = 10^{-4}$,
+  periodic $(0,1)^2$, $T = 5$, Gaussian-random-field initial vorticity
+  (:func:`pdesolve.initial_conditions.gaussian_random_field`, $\alpha = 2.5$, $\tau = 1/0.8$,
+  scaled to unit rms), reference :class:`pdesolve.pdes.NavierStokes2D` + ETDRK4 on $64^2$
+  (``--quick``). The bases are streamfunctions $\psi(x, y, \tau)$ (periodic Fourier-feature
+  embedding), $w = -\Delta\psi$, $(u, v) = (\psi_y, -\psi_x)$; constraints: the residual
+  $w_\tau + T(u w_x + v w_y) - T\nu\Delta w$ at PDE points and $w - w_0$ on an initial grid;
+  MoE = $2\times2$ spatial quadrants with jumps of $w, \psi_x, \psi_y$ penalised in the loss.
 - **Reference**: method of lines with Diffrax's Kvaerno5 through
   :func:`pdesolve.integrators.solve_method_of_lines`: second-order finite differences on 257
   nodes (129 with ``--quick``; the 257- and 513-node solutions differ by 1.1e-5 relative L2),
@@ -41,10 +55,9 @@ Usage::
     python experiments/hard_constraints.py --steps 3000     # longer run
     python experiments/hard_constraints.py --json out.json  # also save the results
     python experiments/hard_constraints.py --quick --problem heat
-    # under-determined variant: 2 bases per constraint point, minimum-norm (Tikhonov 1e-10) solve
-    python experiments/hard_constraints.py --quick --basis-factor 2 --regularisation 1e-10
-
-2D Navier-Stokes (the paper's second problem) is not implemented here; see experiments/README.md.
+    python experiments/hard_constraints.py --quick --problem navier-stokes
+    # the earlier square system (64 points = 64 bases, Gauss-Newton, time slabs)
+    python experiments/hard_constraints.py --quick --points 64 --basis-factor 1 --split time --feature-decay 0
 """
 
 from __future__ import annotations
@@ -60,6 +73,9 @@ from typing import ClassVar
 import jax
 
 jax.config.update("jax_enable_x64", True)
+# synchronous CPU dispatch: two runs of the vmapped MoE step wedged in block_until_ready (all XLA
+# worker threads idle) with asynchronous dispatch on the shared machine
+jax.config.update("jax_cpu_enable_async_dispatch", False)
 
 import diffrax  # noqa: E402
 import equinox as eqx  # noqa: E402
@@ -67,7 +83,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from pdesolve.constraints import LeastSquaresConstraint, MixtureOfExperts  # noqa: E402
+from pdesolve.constraints import LeastSquaresConstraint, MinimumNormConstraint, MixtureOfExperts  # noqa: E402
 from pdesolve.integrators import solve_method_of_lines  # noqa: E402
 from pdesolve.pdes import AbstractPDE  # noqa: E402
 
@@ -78,8 +94,13 @@ SORPTION = (1 - POROSITY) / POROSITY * RHO_S * K_F * N_F
 
 
 def retardation(u):
-    """Freundlich retardation factor R(u) (|u| keeps it finite for negative trial values)."""
-    return 1.0 + SORPTION * (jnp.abs(u) + 1e-6) ** (N_F - 1.0)
+    """Freundlich retardation factor R(u).
+
+    Evaluated at max(u, 0.01): the solution stays in [0.1, 1], so this changes nothing there,
+    but trial fields of the solves that dip to u <= 0 would otherwise meet the singular
+    derivative of u^(n_f - 1) at 0 and throw Gauss-Newton off.
+    """
+    return 1.0 + SORPTION * jnp.maximum(u, 0.01) ** (N_F - 1.0)
 
 
 @dataclass(frozen=True)
@@ -165,6 +186,11 @@ def reference_solution(problem: Problem, x_eval, t_eval, num_nodes: int = 256):
 # --- basis network ---------------------------------------------------------------------------
 
 
+FEATURE_DECAY = 2.0  # Fourier feature m is scaled by m**-FEATURE_DECAY (--feature-decay)
+SOLVE_STEPS = 8  # minimum-norm Gauss-Newton iterations (--solve-steps)
+GRADIENT = "kkt"  # MinimumNormConstraint(gradient=...): "kkt" for heat, "tangent" (LM forward) otherwise
+
+
 class BasisNet(eqx.Module):
     """Fourier-feature tanh MLP (x, tau) -> N basis function values.
 
@@ -178,13 +204,18 @@ class BasisNet(eqx.Module):
 
     def __init__(self, num_basis, width, depth, key):
         self.frequencies = jnp.pi * jnp.arange(1, 9, dtype=jnp.float64)
-        self.mlp = eqx.nn.MLP(2 + 4 * 8, num_basis, width, depth, activation=jnp.tanh, key=key)
+        # tanh on the output too: the N bases are N independent features. With a linear output
+        # layer they would be combinations of only `width` hidden units (rank <= width + 1), so
+        # N > width bases could never make an under-determined system better conditioned.
+        self.mlp = eqx.nn.MLP(2 + 4 * 8, num_basis, width, depth, activation=jnp.tanh,
+                              final_activation=jnp.tanh, key=key)
 
     def __call__(self, x, t):
         freq = jax.lax.stop_gradient(self.frequencies)
+        amp = (jnp.pi / freq) ** FEATURE_DECAY
         features = jnp.concatenate([
-            jnp.stack([2 * x - 1, 2 * t - 1]), jnp.sin(freq * x), jnp.cos(freq * x), jnp.sin(freq * t),
-            jnp.cos(freq * t),
+            jnp.stack([2 * x - 1, 2 * t - 1]), amp * jnp.sin(freq * x), amp * jnp.cos(freq * x),
+            amp * jnp.sin(freq * t), amp * jnp.cos(freq * t),
         ])
         return self.mlp(features)
 
@@ -205,8 +236,17 @@ def basis_jet(net, points):
 # --- constraint points -----------------------------------------------------------------------
 # type codes: 0 = PDE, 1 = initial value, 2 = left boundary, 3 = right boundary
 
-def constraint_points(problem: Problem, num_experts: int, per_expert: int, key):
-    """Points (K, m, 2), types (K, m), values (K, m) for K time slabs with m points each."""
+def constraint_points(problem: Problem, num_experts: int, per_expert: int, key, split: str = "time",
+                      overlap: float = 0.0):
+    """Points (K, m, 2), types (K, m), values (K, m) for K subdomains with m points each.
+
+    ``split="time"``: K time slabs (the initial points all in the first); ``"space"``: K slabs
+    in x, each with its share of the initial points (the boundary points in the end slabs); each
+    expert's points cover its slab widened by ``overlap`` slab widths on both sides (the expert
+    still owns only its slab), so its interfaces lie inside its own constraint set.
+    """
+    if split == "space":
+        return _space_constraint_points(problem, num_experts, per_expert, key, overlap)
     points, types, values = [], [], []
     keys = jax.random.split(key, num_experts)
     n_bc = max(2, per_expert // 8)
@@ -226,6 +266,40 @@ def constraint_points(problem: Problem, num_experts: int, per_expert: int, key):
         n_pde = per_expert - sum(p.shape[0] for p in pts)
         x = jax.random.uniform(kk[0], (n_pde,), minval=0.02, maxval=0.98)
         t = lo + (hi - lo) * jax.random.uniform(kk[1], (n_pde,), minval=0.02, maxval=1.0)
+        pts.append(jnp.stack([x, t], 1))
+        typ.append(jnp.zeros(n_pde, int))
+        val.append(jnp.zeros(n_pde))
+        points.append(jnp.concatenate(pts))
+        types.append(jnp.concatenate(typ))
+        values.append(jnp.concatenate(val))
+    return jnp.stack(points), jnp.stack(types), jnp.stack(values)
+
+
+def _space_constraint_points(problem: Problem, num_experts: int, per_expert: int, key, overlap: float = 0.0):
+    """K slabs in x; without overlap the global solve (K = 1) gets the same points as the union."""
+    total = num_experts * per_expert
+    n_bc = max(2, total // 8)  # per physical boundary
+    n_ic = max(3, total // 4) // num_experts  # per slab
+    t_bc = (jnp.arange(n_bc) + 0.5) / n_bc
+    points, types, values = [], [], []
+    keys = jax.random.split(key, num_experts)
+    for k in range(num_experts):
+        lo = max(0.0, (k - overlap) / num_experts)
+        hi = min(1.0, (k + 1 + overlap) / num_experts)
+        xi = lo + (hi - lo) * (jnp.arange(n_ic) + 0.5) / n_ic
+        pts, typ, val = [jnp.stack([xi, jnp.zeros(n_ic)], 1)], [jnp.full(n_ic, 1)], [problem.initial_value(xi)]
+        if lo == 0.0:
+            pts.append(jnp.stack([jnp.zeros(n_bc), t_bc], 1))
+            typ.append(jnp.full(n_bc, 2))
+            val.append(jnp.full(n_bc, problem.left_value))
+        if hi == 1.0:
+            pts.append(jnp.stack([jnp.ones(n_bc), t_bc], 1))
+            typ.append(jnp.full(n_bc, 3))
+            val.append(jnp.zeros(n_bc))
+        n_pde = per_expert - sum(p.shape[0] for p in pts)
+        kk = jax.random.split(keys[k], 2)
+        x = lo + (hi - lo) * jax.random.uniform(kk[0], (n_pde,), minval=0.01, maxval=0.99)
+        t = jax.random.uniform(kk[1], (n_pde,), minval=0.01, maxval=1.0)
         pts.append(jnp.stack([x, t], 1))
         typ.append(jnp.zeros(n_pde, int))
         val.append(jnp.zeros(n_pde))
@@ -274,12 +348,13 @@ class HardLayer(eqx.Module):
 
 
 class Model(eqx.Module):
-    """u(x, tau) = b(x, tau) . omega_{k(tau)}; kind in {soft, hard, moe}."""
+    """u(x, tau) = b(x, tau) . omega_{k(x, tau)}; kind in {soft, hard, moe}; split in {time, space}."""
 
     net: BasisNet
     omega: jax.Array | None  # trained coefficients (soft only)
     kind: str = eqx.field(static=True)
     num_experts: int = eqx.field(static=True)
+    split: str = eqx.field(static=True, default="time")
 
     def coefficients(self, layer, cpoints, ctypes, cvalues):
         """(K, N) coefficients and the solution info (None for soft)."""
@@ -287,27 +362,41 @@ class Model(eqx.Module):
             return self.omega[None], None
         features = jax.vmap(lambda p: basis_jet(self.net, p))(cpoints)
         features = {**features, "types": ctypes, "values": cvalues.astype(features["b"].dtype)}
-        init = jax.lax.stop_gradient(jax.vmap(lambda f: linearised_coefficients(layer.problem, f))(features))
+        if getattr(layer.constraint, "gradient", None) == "kkt":  # exact minimum-norm solution (anchor 0)
+            init = jnp.zeros(features["b"].shape[::2], features["b"].dtype)  # (K, N)
+        else:  # square Gauss-Newton or LM: start from the linearised solution (a frozen anchor)
+            init = jax.lax.stop_gradient(jax.vmap(lambda f: linearised_coefficients(layer.problem, f))(features))
         sol = layer.mixture(features, init)
         return sol.coefficients, sol
+
+    def expert_of(self, points):
+        coordinate = points[:, 0] if self.split == "space" else points[:, 1]
+        return jnp.clip(jnp.floor(coordinate * self.num_experts).astype(int), 0, self.num_experts - 1)
 
     def evaluate(self, omegas, points, expert=None):
         jet = basis_jet(self.net, points)
         if expert is None:
-            expert = jnp.clip(jnp.floor(points[:, 1] * self.num_experts).astype(int), 0, self.num_experts - 1)
+            expert = self.expert_of(points)
         w = omegas[expert]  # (P, N)
         return {name: jnp.sum(value * w, axis=-1) for name, value in jet.items()}
 
-    def interface_jump(self, omegas, x):
-        """u_{k-1} - u_k at the slab interfaces tau = k/K (k = 1..K-1), at the positions x."""
+    def interface_jump(self, omegas, s):
+        """Jumps between neighbouring experts at their interfaces, at the positions s in (0, 1).
+
+        Time slabs: u_{k-1} - u_k at tau = k/K (x = s). Space slabs: the jumps of u and of u_x at
+        x = k/K (tau = s): a second-order PDE needs both continuous.
+        """
         if self.num_experts == 1:
             return jnp.zeros(0)
         jumps = []
         for k in range(1, self.num_experts):
-            pts = jnp.stack([x, jnp.full_like(x, k / self.num_experts)], 1)
-            before = self.evaluate(omegas, pts, jnp.full(x.shape, k - 1))["b"]
-            after = self.evaluate(omegas, pts, jnp.full(x.shape, k))["b"]
-            jumps.append(before - after)
+            c = jnp.full_like(s, k / self.num_experts)
+            pts = jnp.stack([c, s] if self.split == "space" else [s, c], 1)
+            before = self.evaluate(omegas, pts, jnp.full(s.shape, k - 1))
+            after = self.evaluate(omegas, pts, jnp.full(s.shape, k))
+            jumps.append(before["b"] - after["b"])
+            if self.split == "space":
+                jumps.append(before["b_x"] - after["b_x"])
         return jnp.concatenate(jumps)
 
 
@@ -337,29 +426,36 @@ def loss_fn(model, layer, problem, cpoints, ctypes, cvalues, batch):
     return loss, converged
 
 
-def build(kind, problem, total_points, num_experts, width, depth, key, basis_factor=1, regularisation=0.0):
+def build(kind, problem, total_points, num_experts, width, depth, key, basis_factor=1, regularisation=0.0,
+          split="time"):
     experts = num_experts if kind == "moe" else 1
     num_basis = basis_factor * total_points // experts
     knet, kw = jax.random.split(key)
     net = BasisNet(num_basis, width, depth, knet)
     omega = jax.random.normal(kw, (num_basis,)) / math.sqrt(num_basis) if kind == "soft" else None
-    model = Model(net, omega, kind, experts)
+    model = Model(net, omega, kind, experts, split)
     layer = None
-    if kind != "soft":
+    if kind != "soft" and basis_factor > 1 and regularisation == 0.0:
+        # under-determined: the exact minimum-norm solution (pseudo-inverse Gauss-Newton, KKT gradients)
+        single = MinimumNormConstraint(make_constraint_residual(problem), num_basis, num_steps=SOLVE_STEPS,
+                                       tolerance=1e-8, on_failure="ignore", gradient=GRADIENT)
+        layer = HardLayer(MixtureOfExperts(single, batching="map"), problem)
+    elif kind != "soft":
         # Gauss-Newton (= Newton on the square system) from the linearised solution; LM's gain-ratio
         # safeguard converged far more slowly on this problem in our trials.
         single = LeastSquaresConstraint(make_constraint_residual(problem), num_basis, num_steps=15,
                                         method="gauss_newton", tolerance=1e-9, on_failure="ignore",
                                         regularisation=regularisation)
-        layer = HardLayer(MixtureOfExperts(single), problem)
+        layer = HardLayer(MixtureOfExperts(single, batching="map"), problem)
     return model, layer, num_basis
 
 
 def train(kind, problem, args, key):
     model, layer, num_basis = build(kind, problem, args.points, args.experts, args.width, args.depth, key,
-                                    args.basis_factor, args.regularisation)
+                                    args.basis_factor, args.regularisation, args.split)
     experts = model.num_experts
-    cpoints, ctypes, cvalues = constraint_points(problem, experts, args.points // experts, jax.random.key(7))
+    cpoints, ctypes, cvalues = constraint_points(problem, experts, args.points // experts, jax.random.key(7),
+                                                 args.split, args.overlap if experts > 1 else 0.0)
     schedule = optax.cosine_decay_schedule(args.lr, args.steps, alpha=0.05)
     opt = optax.adam(schedule)
     state = opt.init(eqx.filter(model, eqx.is_inexact_array))
@@ -401,15 +497,20 @@ def evaluate(model, layer, constraint, x_eval, t_eval, reference):
     return error, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
 
 
-def time_solve_only(problem, total_points, experts, width, depth, repeats=5):
+def time_solve_only(problem, total_points, experts, width, depth, repeats=5, basis_factor=1, regularisation=0.0,
+                    split="time", overlap=0.0):
     """Forward + implicit backward of the constraint layer alone: global (M bases, M points)
     vs mixture (K experts x M/K bases and points), same M, same network width."""
     out = {}
     for kind, k in (("hard", 1), ("moe", experts)):
-        model, layer, _ = build(kind, problem, total_points, experts, width, depth, jax.random.key(0))
-        cpoints, ctypes, cvalues = constraint_points(problem, k, total_points // k, jax.random.key(7))
+        model, layer, _ = build(kind, problem, total_points, experts, width, depth, jax.random.key(0), basis_factor,
+                                regularisation, split)
+        cpoints, ctypes, cvalues = constraint_points(problem, k, total_points // k, jax.random.key(7), split,
+                                                     overlap if k > 1 else 0.0)
         features = jax.vmap(lambda p: basis_jet(model.net, p))(cpoints)
         init = jax.vmap(lambda f: linearised_coefficients(problem, f))({**features, "types": ctypes, "values": cvalues})
+        if getattr(layer.constraint, "gradient", None) == "kkt":
+            init = jnp.zeros_like(init)  # as in training
 
         @jax.jit
         def fwd_bwd(feats):
@@ -428,12 +529,309 @@ def time_solve_only(problem, total_points, experts, width, depth, repeats=5):
     return out
 
 
+# --- 2D Navier-Stokes (vorticity form, periodic, unforced) ------------------------------------
+#
+# u = grad^perp psi with a learned streamfunction psi(x, y, tau) = b(x, y, tau) . omega (tau = t / T),
+# vorticity w = -Laplacian(psi); residual  w_tau + T (u w_x + v w_y) - T nu Laplacian(w)  at PDE points
+# and w(x, y, 0) - w0(x, y) at initial points. The bases are periodic in x and y by construction
+# (Fourier-feature embedding), so no boundary conditions are needed. The advection term is quadratic
+# in omega; the minimum-norm Gauss-Newton solve handles it.
+
+NS_VISCOSITY, NS_T_FINAL, NS_LENGTH_SCALE = 1e-4, 5.0, 0.8
+
+
+class PeriodicBasisNet(eqx.Module):
+    """(x, y, tau) -> N streamfunction bases; sin/cos(2 pi m x), sin/cos(2 pi m y) (m = 1..4),
+    sin/cos(pi m tau) and tau, each Fourier feature scaled by m**-decay, then a tanh MLP."""
+
+    mlp: eqx.nn.MLP
+    decay: float = eqx.field(static=True)
+
+    def __init__(self, num_basis, width, depth, key, decay):
+        self.decay = decay
+        self.mlp = eqx.nn.MLP(1 + 6 * 4, num_basis, width, depth, activation=jnp.tanh,
+                              final_activation=jnp.tanh, key=key)
+
+    def __call__(self, x, y, t):
+        m = jnp.arange(1, 5, dtype=jnp.float64)
+        amp = m ** -self.decay
+        ks, kt = 2 * jnp.pi * m, jnp.pi * m
+        features = jnp.concatenate([
+            jnp.stack([2 * t - 1]), amp * jnp.sin(ks * x), amp * jnp.cos(ks * x), amp * jnp.sin(ks * y),
+            amp * jnp.cos(ks * y), amp * jnp.sin(kt * t), amp * jnp.cos(kt * t),
+        ])
+        return self.mlp(features)
+
+
+def ns_jet(net, points):
+    """Per point (x, y, tau): (P, N) arrays of the bases' w, w_tau, w_x, w_y, Lap w, psi_x, psi_y."""
+
+    def single(p):
+        def d(f, i):  # directional derivative of f: R^3 -> R^N along axis i
+            e = jnp.zeros(3).at[i].set(1.0)
+            return lambda q: jax.jvp(f, (q,), (e,))[1]
+
+        psi = lambda q: net(q[0], q[1], q[2])  # noqa: E731
+        w = lambda q: -(d(d(psi, 0), 0)(q) + d(d(psi, 1), 1)(q))  # noqa: E731
+        lap_w = d(d(w, 0), 0)(p) + d(d(w, 1), 1)(p)
+        return {"w": w(p), "w_t": d(w, 2)(p), "w_x": d(w, 0)(p), "w_y": d(w, 1)(p), "lap_w": lap_w,
+                "psi_x": d(psi, 0)(p), "psi_y": d(psi, 1)(p)}
+
+    return jax.vmap(single)(points)
+
+
+def ns_pde_residual(f):
+    """w_tau + T (u w_x + v w_y) - T nu Lap w with u = psi_y, v = -psi_x (fields, not bases)."""
+    return f["w_t"] + NS_T_FINAL * (f["psi_y"] * f["w_x"] - f["psi_x"] * f["w_y"]) - NS_T_FINAL * NS_VISCOSITY * f["lap_w"]
+
+
+def ns_constraint_residual(omega, features):
+    f = {name: features[name] @ omega for name in ("w", "w_t", "w_x", "w_y", "lap_w", "psi_x", "psi_y")}
+    return jnp.where(features["types"] == 1, f["w"] - features["values"], ns_pde_residual(f))
+
+
+def ns_linearised_coefficients(features):
+    """Initial guess: the minimum-norm solution with the advection term dropped."""
+    typ = features["types"][:, None]
+    rows = jnp.where(typ == 1, features["w"], features["w_t"] - NS_T_FINAL * NS_VISCOSITY * features["lap_w"])
+    return jnp.linalg.lstsq(rows, features["values"])[0]
+
+
+def ns_setup(resolution, key):
+    """Initial vorticity (GRF, length scale 0.8, scaled to unit rms) and the spectral reference at t = 0..5."""
+    from pdesolve.initial_conditions import gaussian_random_field
+    from pdesolve.integrators import ETDRK4, rollout
+    from pdesolve.pdes import NavierStokes2D
+    from pdesolve.spatial import PeriodicGrid
+
+    grid = PeriodicGrid(resolution, extent=1.0, ndim=2, dtype=jnp.float64)
+    w0 = gaussian_random_field(key, grid, alpha=2.5, tau=1.0 / NS_LENGTH_SCALE)
+    w0 = w0 / jnp.sqrt(jnp.mean(w0**2))
+    dt = 0.005
+    steps = int(round(NS_T_FINAL / dt))
+    frames = rollout(ETDRK4(NavierStokes2D(grid, viscosity=NS_VISCOSITY), dt), w0, steps,
+                     save_every=int(round(1.0 / dt)))
+    return w0[0], frames[:, 0]  # (n, n), (6, n, n) at t = 0, 1, ..., 5
+
+
+def ns_constraint_points(w0, experts_per_axis, ic_per_axis, pde_per_expert, key):
+    """Points (K, m, 3), types (K, m), values (K, m): quadrant k = 2 i_x + i_y of a K = a x a split.
+
+    Initial points: an ic_per_axis^2 sub-grid of the reference nodes, split among the experts;
+    PDE points: uniform in each expert's box, tau in (0.01, 1).
+    """
+    n = w0.shape[0]
+    a = experts_per_axis
+    stride = n // ic_per_axis
+    index = jnp.arange(ic_per_axis) * stride + stride // 2
+    per = ic_per_axis // a
+    points, types, values = [], [], []
+    keys = jax.random.split(key, a * a)
+    for ix in range(a):
+        for iy in range(a):
+            i, j = index[ix * per:(ix + 1) * per], index[iy * per:(iy + 1) * per]
+            ii, jj = jnp.meshgrid(i, j, indexing="ij")
+            ic = jnp.stack([ii.ravel() / n, jj.ravel() / n, jnp.zeros(ii.size)], 1)
+            u = jax.random.uniform(keys[ix * a + iy], (pde_per_expert, 3))
+            pde = jnp.stack([(ix + u[:, 0]) / a, (iy + u[:, 1]) / a, 0.01 + 0.99 * u[:, 2]], 1)
+            points.append(jnp.concatenate([ic, pde]))
+            types.append(jnp.concatenate([jnp.ones(ii.size, int), jnp.zeros(pde_per_expert, int)]))
+            values.append(jnp.concatenate([w0[ii.ravel(), jj.ravel()], jnp.zeros(pde_per_expert)]))
+    return jnp.stack(points), jnp.stack(types), jnp.stack(values)
+
+
+class NSModel(eqx.Module):
+    """psi = b . omega_{k(x, y)}; kind in {soft, hard, moe}; K = experts_per_axis^2 quadrants."""
+
+    net: PeriodicBasisNet
+    omega: jax.Array | None
+    kind: str = eqx.field(static=True)
+    experts_per_axis: int = eqx.field(static=True)
+
+    def coefficients(self, layer, cpoints, ctypes, cvalues):
+        if self.kind == "soft":
+            return self.omega[None], None
+        features = jax.vmap(lambda p: ns_jet(self.net, p))(cpoints)
+        features = {**features, "types": ctypes, "values": cvalues}
+        init = jax.lax.stop_gradient(jax.vmap(ns_linearised_coefficients)(features))
+        sol = layer(features, init)
+        return sol.coefficients, sol
+
+    def expert_of(self, points):
+        a = self.experts_per_axis
+        ix = jnp.floor(points[:, 0] * a).astype(int) % a
+        iy = jnp.floor(points[:, 1] * a).astype(int) % a
+        return ix * a + iy
+
+    def evaluate(self, omegas, points, expert=None):
+        jet = ns_jet(self.net, points)
+        expert = self.expert_of(points) if expert is None else expert
+        w = omegas[expert]
+        return {name: jnp.sum(value * w, axis=-1) for name, value in jet.items()}
+
+    def interface_jump(self, omegas, s, tau):
+        """Jumps of w, psi_x, psi_y between neighbouring experts on the lines x = c and y = c
+        (c = 0 and 1/2; periodic), at the positions (s, tau)."""
+        a = self.experts_per_axis
+        if a == 1:
+            return jnp.zeros(0)
+        jumps = []
+        for axis in (0, 1):
+            for c in jnp.arange(a) / a:
+                eps = 1e-6
+                coords = [s, s]
+                coords[axis] = jnp.full_like(s, c)
+                pts = jnp.stack([*coords, tau], 1)
+                before, after = pts.at[:, axis].add(-eps) % 1.0, pts.at[:, axis].add(eps) % 1.0
+                fb = self.evaluate(omegas, pts, self.expert_of(before))
+                fa = self.evaluate(omegas, pts, self.expert_of(after))
+                jumps += [fb[name] - fa[name] for name in ("w", "psi_x", "psi_y")]
+        return jnp.concatenate(jumps)
+
+
+def ns_loss(model, layer, constraint, w0, batch):
+    interior, ic_index, s, tau = batch
+    omegas, sol = model.coefficients(layer, *constraint)
+    pde = ns_pde_residual(model.evaluate(omegas, interior))
+    n = w0.shape[0]
+    ic = jnp.stack([ic_index[:, 0] / n, ic_index[:, 1] / n, jnp.zeros(ic_index.shape[0])], 1)
+    mismatch = model.evaluate(omegas, ic)["w"] - w0[ic_index[:, 0], ic_index[:, 1]]
+    loss = jnp.mean(pde**2) + jnp.mean(mismatch**2)
+    if model.experts_per_axis > 1:
+        loss = loss + jnp.mean(model.interface_jump(omegas, s, tau) ** 2)
+    return loss, (jnp.asarray(True) if sol is None else jnp.all(sol.converged))
+
+
+def ns_build(kind, args, key):
+    a = args.ns_experts_per_axis if kind == "moe" else 1
+    num_basis = args.basis_factor * args.points // (a * a)
+    knet, kw = jax.random.split(key)
+    net = PeriodicBasisNet(num_basis, args.width, args.depth, knet, args.feature_decay)
+    omega = jax.random.normal(kw, (num_basis,)) / math.sqrt(num_basis) if kind == "soft" else None
+    layer = None
+    if kind != "soft":
+        # the advection term is strongly nonlinear at this amplitude: Levenberg-Marquardt forward pass,
+        # minimum-norm tangent gradients (the anchored minimum-norm iteration stalls here)
+        layer = MixtureOfExperts(MinimumNormConstraint(ns_constraint_residual, num_basis, num_steps=SOLVE_STEPS,
+                                                       tolerance=1e-8, on_failure="ignore", gradient="tangent"),
+                                 batching="map")
+    return NSModel(net, omega, kind, a), layer, num_basis
+
+
+def ns_constraints_for(model, args, w0):
+    a = model.experts_per_axis
+    k = a * a
+    ic_total = args.points // 2
+    ic_per_axis = int(round(math.sqrt(ic_total)))
+    pde_per_expert = (args.points - ic_per_axis**2) // k
+    return ns_constraint_points(w0, a, ic_per_axis, pde_per_expert, jax.random.key(7))
+
+
+def ns_train(kind, args, w0, key):
+    model, layer, num_basis = ns_build(kind, args, key)
+    constraint = ns_constraints_for(model, args, w0)
+    opt = optax.adam(optax.cosine_decay_schedule(args.lr, args.steps, alpha=0.05))
+    state = opt.init(eqx.filter(model, eqx.is_inexact_array))
+    n = w0.shape[0]
+
+    @eqx.filter_jit
+    def step(model, state, key):
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        interior = jax.random.uniform(k1, (args.interior, 3))
+        batch = (interior, jax.random.randint(k2, (args.boundary, 2), 0, n), jax.random.uniform(k3, (args.boundary,)),
+                 jax.random.uniform(k4, (args.boundary,)))
+        (loss, conv), grads = eqx.filter_value_and_grad(
+            lambda m: ns_loss(m, layer, constraint, w0, batch), has_aux=True)(model)
+        updates, state = opt.update(grads, state, eqx.filter(model, eqx.is_inexact_array))
+        return eqx.apply_updates(model, updates), state, loss, conv
+
+    keys = jax.random.split(jax.random.key(args.seed + 1), args.steps)
+    model, state, loss, conv = step(model, state, keys[0])
+    jax.block_until_ready(loss)
+    start = time.perf_counter()
+    losses, failures = [], 0
+    for i in range(1, args.steps):
+        model, state, loss, conv = step(model, state, keys[i])
+        if i % 25 == 0 or i == args.steps - 1:
+            losses.append(float(loss))
+            failures += int(not bool(conv))
+    return model, layer, constraint, (time.perf_counter() - start) / max(args.steps - 1, 1), losses, failures, num_basis
+
+
+def ns_evaluate(model, layer, constraint, frames, stride):
+    """Relative L2 of the vorticity on the reference nodes (every `stride`-th) at t = 1..5."""
+    omegas, sol = model.coefficients(layer, *constraint)
+    n = frames.shape[-1]
+    nodes = jnp.arange(0, n, stride) / n
+    xx, yy = jnp.meshgrid(nodes, nodes, indexing="ij")
+    preds = []
+    for j in range(1, frames.shape[0]):
+        pts = jnp.stack([xx.ravel(), yy.ravel(), jnp.full(xx.size, j / (frames.shape[0] - 1))], 1)
+        preds.append(model.evaluate(omegas, pts)["w"].reshape(xx.shape))
+    reference = frames[1:, ::stride, ::stride]
+    error = float(jnp.linalg.norm(jnp.stack(preds) - reference) / jnp.linalg.norm(reference))
+    if sol is None:
+        return error, None, None
+    features = jax.vmap(lambda p: ns_jet(model.net, p))(constraint[0])
+    features = {**features, "types": constraint[1], "values": constraint[2]}
+    residual = jax.vmap(ns_constraint_residual)(omegas, features)
+    return error, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
+
+
+def ns_time_solve_only(args, w0, repeats=3):
+    """Forward + implicit backward of the constraint layer alone, global vs mixture, same points."""
+    out = {}
+    for kind in ("hard", "moe"):
+        model, layer, _ = ns_build(kind, args, jax.random.key(0))
+        cpoints, ctypes, cvalues = ns_constraints_for(model, args, w0)
+        features = jax.vmap(lambda p: ns_jet(model.net, p))(cpoints)
+        init = jax.vmap(ns_linearised_coefficients)({**features, "types": ctypes, "values": cvalues})
+
+        @jax.jit
+        def fwd_bwd(feats):
+            return jax.value_and_grad(
+                lambda f: jnp.sum(layer({**f, "types": ctypes, "values": cvalues}, init).coefficients ** 2))(feats)
+
+        jax.block_until_ready(fwd_bwd(features))
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            jax.block_until_ready(fwd_bwd(features))
+            best = min(best, time.perf_counter() - start)
+        out[kind] = best
+    return out
+
+
+def run_navier_stokes(args):
+    """Soft vs hard vs hard-MoE on 2D Navier-Stokes; returns the summary dict."""
+    t0 = time.perf_counter()
+    w0, frames = ns_setup(args.ns_resolution, jax.random.key(args.seed))
+    print(f"reference (navier_stokes, {args.ns_resolution}^2 ETDRK4) in {time.perf_counter() - t0:.1f}s",
+          file=sys.stderr)
+    results = []
+    for kind in args.models:
+        t0 = time.perf_counter()
+        model, layer, constraint, sps, losses, failures, nb = ns_train(kind, args, w0, jax.random.key(args.seed))
+        error, cres, conv = ns_evaluate(model, layer, constraint, frames, max(1, args.ns_resolution // 32))
+        row = {"model": kind, "rel_l2": error, "constraint_residual_max": cres, "final_solve_converged": conv,
+               "seconds_per_step": sps, "bases_per_solve": nb, "experts": model.experts_per_axis**2,
+               "final_loss": losses[-1] if losses else None, "nonconverged_logged_steps": failures,
+               "train_seconds": time.perf_counter() - t0}
+        results.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    timing = ns_time_solve_only(args, w0)
+    return {"problem": "navier_stokes", "results": results, "solve_only_seconds": timing,
+            "experts": args.ns_experts_per_axis**2, "split": "space (2D quadrants)",
+            "anchor_rel_l2_chalapathi": {"soft": 0.181, "hard": 0.118, "moe": 0.083}}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--problem", choices=("diffusion_sorption", "heat"), default="diffusion_sorption")
+    parser.add_argument("--problem", choices=("diffusion_sorption", "heat", "navier-stokes", "navier_stokes"),
+                        default="diffusion_sorption")
     parser.add_argument("--quick", action="store_true", help="the CPU budget run (< 20 min on 2 cores)")
     parser.add_argument("--steps", type=int, default=None, help="Adam steps per model")
-    parser.add_argument("--points", type=int, default=64, help="constraint points M (= bases of the global hard model)")
+    parser.add_argument("--points", type=int, default=None, help="constraint points M (default 128)")
     parser.add_argument("--experts", type=int, default=4, help="K time slabs of the mixture")
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--depth", type=int, default=3)
@@ -442,19 +840,41 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=["soft", "hard", "moe"], choices=("soft", "hard", "moe"))
-    parser.add_argument("--basis-factor", type=int, default=1,
+    parser.add_argument("--basis-factor", type=int, default=None,
                         help="bases per solve = factor x constraint points per solve (> 1: under-determined)")
     parser.add_argument("--regularisation", type=float, default=0.0,
                         help="Tikhonov mu of the constraint solve (needed with --basis-factor > 1)")
+    parser.add_argument("--split", choices=("time", "space"), default="space",
+                        help="MoE subdomains: K time slabs or K slabs in x")
+    parser.add_argument("--feature-decay", type=float, default=2.0,
+                        help="Fourier feature m of the basis network scaled by m**-decay (smoother bases)")
+    parser.add_argument("--solve-steps", type=int, default=None,
+                        help="minimum-norm Gauss-Newton iterations (default 2 for heat, 8 otherwise)")
+    parser.add_argument("--overlap", type=float, default=0.0,
+                        help="space-split MoE: widen each expert's constraint region by this many slab widths per side")
+    parser.add_argument("--gradient", choices=("kkt", "tangent"), default=None,
+                        help="minimum-norm layer: exact KKT (default for heat) or LM + tangent (default otherwise)")
+    parser.add_argument("--ns-resolution", type=int, default=None, help="Navier-Stokes reference grid (64 quick)")
+    parser.add_argument("--ns-experts-per-axis", type=int, default=2, help="Navier-Stokes MoE: a x a quadrants")
     parser.add_argument("--json", default=None, help="save the results to this file")
     args = parser.parse_args(argv)
+    if args.problem in ("navier-stokes", "navier_stokes"):
+        return _main_navier_stokes(args, parser)
     if args.steps is None:
         args.steps = 400 if args.quick else 3000
+    if args.points is None:
+        args.points = 128
+    if args.basis_factor is None:
+        args.basis_factor = 4
     if args.interior is None:
         args.interior = 512 if args.quick else 2048
     if args.points % args.experts:
         parser.error("--points must be divisible by --experts")
     problem = DIFFUSION_SORPTION if args.problem == "diffusion_sorption" else HEAT
+    global FEATURE_DECAY, SOLVE_STEPS, GRADIENT
+    FEATURE_DECAY = args.feature_decay
+    GRADIENT = args.gradient or ("kkt" if problem is HEAT else "tangent")
+    SOLVE_STEPS = args.solve_steps or (2 if GRADIENT == "kkt" else 20)
 
     x_eval = jnp.arange(65) / 64
     t_eval = jnp.arange(1, 33) / 32
@@ -474,19 +894,31 @@ def main(argv=None) -> int:
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
 
-    solve_timing = time_solve_only(problem, args.points, args.experts, args.width, args.depth)
+    solve_timing = time_solve_only(problem, args.points, args.experts, args.width, args.depth,
+                                   basis_factor=args.basis_factor, regularisation=args.regularisation, split=args.split,
+                                   overlap=args.overlap)
     summary = {
         "problem": problem.name, "steps": args.steps, "basis_factor": args.basis_factor,
         "regularisation": args.regularisation, "constraint_points": args.points, "experts": args.experts,
+        "split": args.split, "lr": args.lr, "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
+        "gradient": GRADIENT, "overlap": args.overlap,
         "results": results,
         "solve_only_seconds": solve_timing,
         "moe_solve_speedup": solve_timing["hard"] / solve_timing["moe"],
         "anchor_rel_l2_chalapathi": {"soft": 0.859, "hard": 0.0755, "moe": 0.036},
     }
+    return _report(summary, args)
+
+
+def _report(summary, args) -> int:
+    results = summary["results"]
+    solve_timing = summary["solve_only_seconds"]
+    summary["moe_solve_speedup"] = solve_timing["hard"] / solve_timing["moe"]
     by = {r["model"]: r for r in results}
     if "hard" in by and "moe" in by:
         summary["moe_train_step_speedup"] = by["hard"]["seconds_per_step"] / by["moe"]["seconds_per_step"]
-    print(f"\n{problem.name}: {args.steps} Adam steps, M = {args.points} constraint points, K = {args.experts}")
+    print(f"\n{summary['problem']}: {args.steps} Adam steps, M = {args.points} constraint points, "
+          f"K = {summary['experts']}")
     print(f"{'model':6} {'rel_L2':>9} {'max|r| at constraint pts':>25} {'s/step':>8}")
     for r in results:
         cres = "-" if r["constraint_residual_max"] is None else f"{r['constraint_residual_max']:.1e}"
@@ -499,6 +931,32 @@ def main(argv=None) -> int:
         with open(args.json, "w") as handle:
             json.dump(summary, handle, indent=2, default=float)
     return 0
+
+
+def _main_navier_stokes(args, parser) -> int:
+    global FEATURE_DECAY, SOLVE_STEPS
+    FEATURE_DECAY = args.feature_decay
+    SOLVE_STEPS = args.solve_steps or 20
+    if args.steps is None:
+        args.steps = 300 if args.quick else 2000
+    if args.interior is None:
+        args.interior = 128 if args.quick else 1024
+    if args.ns_resolution is None:
+        args.ns_resolution = 64 if args.quick else 128
+    if args.points is None:
+        args.points = 128
+    if args.basis_factor is None:
+        args.basis_factor = 2
+    if args.basis_factor < 2:
+        parser.error("--basis-factor must be >= 2 for navier-stokes (minimum-norm hard layers)")
+    a = args.ns_experts_per_axis
+    if args.points % (a * a):
+        parser.error("--points must be divisible by the number of experts")
+    summary = run_navier_stokes(args)
+    summary.update({"steps": args.steps, "basis_factor": args.basis_factor, "constraint_points": args.points,
+                    "lr": args.lr, "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
+                    "viscosity": NS_VISCOSITY, "t_final": NS_T_FINAL, "resolution": args.ns_resolution})
+    return _report(summary, args)
 
 
 if __name__ == "__main__":

@@ -435,6 +435,18 @@ def test_mixture_of_experts_equals_independent_solves(ls_layer):
         moe({"b": jnp.ones((3, 2)), "f": jnp.ones((2,))})
 
 
+def test_mixture_of_experts_map_batching_matches_vmap():
+    A = jax.random.normal(jax.random.key(26), (3, 4, 9))
+    features = {"A": A, "y": jnp.ones((3, 4))}
+    layer = MinimumNormConstraint(_cubic_residual, 9, num_steps=15, tolerance=1e-9)
+    by_vmap = MixtureOfExperts(layer)(features)
+    by_map = MixtureOfExperts(layer, batching="map")(features)
+    assert_close(by_map.coefficients, by_vmap.coefficients, rtol=1e-10, atol=1e-12)
+    assert bool(jnp.all(by_map.converged))
+    with pytest.raises(InvalidInputError, match="batching"):
+        MixtureOfExperts(layer, batching="pmap")
+
+
 def test_failed_inner_solve_flag_warn_raise():
     features = basis_features(0.3)
     quiet = LeastSquaresConstraint(bratu_residual, NUM_BASIS, num_steps=1, on_failure="ignore")
@@ -482,6 +494,25 @@ def test_minimum_norm_constraint_exact_min_norm_and_implicit_gradient():
     assert float(jnp.max(jnp.abs(null_part))) < 1e-10
     loss = jax.jit(lambda y: jnp.sum(jnp.sin(layer({"A": A, "y": y}).coefficients)))
     assert_close(jax.jit(jax.grad(loss))(y), central_difference(loss, y), rtol=1e-6, atol=1e-8)
+
+
+def test_minimum_norm_constraint_tangent_mode_root_and_tangent_gradient():
+    A = jax.random.normal(jax.random.key(23), (4, 10))
+    y = jnp.linspace(0.5, -0.5, 4)
+    layer = MinimumNormConstraint(_cubic_residual, 10, num_steps=30, tolerance=1e-9, gradient="tangent")
+    sol = layer({"A": A, "y": y})
+    assert bool(sol.converged) and float(sol.residual_norm) < 1e-10
+    w = sol.coefficients
+    # tangent gradient: d w = -J^+ (d_theta r) d theta, here along a direction E of A
+    E = jax.random.normal(jax.random.key(24), A.shape)
+    J = jax.jacfwd(lambda c: _cubic_residual(c, {"A": A, "y": y}))(w)
+    d_r = jax.jvp(lambda a: _cubic_residual(w, {"A": a, "y": y}), (A,), (E,))[1]
+    expected = -jnp.linalg.pinv(J) @ d_r
+    v = jax.random.normal(jax.random.key(25), (10,))
+    g = jax.grad(lambda a: v @ layer({"A": a, "y": y}).coefficients)(A)
+    assert_close(jnp.sum(g * E), v @ expected, rtol=1e-8)
+    with pytest.raises(InvalidInputError, match="gradient must be"):
+        MinimumNormConstraint(_cubic_residual, 10, gradient="unrolled")
 
 
 def test_minimum_norm_constraint_rejects_bad_input_and_reports_failure():

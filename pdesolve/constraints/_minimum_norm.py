@@ -1,10 +1,11 @@
 r"""Under-determined hard constraints: the minimum-norm coefficients, with implicit gradients.
 
 With more basis functions than collocation points ($N > m$) the constraint $r(\omega) = 0$
-has a manifold of solutions. :class:`MinimumNormConstraint` picks the one closest to the origin,
+has a manifold of solutions. :class:`MinimumNormConstraint` picks the one closest to an anchor
+$a$ (the origin by default, so the minimum-norm solution),
 
 $$
-\omega^\star = \operatorname*{arg\,min}_\omega\ \tfrac12\|\omega\|_2^2
+\omega^\star = \operatorname*{arg\,min}_\omega\ \tfrac12\|\omega - a\|_2^2
 \quad\text{subject to}\quad r(\omega; \text{features}) = 0 ,
 $$
 
@@ -13,27 +14,40 @@ least-squares solve, whose residual is $O(\mu)$. For a linear residual $r = A\om
 $\omega^\star = A^+ b$: the kernel interpolant of the constraints in the feature space of the
 basis network.
 
-**Forward pass.** Minimum-norm Gauss-Newton: linearise $r$ at $\omega_k$ and take the
-minimum-norm solution of the linearised constraint,
+**Forward pass.** Minimum-norm Gauss-Newton from $\omega_0 = a$: linearise $r$ at $\omega_k$
+and take the solution of the linearised constraint closest to $a$,
 
 $$
-\omega_{k+1} = J_k^+\,(J_k\omega_k - r(\omega_k)) = \omega_k - J_k^+ r(\omega_k) - (I - J_k^+J_k)\,\omega_k ,
+\omega_{k+1} = a + J_k^+\,(J_k(\omega_k - a) - r(\omega_k))
+= \omega_k - J_k^+ r(\omega_k) - (I - J_k^+J_k)(\omega_k - a) ,
 $$
 
 i.e. the Gauss-Newton step of :mod:`pdesolve.optim` (SVD pseudo-inverse) plus removal of the
-null-space component. One step is exact for a linear residual; for a nonlinear one its fixed
-points satisfy $r = 0$ and $\omega\in\operatorname{range}(J^\top)$, the first-order conditions.
+null-space component of $\omega_k - a$ (the first step is a plain Gauss-Newton step). One step
+is exact for a linear residual; for a nonlinear one its fixed points satisfy $r = 0$ and
+$\omega - a\in\operatorname{range}(J^\top)$, the first-order conditions. A nonlinear problem
+converges fastest from an anchor near the solution manifold (e.g. the solution of a linearised
+problem).
 
 **Backward pass.** The Lagrange conditions of the problem,
 
 $$
-F(\omega, \lambda) = \begin{pmatrix} \omega + J(\omega)^\top\lambda \\ r(\omega) \end{pmatrix} = 0,
-\qquad \lambda = -(J^\top)^+\omega ,
+F(\omega, \lambda) = \begin{pmatrix} \omega - a + J(\omega)^\top\lambda \\ r(\omega) \end{pmatrix} = 0,
+\qquad \lambda = -(J^\top)^+(\omega - a) ,
 $$
 
-are the optimality function of :func:`custom_root`: the adjoint solve is one dense LU of the
+are the optimality function of :func:`custom_root` (gradients flow to the features and to
+$a$): the adjoint solve is one dense LU of the
 $(N + m)$-square KKT matrix $\begin{pmatrix} I + \sum_i\lambda_i\nabla^2 r_i & J^\top \\ J & 0\end{pmatrix}$,
 invertible when $J$ has full row rank.
+
+**Strongly nonlinear residuals** (``gradient="tangent"``). The iteration above ignores the
+curvature term $\sum_i\lambda_i\nabla^2 r_i$ and can stall far from the manifold. Then the
+forward pass is Levenberg-Marquardt (:func:`pdesolve.optim.least_squares_solve`) from the
+anchor to a root $\omega^\star$, and the anchor is taken to be $\omega^\star$ itself (frozen):
+$\lambda = 0$ and the adjoint system gives the minimum-norm tangent
+$d\omega^\star = -J^+\,\partial_\theta r\,d\theta$, the derivative of the projection onto
+the solution manifold at the returned point (the solution a warm-started solver follows).
 
 References:
     A. Ben-Israel, "A Newton-Raphson method for the solution of systems of equations",
@@ -54,6 +68,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PyTree
 
 from .._errors import InvalidInputError
+from ..optim import least_squares_solve
 from ..optim._gauss_newton import damped_lstsq, dense_jacobian
 from ._failure import check_on_failure, report_failure
 from ._implicit import custom_root
@@ -71,12 +86,16 @@ class MinimumNormConstraint(eqx.Module):
     - `num_steps`: minimum-norm Gauss-Newton iterations (a fixed ``lax.fori_loop``; one is
       exact for a linear residual).
     - `tolerance`: convergence threshold on $\max|F(\omega, \lambda)|$ (default ``1e-9``).
+    - `gradient`: ``"kkt"`` (default; minimum distance to the anchor, exact Lagrange-condition
+      gradients) or ``"tangent"`` (Levenberg-Marquardt forward pass, minimum-norm tangent
+      gradients; for strongly nonlinear residuals).
     - `linear_solver`: backward linear solver of :func:`custom_root` (default ``"dense"``).
     - `on_failure`: ``"raise"``, ``"warn"`` or ``"ignore"`` when the forward solve misses
       the tolerance (the ``converged`` flag is returned in every case).
 
-    Calling it with ``features`` (and optionally an initial guess) returns a
-    :class:`ConstraintSolution`; ``optimality_norm`` is $\max|F|$ of the Lagrange conditions.
+    Calling it with ``features`` and optionally the anchor $a$ (``init``; default zeros, the
+    minimum-norm solution) returns a :class:`ConstraintSolution`; ``optimality_norm`` is
+    $\max|F|$ of the Lagrange conditions.
     """
 
     residual_fn: Callable = eqx.field(static=True)
@@ -85,6 +104,7 @@ class MinimumNormConstraint(eqx.Module):
     tolerance: float = eqx.field(static=True)
     linear_solver: Any = eqx.field(static=True)
     on_failure: str = eqx.field(static=True)
+    gradient: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -95,6 +115,7 @@ class MinimumNormConstraint(eqx.Module):
         tolerance: float = 1e-9,
         linear_solver: Any = "dense",
         on_failure: str = "warn",
+        gradient: str = "kkt",
     ):
         if not isinstance(num_coefficients, int) or num_coefficients < 1:
             raise InvalidInputError(f"num_coefficients must be a positive integer, got {num_coefficients!r}")
@@ -102,6 +123,9 @@ class MinimumNormConstraint(eqx.Module):
             raise InvalidInputError(f"num_steps must be a positive integer, got {num_steps!r}")
         if not tolerance > 0:
             raise InvalidInputError(f"tolerance must be > 0, got {tolerance!r}")
+        if gradient not in ("kkt", "tangent"):
+            raise InvalidInputError(f"gradient must be 'kkt' or 'tangent', got {gradient!r}")
+        self.gradient = gradient
         self.residual_fn = residual_fn
         self.num_coefficients = num_coefficients
         self.num_steps = num_steps
@@ -117,11 +141,11 @@ class MinimumNormConstraint(eqx.Module):
         w = jax.ShapeDtypeStruct((self.num_coefficients,), ravel_pytree(features)[0].dtype)
         return jax.eval_shape(self.residual, w, features).shape[0]
 
-    def optimality(self, primal: tuple[Array, Array], features: PyTree) -> tuple[Array, Array]:
-        """Lagrange conditions $(\\omega + J^\\top\\lambda,\\ r(\\omega))$ of the minimum-norm problem."""
+    def optimality(self, primal: tuple[Array, Array], features: PyTree, anchor: Array) -> tuple[Array, Array]:
+        """Lagrange conditions $(\\omega - a + J^\\top\\lambda,\\ r(\\omega))$ of the problem."""
         w, lam = primal
         r, vjp = jax.vjp(lambda c: self.residual(c, features), w)
-        return w + vjp(lam)[0], r
+        return w - anchor + vjp(lam)[0], r
 
     def __call__(self, features: PyTree, init: Float[Array, " n"] | None = None) -> ConstraintSolution:
         dtype = ravel_pytree(features)[0].dtype
@@ -137,21 +161,29 @@ class MinimumNormConstraint(eqx.Module):
             raise InvalidInputError(f"init must have shape ({self.num_coefficients},), got {init.shape}")
 
         @custom_root(self.optimality, linear_solver=self.linear_solver, on_failure=self.on_failure)
-        def solve(primal0, feats):
+        def solve(primal0, feats, anchor):
+            if self.gradient == "tangent":  # the root was found outside; anchor = root, lambda = 0
+                return anchor, jnp.zeros(m, dtype)
+
             def fn(c):
                 return self.residual(c, feats)
 
             def body(_, w):
                 jac = dense_jacobian(fn, w, m)
-                return damped_lstsq(jac, jac @ w - fn(w))
+                return anchor + damped_lstsq(jac, jac @ (w - anchor) - fn(w))
 
             w = jax.lax.fori_loop(0, self.num_steps, body, primal0[0])
             jac = dense_jacobian(fn, w, m)
-            lam = -damped_lstsq(jac.T, w)
+            lam = -damped_lstsq(jac.T, w - anchor)
             return w, lam
 
-        w, lam = solve((init, jnp.zeros(m, dtype)), features)
-        fixed = jax.lax.stop_gradient(((w, lam), features))
+        if self.gradient == "tangent":
+            frozen = jax.lax.stop_gradient(features)
+            init, _ = least_squares_solve(lambda c: self.residual(c, frozen), jax.lax.stop_gradient(init),
+                                          self.num_steps, "levenberg_marquardt", initial_damping=1.0)
+            init = jax.lax.stop_gradient(init)
+        w, lam = solve((init, jnp.zeros(m, dtype)), features, init)
+        fixed = jax.lax.stop_gradient(((w, lam), features, init))
         residual_norm = jnp.linalg.norm(self.residual(fixed[0][0], fixed[1]))
         optimality_norm = jnp.max(jnp.abs(ravel_pytree(self.optimality(*fixed))[0]))
         converged = optimality_norm <= self.tolerance

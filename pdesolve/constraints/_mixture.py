@@ -27,6 +27,7 @@ from jaxtyping import PyTree
 
 from .._errors import InvalidInputError
 from ._least_squares import ConstraintSolution, LeastSquaresConstraint
+from ._minimum_norm import MinimumNormConstraint
 
 
 def _shard_experts(features: PyTree, num_experts: int) -> PyTree:
@@ -50,10 +51,19 @@ class MixtureOfExperts(eqx.Module):
     - `constraint`: the per-expert :class:`LeastSquaresConstraint`.
     - `shard`: place the expert axis across ``jax.devices()`` (when there are several and they
       divide $K$), with a sharding constraint, so experts solve on different devices.
+    - `batching`: ``"vmap"`` (default; one batched solve) or ``"map"`` (``jax.lax.map``: the
+      experts one after another on each device, unbatched linear algebra). On CPU, jaxlib
+      0.10's batched SVD kernel waits on the intra-op thread pool and two of them running
+      concurrently can wedge the executable; ``"map"`` avoids that at no cost on one thread.
     """
 
-    constraint: LeastSquaresConstraint
+    constraint: LeastSquaresConstraint | MinimumNormConstraint
     shard: bool = eqx.field(static=True, default=True)
+    batching: str = eqx.field(static=True, default="vmap")
+
+    def __check_init__(self):
+        if self.batching not in ("vmap", "map"):
+            raise InvalidInputError(f"batching must be 'vmap' or 'map', got {self.batching!r}")
 
     def __call__(self, features: PyTree, init=None) -> ConstraintSolution:
         sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(features)}
@@ -62,6 +72,10 @@ class MixtureOfExperts(eqx.Module):
         (num_experts,) = sizes
         if self.shard:
             features = _shard_experts(features, num_experts)
+        if self.batching == "map":
+            if init is None:
+                return jax.lax.map(self.constraint, features)
+            return jax.lax.map(lambda pair: self.constraint(*pair), (features, init))
         if init is None:
             return jax.vmap(lambda f: self.constraint(f))(features)
         return jax.vmap(self.constraint)(features, init)
