@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .spatial import PeriodicGrid, irfft, laplacian_symbol
+from .spatial import PeriodicGrid, irfft, laplacian_symbol, rfft
 
 
 def gaussian_random_field(
@@ -17,13 +17,16 @@ def gaussian_random_field(
     sigma: float | None = None,
     num_channels: int = 1,
 ) -> Float[Array, "c ..."]:
-    r"""Zero-mean Gaussian random field with covariance $\sigma^2(-\Delta + \tau^2)^{-\alpha}$.
+    r"""Zero-mean, stationary and isotropic Gaussian random field with covariance $\sigma^2(-\Delta + \tau^2)^{-\alpha}$.
 
-    Each real-FFT mode gets an independent complex normal coefficient scaled by
-    $\sigma(|k|^2 + \tau^2)^{-\alpha/2}$; the mean mode is zero. The default
-    $\sigma = \tau^{(2\alpha - d)/2}$ gives $7^{3/2}$ for the FNO Navier-Stokes setting
-    ($d = 2$, $\alpha = 2.5$, $\tau = 7$, on $(0, 1)^2$, Li et al. 2021). Wavenumbers are the
-    box's angular ones, so on $(0, 1)^2$, $|k|^2 = 4\pi^2|m|^2$.
+    White noise $w$ on the grid is filtered in Fourier space,
+    $u = \mathcal{F}^{-1}[\sqrt{N}\,\sigma(|k|^2 + \tau^2)^{-\alpha/2}\,\mathcal{F}w]$
+    ($N$ grid points), so every Fourier mode $k \ne 0$ has variance
+    $\sigma^2(|k|^2 + \tau^2)^{-\alpha}$ and the coefficients of $k$ and $-k$ are conjugate, as a
+    real field needs; the mean mode is zero. The default $\sigma = \tau^{(2\alpha - d)/2}$
+    gives $7^{3/2}$ for the FNO Navier-Stokes setting ($d = 2$, $\alpha = 2.5$, $\tau = 7$, on
+    $(0, 1)^2$, Li et al. 2021), whose fields this matches in distribution. Wavenumbers are
+    the box's angular ones, so on $(0, 1)^2$, $|k|^2 = 4\pi^2|m|^2$.
     """
     if sigma is None:
         sigma = tau ** (0.5 * (2 * alpha - grid.ndim))
@@ -33,10 +36,8 @@ def gaussian_random_field(
     n_total = 1
     for n in grid.shape:
         n_total *= n
-    shape = (num_channels,) + grid.spectral_shape
-    k1, k2 = jax.random.split(key)
-    noise = (jax.random.normal(k1, shape, grid.dtype) + 1j * jax.random.normal(k2, shape, grid.dtype)) / jnp.sqrt(2.0)
-    field = irfft(noise * amplitude * n_total, grid)
+    noise = jax.random.normal(key, (num_channels,) + tuple(grid.shape), grid.dtype)
+    field = irfft(rfft(noise, grid) * amplitude * jnp.sqrt(float(n_total)), grid)
     return field.astype(grid.dtype)
 
 
