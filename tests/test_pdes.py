@@ -99,3 +99,21 @@ def test_navier_stokes_needs_2d_grid_and_matching_forcing():
         NavierStokes2D(PeriodicGrid(8, ndim=1))
     with pytest.raises(InvalidInputError, match="forcing"):
         NavierStokes2D(PeriodicGrid(8, ndim=2), forcing=jnp.zeros((4, 4)))
+
+
+def test_gaussian_random_field_is_isotropic_with_the_prescribed_spectrum():
+    """Mode power of the GRF: sigma^2 (|k|^2 + tau^2)^-alpha on every axis (the ky = 0 plane included)."""
+    import jax
+    import numpy as np
+
+    from pdesolve.initial_conditions import gaussian_random_field
+
+    grid = PeriodicGrid(16, ndim=2, extent=1.0, dtype=jnp.float64)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2000)
+    fields = jax.vmap(lambda k: gaussian_random_field(k, grid)[0])(keys)
+    power = np.mean(np.abs(np.fft.fft2(np.asarray(fields))) ** 2, axis=0) / grid.shape[0] ** 2 / grid.shape[1] ** 2
+    sigma, tau, alpha = 7.0**1.5, 7.0, 2.5
+    expected = sigma**2 * (4 * np.pi**2 + tau**2) ** (-alpha)  # |m| = 1
+    for mode in ((1, 0), (0, 1), (15, 0), (0, 15)):  # (m, 0) modes had half the power before the fix
+        np.testing.assert_allclose(power[mode], expected, rtol=0.1)
+    assert power[0, 0] < 1e-20
