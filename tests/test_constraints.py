@@ -582,3 +582,50 @@ def test_projection_constants_get_no_gradient_so_training_cannot_move_the_constr
     grads = eqx.filter_grad(loss)((proj, lin))
     for leaf in jax.tree.leaves(grads):
         assert np.all(np.asarray(leaf) == 0.0)
+
+
+_SHARDED_EXPERTS = r"""
+import jax
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp
+import numpy as np
+from pdesolve.constraints import LeastSquaresConstraint, MixtureOfExperts
+
+assert len(jax.devices()) == 2, jax.devices()
+
+def residual(omega, features):  # a nonlinear square system per expert
+    z = features["A"] @ omega
+    return z + 0.1 * z**3 - features["y"]
+
+layer = LeastSquaresConstraint(residual, 5, num_steps=20, method="gauss_newton", tolerance=1e-10)
+A = jax.random.normal(jax.random.key(0), (4, 5, 5)) + 3.0 * jnp.eye(5)
+y = jnp.linspace(-1.0, 1.0, 20).reshape(4, 5)
+
+def loss(y, moe):
+    return jnp.sum(jnp.sin(moe({"A": A, "y": y}).coefficients))
+
+results = {}
+for shard in (True, False):
+    moe = MixtureOfExperts(layer, shard=shard, batching="map")
+    sol = jax.jit(lambda y: moe({"A": A, "y": y}))(y)
+    results[shard] = (np.asarray(sol.coefficients), np.asarray(jax.jit(jax.grad(loss), static_argnums=1)(y, moe)))
+    assert bool(jnp.all(sol.converged))
+    if shard:
+        # the experts' solutions come back spread over both devices
+        assert len(sol.coefficients.sharding.device_set) == 2, sol.coefficients.sharding
+np.testing.assert_allclose(results[True][0], results[False][0], rtol=0, atol=1e-12)
+np.testing.assert_allclose(results[True][1], results[False][1], rtol=0, atol=1e-11)
+print("OK sharded")
+"""
+
+
+def test_mixture_of_experts_sharded_over_two_cpu_devices_matches_one_device():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", _SHARDED_EXPERTS], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "OK sharded" in proc.stdout
