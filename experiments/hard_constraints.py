@@ -83,6 +83,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
+from pdesolve.bench._timing import best_time  # noqa: E402
 from pdesolve.constraints import LeastSquaresConstraint, MinimumNormConstraint, MixtureOfExperts  # noqa: E402
 from pdesolve.integrators import solve_method_of_lines  # noqa: E402
 from pdesolve.pdes import AbstractPDE  # noqa: E402
@@ -519,13 +520,7 @@ def time_solve_only(problem, total_points, experts, width, depth, repeats=5, bas
 
             return jax.value_and_grad(loss)(feats)
 
-        jax.block_until_ready(fwd_bwd(features))
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            jax.block_until_ready(fwd_bwd(features))
-            best = min(best, time.perf_counter() - start)
-        out[kind] = best
+        out[kind] = best_time(fwd_bwd, features, repeats)[0]
     return out
 
 
@@ -792,13 +787,7 @@ def ns_time_solve_only(args, w0, repeats=3):
             return jax.value_and_grad(
                 lambda f: jnp.sum(layer({**f, "types": ctypes, "values": cvalues}, init).coefficients ** 2))(feats)
 
-        jax.block_until_ready(fwd_bwd(features))
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            jax.block_until_ready(fwd_bwd(features))
-            best = min(best, time.perf_counter() - start)
-        out[kind] = best
+        out[kind] = best_time(fwd_bwd, features, repeats)[0]
     return out
 
 

@@ -61,6 +61,16 @@ def _flat(tree) -> Array:
     return ravel_pytree(tree)[0]
 
 
+def check_solve_settings(num_coefficients, num_steps, tolerance) -> None:
+    """Raise :class:`~pdesolve.InvalidInputError` for settings no constraint solve can use."""
+    if not isinstance(num_coefficients, int) or num_coefficients < 1:
+        raise InvalidInputError(f"num_coefficients must be a positive integer, got {num_coefficients!r}")
+    if not isinstance(num_steps, int) or num_steps < 1:
+        raise InvalidInputError(f"num_steps must be a positive integer, got {num_steps!r}")
+    if not tolerance > 0:
+        raise InvalidInputError(f"tolerance must be > 0, got {tolerance!r}")
+
+
 class LeastSquaresConstraint(eqx.Module):
     r"""Solve $r(\omega; \text{features}) = 0$ (or its least-squares problem) with implicit gradients.
 
@@ -104,14 +114,9 @@ class LeastSquaresConstraint(eqx.Module):
         on_failure: str = "warn",
         **solver_options: Any,
     ):
-        if not isinstance(num_coefficients, int) or num_coefficients < 1:
-            raise InvalidInputError(f"num_coefficients must be a positive integer, got {num_coefficients!r}")
-        if not isinstance(num_steps, int) or num_steps < 1:
-            raise InvalidInputError(f"num_steps must be a positive integer, got {num_steps!r}")
+        check_solve_settings(num_coefficients, num_steps, tolerance)
         if method not in ("levenberg_marquardt", "gauss_newton"):
             raise InvalidInputError(f"method must be 'levenberg_marquardt' or 'gauss_newton', got {method!r}")
-        if not tolerance > 0:
-            raise InvalidInputError(f"tolerance must be > 0, got {tolerance!r}")
         if not regularisation >= 0:
             raise InvalidInputError(f"regularisation must be >= 0, got {regularisation!r}")
         self.residual_fn = residual_fn

@@ -72,7 +72,7 @@ from ..optim import least_squares_solve
 from ..optim._gauss_newton import damped_lstsq, dense_jacobian
 from ._failure import check_on_failure, report_failure
 from ._implicit import custom_root
-from ._least_squares import ConstraintSolution
+from ._least_squares import ConstraintSolution, check_solve_settings
 
 
 class MinimumNormConstraint(eqx.Module):
@@ -117,12 +117,7 @@ class MinimumNormConstraint(eqx.Module):
         on_failure: str = "warn",
         gradient: str = "kkt",
     ):
-        if not isinstance(num_coefficients, int) or num_coefficients < 1:
-            raise InvalidInputError(f"num_coefficients must be a positive integer, got {num_coefficients!r}")
-        if not isinstance(num_steps, int) or num_steps < 1:
-            raise InvalidInputError(f"num_steps must be a positive integer, got {num_steps!r}")
-        if not tolerance > 0:
-            raise InvalidInputError(f"tolerance must be > 0, got {tolerance!r}")
+        check_solve_settings(num_coefficients, num_steps, tolerance)
         if gradient not in ("kkt", "tangent"):
             raise InvalidInputError(f"gradient must be 'kkt' or 'tangent', got {gradient!r}")
         self.gradient = gradient
