@@ -109,6 +109,26 @@ def test_curve_fit_converges(method):
         np.testing.assert_allclose(leaf, true, rtol=1e-10)
 
 
+@pytest.mark.parametrize("method", ["gauss_newton", "levenberg_marquardt"])
+def test_user_jacobian_gives_the_same_iterates(method):
+    """A supplied dense Jacobian replaces jax.jacfwd; a half-size (wrong) one changes the result,
+    so the supplied function is really used; a mis-shaped one is a clear error."""
+    _, unravel = ravel_pytree(FIT_START)
+
+    def jacobian(params):
+        flat, _ = ravel_pytree(params)
+        return jax.jacfwd(lambda x: fit_residuals(unravel(x)))(flat)
+
+    auto, n_auto = least_squares_solve(fit_residuals, FIT_START, 4, method)
+    given, n_given = least_squares_solve(fit_residuals, FIT_START, 4, method, jacobian_fn=jacobian)
+    for a, b in zip(jax.tree.leaves(auto), jax.tree.leaves(given)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    _, n_wrong = least_squares_solve(fit_residuals, FIT_START, 4, method, jacobian_fn=lambda p: 0.5 * jacobian(p))
+    assert abs(float(n_wrong) - float(n_given)) > 1e-6
+    with pytest.raises(InvalidInputError, match="jacobian_fn must return shape"):
+        least_squares_solve(fit_residuals, FIT_START, 1, method, jacobian_fn=lambda p: jacobian(p)[:, :1])
+
+
 @pytest.mark.parametrize("damping", [0.0, 0.3])
 def test_one_step_dense_cg_and_numpy_agree(damping):
     flat, unravel = ravel_pytree(FIT_START)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -45,6 +46,9 @@ def neural_solve_to_folder(
     tolerance: float = 1e-6,
     scheme: str = "heun",
     iterations: int = 300,
+    finish_steps: int = 10,
+    ic_steps: int = 3000,
+    ic_lbfgs_steps: int = 5000,
     seed: int = 0,
     snapshots: int = 5,
     progress: bool = True,
@@ -53,6 +57,9 @@ def neural_solve_to_folder(
 
     Writes ``error_vs_time.png``, ``snapshots.png`` and ``summary.json`` into ``out``; returns
     the summary. ``resolution`` is the collocation grid (TENG/TDVP) and the evaluation grid.
+    ``ic_steps`` Adam steps (then, for TENG/TDVP, ``ic_lbfgs_steps`` L-BFGS steps) fit the initial
+    condition; INSR runs ``iterations`` Adam iterations and ``finish_steps`` Levenberg-Marquardt
+    iterations per step, and holds the inflow value u(-2) = 0 for advection.
     """
     import jax
     import jax.numpy as jnp
@@ -70,6 +77,9 @@ def neural_solve_to_folder(
         raise InvalidInputError(f"--steps must be positive, got {steps}")
     if dt is not None and not dt > 0:
         raise InvalidInputError(f"--dt must be positive, got {dt}")
+    for flag, value in (("--finish-steps", finish_steps), ("--ic-steps", ic_steps), ("--ic-lbfgs-steps", ic_lbfgs_steps)):
+        if value < 0:
+            raise InvalidInputError(f"{flag} must be >= 0, got {value}")
     out.mkdir(parents=True, exist_ok=True)
     key = jax.random.PRNGKey(seed)
     caught_warnings: list[str] = []
@@ -81,8 +91,8 @@ def neural_solve_to_folder(
         problem = ns.teng_problem(pde_name, reference_resolution=min(128, max(64, 2 * n)))
         pts, w = ns.grid_points(n)
         net = ns.PeriodicMLP(key, 2, (width,) * depth)
-        net, ic_res = ns.fit_initial_condition(net, ns.teng_initial_condition(pts), pts, w, adam_steps=3000,
-                                               iterations=200, subset_size=subset)
+        net, ic_res = ns.fit_initial_condition(net, ns.teng_initial_condition(pts), pts, w, adam_steps=ic_steps,
+                                               lbfgs_steps=ic_lbfgs_steps, iterations=200, subset_size=subset)
         every = max(1, steps // 20)
         start = time.perf_counter()
         if method == "teng":
@@ -94,7 +104,7 @@ def neural_solve_to_folder(
                                       snapshot_every=max(1, steps // max(1, snapshots - 1)), progress=progress)
             caught_warnings = [str(c.message) for c in caught]
             for message in caught_warnings[:5]:
-                print(f"warning: {message}")
+                print(f"warning: {message}", file=sys.stderr)
         else:
             result = ns.tdvp_solve(net, problem.equation, pts, w, final_time=steps * dt, dt=dt,
                                    save_times=np.linspace(0, steps * dt, max(2, snapshots)), error_fn=problem.error)
@@ -111,20 +121,24 @@ def neural_solve_to_folder(
             dt = dt or 0.05
             steps = steps or 240
             net = ns.Siren(key, 1, (20, 20), bounds=(-2.0, 2.0))
-            net, fit_rms = ns.fit_network(net, lambda x: ns.advection_pulse(x[0], 0.0), -2.0, 2.0, adam_steps=3000, lm_steps=50)
+            net, fit_rms = ns.fit_network(net, lambda x: ns.advection_pulse(x[0], 0.0), -2.0, 2.0, adam_steps=ic_steps,
+                                          lm_steps=50)
             xs = jnp.linspace(-2, 2, resolution or 801)[:, None]
 
             def error(m, t):
                 exact = ns.advection_pulse(xs[:, 0], t)
                 return float(jnp.linalg.norm(jax.vmap(m)(xs) - exact) / jnp.linalg.norm(exact))
 
-            solver = ns.INSR(ns.AdvectionField(0.25), -2.0, 2.0, dt=dt, num_samples=2000, max_iterations=iterations)
+            solver = ns.INSR(ns.AdvectionField(0.25), -2.0, 2.0, dt=dt, num_samples=2000, max_iterations=iterations,
+                             finish_steps=finish_steps, finish_method="levenberg_marquardt",
+                             boundary_points=[[-2.0]], boundary_values=[0.0])
         else:
             dt = dt or 0.05
             steps = steps or 20
             two_pi = 2 * np.pi
             net = ns.Siren(key, 2, (32, 32), bounds=(0.0, two_pi), periodic=True, omega0=5.0)
-            net, fit_rms = ns.fit_network(net, ns.teng_initial_condition, (0.0, 0.0), (two_pi, two_pi), adam_steps=3000)
+            net, fit_rms = ns.fit_network(net, ns.teng_initial_condition, (0.0, 0.0), (two_pi, two_pi),
+                                          adam_steps=ic_steps)
             side = resolution or 48
             xs = ns.grid_points(side)[0]
 
@@ -133,7 +147,8 @@ def neural_solve_to_folder(
                 return float(jnp.linalg.norm(jax.vmap(m)(xs) - exact) / jnp.linalg.norm(exact))
 
             solver = ns.INSR(ns.HeatField(0.1), (0.0, 0.0), (two_pi, two_pi), dt=dt, num_samples=2000,
-                             max_iterations=iterations)
+                             max_iterations=iterations, finish_steps=finish_steps,
+                             finish_method="levenberg_marquardt")
         result = solver.solve(net, steps, key=key, error_fn=error, error_every=max(1, steps // 20),
                               snapshot_every=max(1, steps // max(1, snapshots - 1)), progress=progress)
         wall = time.perf_counter() - start

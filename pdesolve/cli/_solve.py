@@ -54,6 +54,11 @@ def register(sub) -> None:
     neural.add_argument("--tolerance", type=float, default=1e-6, help="TENG per-stage relative residual tolerance")
     neural.add_argument("--scheme", choices=("heun", "euler"), default="heun", help="TENG time scheme")
     neural.add_argument("--iterations", type=int, default=300, help="INSR Adam iterations per step (default 300)")
+    neural.add_argument("--finish-steps", type=int, default=10,
+                        help="INSR Levenberg-Marquardt iterations that finish each step (default 10; 0: Adam only)")
+    neural.add_argument("--ic-steps", type=int, default=3000, help="Adam steps of the initial-condition fit (default 3000)")
+    neural.add_argument("--ic-lbfgs-steps", type=int, default=5000,
+                        help="TENG/TDVP: L-BFGS steps after Adam in the initial-condition fit (default 5000)")
     p.set_defaults(run=run)
 
 
@@ -144,7 +149,8 @@ def run(args) -> int:
         summary = neural_solve_to_folder(
             args.pde, method, out, resolution=args.resolution, steps=args.steps, dt=args.dt, width=args.width,
             depth=args.depth, subset=args.subset, inner_iterations=args.inner_iterations, tolerance=args.tolerance,
-            scheme=args.scheme, iterations=args.iterations, seed=args.seed, snapshots=args.snapshots,
+            scheme=args.scheme, iterations=args.iterations, finish_steps=args.finish_steps, ic_steps=args.ic_steps,
+            ic_lbfgs_steps=args.ic_lbfgs_steps, seed=args.seed, snapshots=args.snapshots,
             progress=not (args.quiet or args.json),
         )
         if args.json:

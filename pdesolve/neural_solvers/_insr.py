@@ -7,7 +7,12 @@ drawn afresh at every iteration:
 - implicit Euler: $r(x) = u_\theta(x) - u_n(x) - \Delta t\,\mathcal{N}[u_\theta](x)$;
 - implicit midpoint: $r(x) = u_\theta(x) - u_n(x) - \Delta t\,\mathcal{N}[\tfrac12(u_\theta + u_n)](x)$;
 
-where $u_n$ is a frozen copy of the previous network. The loss $\overline{r^2}$ is minimised by
+where $u_n$ is a frozen copy of the previous network. On a bounded domain the step also needs
+the boundary data of the PDE: for advection the implicit step
+$u + \tfrac12\Delta t\,a\,u_x = g$ is a first-order ODE in $x$ whose homogeneous solution
+$e^{-2x/(a\Delta t)}$ has zero residual, so without an inflow condition the network is free to
+grow a boundary layer at the inflow end. Optional Dirichlet data $u(x_b) = g_b$ add the term
+$w\,\overline{(u_\theta(x_b) - g_b)^2}$. The loss $\overline{r^2}$ (+ boundary term) is minimised by
 Adam with the learning rate cut by ``plateau_factor`` on plateaus
 (:func:`optax.contrib.reduce_on_plateau`); the step ends after ``max_iterations`` or once the
 learning-rate scale falls below ``min_scale`` (early stop at the smallest learning rate, as in the
@@ -86,9 +91,14 @@ class INSR(eqx.Module):
     - `finish_steps`, `finish_method`: optional Gauss-Newton (``"gauss_newton"``) or
       ``"levenberg_marquardt"`` iterations on `num_finish_points` fixed samples.
     - `tolerance`: a step whose final RMS residual exceeds this is reported with a warning.
+    - `boundary_points`, `boundary_values`: optional Dirichlet data, points of shape ``(nb, d)``
+      and values ``(nb,)`` held at every step (e.g. the inflow end for advection).
+    - `boundary_weight`: weight $w$ of the boundary term (default 1).
     """
 
     equation: AbstractFieldEquation
+    boundary_points: jax.Array | None
+    boundary_values: jax.Array | None
     lower: tuple[float, ...] = eqx.field(static=True)
     upper: tuple[float, ...] = eqx.field(static=True)
     dt: float = eqx.field(static=True)
@@ -103,6 +113,7 @@ class INSR(eqx.Module):
     finish_method: str = eqx.field(static=True)
     num_finish_points: int = eqx.field(static=True)
     tolerance: float | None = eqx.field(static=True)
+    boundary_weight: float = eqx.field(static=True)
 
     def __init__(
         self,
@@ -122,6 +133,9 @@ class INSR(eqx.Module):
         finish_method: str = "gauss_newton",
         num_finish_points: int = 2000,
         tolerance: float | None = None,
+        boundary_points=None,
+        boundary_values=None,
+        boundary_weight: float = 1.0,
     ):
         lower = tuple(float(v) for v in np.atleast_1d(lower))
         upper = tuple(float(v) for v in np.atleast_1d(upper))
@@ -145,6 +159,18 @@ class INSR(eqx.Module):
         self.finish_steps, self.finish_method = int(finish_steps), finish_method
         self.num_finish_points = int(num_finish_points)
         self.tolerance = tolerance
+        if (boundary_points is None) != (boundary_values is None):
+            raise InvalidInputError("give both boundary_points and boundary_values, or neither")
+        if boundary_points is not None:
+            boundary_points = jnp.asarray(boundary_points, jnp.float64).reshape(-1, len(lower))
+            boundary_values = jnp.asarray(boundary_values, jnp.float64).reshape(-1)
+            if boundary_points.shape[0] != boundary_values.shape[0]:
+                raise InvalidInputError(
+                    f"{boundary_points.shape[0]} boundary points but {boundary_values.shape[0]} boundary values")
+            if not boundary_weight > 0:
+                raise InvalidInputError(f"boundary_weight must be positive, got {boundary_weight}")
+        self.boundary_points, self.boundary_values = boundary_points, boundary_values
+        self.boundary_weight = float(boundary_weight)
 
     def sample(self, key, n: int):
         lo, hi = jnp.asarray(self.lower), jnp.asarray(self.upper)
@@ -160,12 +186,41 @@ class INSR(eqx.Module):
             rhs = self.equation.rhs_on(lambda x: 0.5 * (net(x) + prev(x)), points)
         return u_new - u_old - self.dt * rhs
 
+    def scaled_residuals(self, net, prev, points):
+        r"""Residual vector whose squared norm is the step loss: interior $r/\sqrt{n}$, then the
+        boundary misfit scaled by $\sqrt{w/n_b}$ (if boundary data are given)."""
+        r = self.residual(net, prev, points) / jnp.sqrt(points.shape[0])
+        if self.boundary_points is None:
+            return r
+        misfit = jax.vmap(net)(self.boundary_points) - self.boundary_values
+        return jnp.concatenate([r, misfit * jnp.sqrt(self.boundary_weight / self.boundary_points.shape[0])])
+
+    def scaled_jacobian(self, params, static, prev, points):
+        r"""Dense Jacobian of :meth:`scaled_residuals` with respect to the flattened ``params``.
+
+        One reverse-mode gradient per point, vmapped: for a small network this is far cheaper
+        than forward mode over all parameters (it costs a few forward passes per point instead of
+        one per parameter).
+        """
+        from jax.flatten_util import ravel_pytree
+
+        def row(fn):
+            return lambda y: ravel_pytree(jax.grad(lambda q: fn(eqx.combine(q, static), y))(params))[0]
+
+        scale = 1.0 / jnp.sqrt(points.shape[0])
+        rows = jax.vmap(row(lambda n, y: self.residual(n, prev, y[None])[0] * scale))(points)
+        if self.boundary_points is None:
+            return rows
+        weight = jnp.sqrt(self.boundary_weight / self.boundary_points.shape[0])
+        edge = jax.vmap(row(lambda n, y: n(y) * weight))(self.boundary_points)
+        return jnp.concatenate([rows, edge])
+
     def loss(self, net, prev, key):
-        return jnp.mean(self.residual(net, prev, self.sample(key, self.num_samples)) ** 2)
+        return jnp.sum(self.scaled_residuals(net, prev, self.sample(key, self.num_samples)) ** 2)
 
     @eqx.filter_jit
     def step(self, net, key):
-        """One step: returns ``(net, (rms_residual, iterations))``."""
+        """One step: returns ``(net, (rms_residual, iterations))``; the RMS includes the boundary term."""
         from ..optim import least_squares_solve
 
         prev = jax.lax.stop_gradient(net)
@@ -185,14 +240,16 @@ class INSR(eqx.Module):
         if self.finish_steps > 0:
             fixed = self.sample(k2, self.num_finish_points)
             params, _ = least_squares_solve(
-                lambda p: self.residual(eqx.combine(p, static), prev, fixed) / jnp.sqrt(fixed.shape[0]),
+                lambda p: self.scaled_residuals(eqx.combine(p, static), prev, fixed),
                 params,
                 self.finish_steps,
                 self.finish_method,
+                jacobian_fn=lambda p: self.scaled_jacobian(p, static, prev, fixed),
             )
             net = eqx.combine(params, static)
         check = self.sample(k3, self.num_samples)
-        return net, (jnp.sqrt(jnp.mean(self.residual(net, prev, check) ** 2)), iterations + self.finish_steps)
+        rms = jnp.sqrt(jnp.sum(self.scaled_residuals(net, prev, check) ** 2))
+        return net, (rms, iterations + self.finish_steps)
 
     def solve(self, net, num_steps, *, key=None, error_fn=None, error_every=10, snapshot_every=None, progress=True) -> MarchResult:
         key = jax.random.PRNGKey(0) if key is None else key

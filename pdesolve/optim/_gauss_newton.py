@@ -154,20 +154,29 @@ def gauss_newton_direction(
     cg_max_steps: int | None = None,
     cg_rtol: float | None = None,
     rcond: float | None = None,
+    jacobian_fn: Callable[[Array], Array] | None = None,
 ) -> _LinearisedStep:
     r"""Solve $\min_\delta \|J\delta + r\|^2 + \lambda\|\delta\|^2$ at the flat point ``x``.
 
     ``solver="auto"`` uses the dense SVD path when ``x.size <= max_dense_params`` and matrix-free
     CG otherwise; ``rcond`` is the relative singular-value cutoff of the dense path (see
-    :func:`damped_lstsq`). Returns the step, the residual $r(x)$ and the predicted change
-    $J\delta$.
+    :func:`damped_lstsq`). ``jacobian_fn(x)``, if given, supplies the dense $J$ (shape
+    ``(m, n)``) instead of ``jax.jacfwd``/``jax.jacrev`` (and selects the dense path under
+    ``"auto"``). Returns the step, the residual $r(x)$ and the predicted change $J\delta$.
     """
     _check_solver(solver)
     if solver == "auto":
-        solver = "dense" if x.size <= max_dense_params else "cg"
+        solver = "dense" if (jacobian_fn is not None or x.size <= max_dense_params) else "cg"
     if solver == "dense":
         r = flat_residual(x)
-        jac = dense_jacobian(flat_residual, x, r.size)
+        if jacobian_fn is None:
+            jac = dense_jacobian(flat_residual, x, r.size)
+        else:
+            jac = jnp.asarray(jacobian_fn(x), r.dtype)
+            if jac.shape != (r.size, x.size):
+                raise InvalidInputError(
+                    f"jacobian_fn must return shape {(r.size, x.size)} (residuals x parameters), got {jac.shape}"
+                )
         delta = damped_lstsq(jac, -r, damping, rcond)
         return _LinearisedStep(delta, r, jac @ delta)
 
@@ -213,6 +222,13 @@ def _norm_dtype(params: PyTree):
     return flat.dtype if jnp.issubdtype(flat.dtype, jnp.inexact) else jnp.float32
 
 
+def _flat_jacobian_fn(jacobian_fn, unravel):
+    """Adapt a user ``jacobian_fn(params) -> (m, n)`` to the flat parameter vector."""
+    if jacobian_fn is None:
+        return None
+    return lambda x: jacobian_fn(unravel(x))
+
+
 def scale_by_gauss_newton(
     damping: float = 0.0,
     solver: LinearSolver = "auto",
@@ -226,7 +242,11 @@ def scale_by_gauss_newton(
     $\Delta\theta = -(J^\top J + \lambda I)^{+} J^\top r(\theta)$ (see the module docstring),
     already signed as a step, so ``optax.apply_updates(params, updates)`` performs it. The
     incoming ``updates`` (for example a gradient) are ignored; ``residual_fn(params)`` returns
-    any pytree of residual arrays, in the way ``optax.lbfgs`` takes ``value_fn``.
+    any pytree of residual arrays, in the way ``optax.lbfgs`` takes ``value_fn``. An optional
+    extra argument ``jacobian_fn(params)`` returns the dense Jacobian of the flattened residuals
+    with respect to the flattened parameters (``jax.flatten_util.ravel_pytree`` order), shape
+    ``(m, n)``: for residuals that are one per collocation point, ``jax.vmap`` of a per-point
+    ``jax.grad`` builds it far faster than ``jax.jacfwd`` of the whole map.
 
     Args:
         damping: Levenberg damping $\lambda \ge 0$ (``0`` is plain Gauss-Newton with the
@@ -252,7 +272,7 @@ def scale_by_gauss_newton(
         dtype = _norm_dtype(params)
         return GaussNewtonState(jnp.zeros([], jnp.int32), jnp.asarray(jnp.inf, dtype))
 
-    def update_fn(updates, state, params=None, *, residual_fn=None, **extra_args):
+    def update_fn(updates, state, params=None, *, residual_fn=None, jacobian_fn=None, **extra_args):
         del updates, extra_args
         if params is None or residual_fn is None:
             raise InvalidInputError(
@@ -260,7 +280,8 @@ def scale_by_gauss_newton(
             )
         x, unravel, flat_residual = flatten_residual_fn(residual_fn, params)
         step = gauss_newton_direction(
-            flat_residual, x, damping, solver, max_dense_params, cg_max_steps, cg_rtol
+            flat_residual, x, damping, solver, max_dense_params, cg_max_steps, cg_rtol,
+            jacobian_fn=_flat_jacobian_fn(jacobian_fn, unravel),
         )
         new_state = GaussNewtonState(
             optax.safe_increment(state.count),
@@ -394,7 +415,7 @@ def levenberg_marquardt(
             residual_norm=jnp.asarray(jnp.inf, dtype),
         )
 
-    def update_fn(updates, state, params=None, *, residual_fn=None, **extra_args):
+    def update_fn(updates, state, params=None, *, residual_fn=None, jacobian_fn=None, **extra_args):
         del updates, extra_args
         if params is None or residual_fn is None:
             raise InvalidInputError(
@@ -403,7 +424,8 @@ def levenberg_marquardt(
         x, unravel, flat_residual = flatten_residual_fn(residual_fn, params)
         lam = state.damping
         step = gauss_newton_direction(
-            flat_residual, x, lam.astype(x.dtype), solver, max_dense_params, cg_max_steps, cg_rtol
+            flat_residual, x, lam.astype(x.dtype), solver, max_dense_params, cg_max_steps, cg_rtol,
+            jacobian_fn=_flat_jacobian_fn(jacobian_fn, unravel),
         )
         delta = step.delta.astype(x.dtype)
         cost = jnp.sum(step.residual**2)
@@ -445,6 +467,8 @@ def least_squares_solve(
     num_steps: int,
     method: Literal["gauss_newton", "levenberg_marquardt"]
     | optax.GradientTransformation = "gauss_newton",
+    *,
+    jacobian_fn: Callable[[PyTree], Array] | None = None,
     **options: Any,
 ) -> tuple[PyTree, Float[Array, ""]]:
     r"""Minimise $\|r(\theta)\|_2^2$ with ``num_steps`` steps of a transform in a jitted loop.
@@ -457,6 +481,9 @@ def least_squares_solve(
             optax transform. Every transform receives the gradient of
             $\tfrac12\|r\|^2$ as ``updates`` and ``residual_fn`` as an extra argument, so
             first-order optimisers (e.g. ``optax.adam``) can be compared on the same problem.
+        jacobian_fn: optional ``params -> (m, n)`` dense Jacobian of the flattened residuals,
+            passed to the named methods as an extra argument (see
+            :func:`scale_by_gauss_newton`); ignored by other transforms.
         **options: keyword arguments of :func:`gauss_newton` / :func:`levenberg_marquardt`.
 
     Returns:
@@ -484,7 +511,8 @@ def least_squares_solve(
         def body(_, carry):
             p, state = carry
             grads = jax.grad(half_cost)(p)
-            updates, state = tx.update(grads, state, p, residual_fn=residual_fn)
+            extra = {} if jacobian_fn is None else {"jacobian_fn": jacobian_fn}
+            updates, state = tx.update(grads, state, p, residual_fn=residual_fn, **extra)
             return optax.apply_updates(p, updates), state
 
         p, _ = jax.lax.fori_loop(0, num_steps, body, (p0, tx.init(p0)))
