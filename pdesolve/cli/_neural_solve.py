@@ -31,6 +31,19 @@ def _plot_error(times, errors, path, title):
     plt.close(fig)
 
 
+def _solve_reporting_misses(solver, net, steps, **options):
+    """``solver.solve`` with its :class:`InnerSolveWarning` s collected and echoed to stderr."""
+    from ..neural_solvers import InnerSolveWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InnerSolveWarning)
+        result = solver.solve(net, steps, **options)
+    messages = [str(c.message) for c in caught if issubclass(c.category, InnerSolveWarning)]
+    for message in messages[:5]:
+        print(f"warning: {message}", file=sys.stderr)
+    return result, messages
+
+
 def neural_solve_to_folder(
     pde_name: str,
     method: str,
@@ -43,7 +56,7 @@ def neural_solve_to_folder(
     depth: int = 3,
     subset: int | None = None,
     inner_iterations: int = 3,
-    tolerance: float = 1e-6,
+    tolerance: float | None = None,
     scheme: str = "heun",
     iterations: int = 300,
     finish_steps: int = 10,
@@ -77,6 +90,10 @@ def neural_solve_to_folder(
         raise InvalidInputError(f"--steps must be positive, got {steps}")
     if dt is not None and not dt > 0:
         raise InvalidInputError(f"--dt must be positive, got {dt}")
+    if tolerance is not None and not tolerance > 0:
+        raise InvalidInputError(f"--tolerance must be positive, got {tolerance}")
+    if tolerance is None:
+        tolerance = 1e-3 if method == "insr" else 1e-6
     for flag, value in (("--finish-steps", finish_steps), ("--ic-steps", ic_steps), ("--ic-lbfgs-steps", ic_lbfgs_steps)):
         if value < 0:
             raise InvalidInputError(f"{flag} must be >= 0, got {value}")
@@ -98,13 +115,9 @@ def neural_solve_to_folder(
         if method == "teng":
             solver = ns.TENG(problem.equation, pts, w, dt=dt, scheme=scheme, subset_size=subset,
                              max_inner_iterations=inner_iterations, tolerance=tolerance)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", ns.InnerSolveWarning)
-                result = solver.solve(net, steps, key=key, error_fn=problem.error, error_every=every,
-                                      snapshot_every=max(1, steps // max(1, snapshots - 1)), progress=progress)
-            caught_warnings = [str(c.message) for c in caught]
-            for message in caught_warnings[:5]:
-                print(f"warning: {message}", file=sys.stderr)
+            result, caught_warnings = _solve_reporting_misses(
+                solver, net, steps, key=key, error_fn=problem.error, error_every=every,
+                snapshot_every=max(1, steps // max(1, snapshots - 1)), progress=progress)
         else:
             result = ns.tdvp_solve(net, problem.equation, pts, w, final_time=steps * dt, dt=dt,
                                    save_times=np.linspace(0, steps * dt, max(2, snapshots)), error_fn=problem.error)
@@ -131,7 +144,7 @@ def neural_solve_to_folder(
 
             solver = ns.INSR(ns.AdvectionField(0.25), -2.0, 2.0, dt=dt, num_samples=2000, max_iterations=iterations,
                              finish_steps=finish_steps, finish_method="levenberg_marquardt",
-                             boundary_points=[[-2.0]], boundary_values=[0.0])
+                             boundary_points=[[-2.0]], boundary_values=[0.0], tolerance=tolerance)
         else:
             dt = dt or 0.05
             steps = steps or 20
@@ -148,9 +161,10 @@ def neural_solve_to_folder(
 
             solver = ns.INSR(ns.HeatField(0.1), (0.0, 0.0), (two_pi, two_pi), dt=dt, num_samples=2000,
                              max_iterations=iterations, finish_steps=finish_steps,
-                             finish_method="levenberg_marquardt")
-        result = solver.solve(net, steps, key=key, error_fn=error, error_every=max(1, steps // 20),
-                              snapshot_every=max(1, steps // max(1, snapshots - 1)), progress=progress)
+                             finish_method="levenberg_marquardt", tolerance=tolerance)
+        result, caught_warnings = _solve_reporting_misses(
+            solver, net, steps, key=key, error_fn=error, error_every=max(1, steps // 20),
+            snapshot_every=max(1, steps // max(1, snapshots - 1)), progress=progress)
         wall = time.perf_counter() - start
         snap_times = [t for t, _ in result.snapshots]
         frames = [np.asarray(jax.vmap(s)(xs)) for _, s in result.snapshots]

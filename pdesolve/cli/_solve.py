@@ -51,7 +51,9 @@ def register(sub) -> None:
     neural.add_argument("--depth", type=int, default=3, help="hidden layers (default 3)")
     neural.add_argument("--subset", type=int, default=None, help="TENG parameter-subset size (default: all)")
     neural.add_argument("--inner-iterations", type=int, default=3, help="TENG projections per stage (default 3)")
-    neural.add_argument("--tolerance", type=float, default=1e-6, help="TENG per-stage relative residual tolerance")
+    neural.add_argument("--tolerance", type=float, default=None,
+                        help="inner-solve tolerance; a step that misses it is warned about with its number "
+                        "(TENG: per-stage relative residual, default 1e-6; INSR: RMS step residual, default 1e-3)")
     neural.add_argument("--scheme", choices=("heun", "euler"), default="heun", help="TENG time scheme")
     neural.add_argument("--iterations", type=int, default=300, help="INSR Adam iterations per step (default 300)")
     neural.add_argument("--finish-steps", type=int, default=10,
