@@ -386,16 +386,20 @@ class NeuralODE(eqx.Module):
         """
         ts = self._check_times(y0, ts)
         dtype = jax.tree_util.tree_leaves(y0)[0].dtype
-        ts = ts.astype(dtype)
+        return self._integrate(y0, ts.astype(dtype), args, throw)
+
+    def _integrate(self, y0, save_times, args, throw: bool) -> diffrax.Solution:
+        """``diffeqsolve`` from ``save_times[0]`` to ``save_times[-1]``, saving at ``save_times``
+        (sorted, already checked); with ``throw=False`` a failed solve gives NaN states."""
         solution = diffrax.diffeqsolve(
             diffrax.ODETerm(self.vector_field),
             self.solver,
-            t0=ts[0],
-            t1=ts[-1],
+            t0=save_times[0],
+            t1=save_times[-1],
             dt0=self.dt0,
             y0=y0,
             args=args,
-            saveat=diffrax.SaveAt(ts=ts),
+            saveat=diffrax.SaveAt(ts=save_times),
             stepsize_controller=self._controller(),
             adjoint=make_adjoint(self.adjoint, checkpoints=self.checkpoints),
             max_steps=self.max_steps,
@@ -539,22 +543,8 @@ class NeuralODE(eqx.Module):
         all_times = jnp.concatenate([ts, sample[None]])
         order = jnp.argsort(all_times)
         where = jnp.argsort(order)  # position of each time in the sorted list
-        solution = diffrax.diffeqsolve(
-            diffrax.ODETerm(self.vector_field),
-            self.solver,
-            t0=ts[0],
-            t1=ts[-1],
-            dt0=self.dt0,
-            y0=y0,
-            args=args,
-            saveat=diffrax.SaveAt(ts=all_times[order]),
-            stepsize_controller=self._controller(),
-            adjoint=make_adjoint(self.adjoint, checkpoints=self.checkpoints),
-            max_steps=self.max_steps,
-            throw=throw,
-        )
-        failed = solution.result != diffrax.RESULTS.successful
-        ys_sorted = jax.tree_util.tree_map(lambda leaf: jnp.where(failed, jnp.nan, leaf), solution.ys)
+        solution = self._integrate(y0, all_times[order], args, throw)
+        ys_sorted = solution.ys
         ys = jax.tree_util.tree_map(lambda leaf: leaf[where[:-1]], ys_sorted)
         y_sample = jax.tree_util.tree_map(lambda leaf: leaf[where[-1]], ys_sorted)
         error, stiffness = self.local_regulariser(sample, y_sample, args, max_step=ts[-1] - ts[0])
