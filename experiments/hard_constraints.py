@@ -238,6 +238,19 @@ def basis_jet(net, points):
 # --- constraint points -----------------------------------------------------------------------
 # type codes: 0 = PDE, 1 = initial value, 2 = left boundary, 3 = right boundary
 
+def _with_pde_points(pts, typ, val, x, t):
+    """One expert's points, types and values: the given sets plus PDE points (type 0, value 0) at (x, t)."""
+    pts = [*pts, jnp.stack([x, t], 1)]
+    typ = [*typ, jnp.zeros(x.shape[0], int)]
+    val = [*val, jnp.zeros(x.shape[0])]
+    return jnp.concatenate(pts), jnp.concatenate(typ), jnp.concatenate(val)
+
+
+def _stack_experts(experts):
+    """(points, types, values), each stacked over the experts: (K, m, 2), (K, m), (K, m)."""
+    return tuple(jnp.stack(parts) for parts in zip(*experts))
+
+
 def constraint_points(problem: Problem, num_experts: int, per_expert: int, key, split: str = "time",
                       overlap: float = 0.0):
     """Points (K, m, 2), types (K, m), values (K, m) for K subdomains with m points each.
@@ -249,7 +262,7 @@ def constraint_points(problem: Problem, num_experts: int, per_expert: int, key, 
     """
     if split == "space":
         return _space_constraint_points(problem, num_experts, per_expert, key, overlap)
-    points, types, values = [], [], []
+    experts = []
     keys = jax.random.split(key, num_experts)
     n_bc = max(2, per_expert // 8)
     n_ic = max(3, per_expert // 4)
@@ -268,13 +281,8 @@ def constraint_points(problem: Problem, num_experts: int, per_expert: int, key, 
         n_pde = per_expert - sum(p.shape[0] for p in pts)
         x = jax.random.uniform(kk[0], (n_pde,), minval=0.02, maxval=0.98)
         t = lo + (hi - lo) * jax.random.uniform(kk[1], (n_pde,), minval=0.02, maxval=1.0)
-        pts.append(jnp.stack([x, t], 1))
-        typ.append(jnp.zeros(n_pde, int))
-        val.append(jnp.zeros(n_pde))
-        points.append(jnp.concatenate(pts))
-        types.append(jnp.concatenate(typ))
-        values.append(jnp.concatenate(val))
-    return jnp.stack(points), jnp.stack(types), jnp.stack(values)
+        experts.append(_with_pde_points(pts, typ, val, x, t))
+    return _stack_experts(experts)
 
 
 def _space_constraint_points(problem: Problem, num_experts: int, per_expert: int, key, overlap: float = 0.0):
@@ -283,7 +291,7 @@ def _space_constraint_points(problem: Problem, num_experts: int, per_expert: int
     n_bc = max(2, total // 8)  # per physical boundary
     n_ic = max(3, total // 4) // num_experts  # per slab
     t_bc = (jnp.arange(n_bc) + 0.5) / n_bc
-    points, types, values = [], [], []
+    experts = []
     keys = jax.random.split(key, num_experts)
     for k in range(num_experts):
         lo = max(0.0, (k - overlap) / num_experts)
@@ -302,13 +310,8 @@ def _space_constraint_points(problem: Problem, num_experts: int, per_expert: int
         kk = jax.random.split(keys[k], 2)
         x = lo + (hi - lo) * jax.random.uniform(kk[0], (n_pde,), minval=0.01, maxval=0.99)
         t = jax.random.uniform(kk[1], (n_pde,), minval=0.01, maxval=1.0)
-        pts.append(jnp.stack([x, t], 1))
-        typ.append(jnp.zeros(n_pde, int))
-        val.append(jnp.zeros(n_pde))
-        points.append(jnp.concatenate(pts))
-        types.append(jnp.concatenate(typ))
-        values.append(jnp.concatenate(val))
-    return jnp.stack(points), jnp.stack(types), jnp.stack(values)
+        experts.append(_with_pde_points(pts, typ, val, x, t))
+    return _stack_experts(experts)
 
 
 def make_constraint_residual(problem: Problem):
