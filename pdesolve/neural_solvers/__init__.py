@@ -54,7 +54,7 @@ from ._insr import advection_pulse as advection_pulse
 from ._insr import fit_network as fit_network
 from ._insr import grid_advection_crank_nicolson as grid_advection_crank_nicolson
 from ._insr import insr_taylor_green as insr_taylor_green
-from ._insr import pointwise_jacobian as pointwise_jacobian
+from ._pointwise_jacobian import pointwise_jacobian as pointwise_jacobian
 from ._marching import InnerSolveWarning as InnerSolveWarning
 from ._marching import MarchResult as MarchResult
 from ._marching import march as march

@@ -41,26 +41,7 @@ import optax
 from .._errors import InvalidInputError
 from ._field_equations import AbstractFieldEquation
 from ._marching import MarchResult, march
-
-
-def pointwise_jacobian(fn, params, points):
-    r"""Dense Jacobian of ``vmap(lambda y: fn(params, y))(points)`` (flattened, row-major) with
-    respect to the flattened ``params`` (``ravel_pytree`` order): shape ``(n * c, p)``.
-
-    Built from one reverse-mode gradient per point and output component, vmapped. For a small
-    network evaluated at many points this costs a few forward passes per row, where
-    ``jax.jacfwd`` of the whole map costs one forward pass per parameter over all points
-    (28x slower for INSR's 481-parameter SIREN at 1000 points).
-    """
-    from jax.flatten_util import ravel_pytree
-
-    size = int(np.prod(jax.eval_shape(lambda y: fn(params, y), points[0]).shape, dtype=int))
-
-    def row(y, c):
-        return ravel_pytree(jax.grad(lambda q: jnp.ravel(fn(q, y))[c])(params))[0]
-
-    rows = jax.vmap(lambda y: jax.vmap(lambda c: row(y, c))(jnp.arange(size)))(points)
-    return rows.reshape(-1, rows.shape[-1])
+from ._pointwise_jacobian import pointwise_jacobian
 
 
 def _adam_plateau(learning_rate, factor, patience, min_scale):
@@ -206,27 +187,32 @@ class INSR(eqx.Module):
             rhs = self.equation.rhs_on(lambda x: 0.5 * (net(x) + prev(x)), points)
         return u_new - u_old - self.dt * rhs
 
+    def _row_scales(self, num_points: int):
+        r"""Row weights of :meth:`scaled_residuals`: $1/\sqrt{n}$ inside, $\sqrt{w/n_b}$ on the boundary."""
+        boundary = 0.0 if self.boundary_points is None else jnp.sqrt(self.boundary_weight / self.boundary_points.shape[0])
+        return 1.0 / jnp.sqrt(num_points), boundary
+
     def scaled_residuals(self, net, prev, points):
         r"""Residual vector whose squared norm is the step loss: interior $r/\sqrt{n}$, then the
         boundary misfit scaled by $\sqrt{w/n_b}$ (if boundary data are given)."""
-        r = self.residual(net, prev, points) / jnp.sqrt(points.shape[0])
+        inside, boundary = self._row_scales(points.shape[0])
+        r = self.residual(net, prev, points) * inside
         if self.boundary_points is None:
             return r
         misfit = jax.vmap(net)(self.boundary_points) - self.boundary_values
-        return jnp.concatenate([r, misfit * jnp.sqrt(self.boundary_weight / self.boundary_points.shape[0])])
+        return jnp.concatenate([r, misfit * boundary])
 
     def scaled_jacobian(self, params, static, prev, points):
         r"""Dense Jacobian of :meth:`scaled_residuals` with respect to the flattened ``params``.
 
         Built by :func:`pointwise_jacobian` (one reverse-mode gradient per point).
         """
-        scale = 1.0 / jnp.sqrt(points.shape[0])
-        rows = pointwise_jacobian(lambda q, y: self.residual(eqx.combine(q, static), prev, y[None])[0] * scale,
+        inside, boundary = self._row_scales(points.shape[0])
+        rows = pointwise_jacobian(lambda q, y: self.residual(eqx.combine(q, static), prev, y[None])[0] * inside,
                                   params, points)
         if self.boundary_points is None:
             return rows
-        weight = jnp.sqrt(self.boundary_weight / self.boundary_points.shape[0])
-        edge = pointwise_jacobian(lambda q, y: eqx.combine(q, static)(y) * weight, params, self.boundary_points)
+        edge = pointwise_jacobian(lambda q, y: eqx.combine(q, static)(y) * boundary, params, self.boundary_points)
         return jnp.concatenate([rows, edge])
 
     def loss(self, net, prev, key):

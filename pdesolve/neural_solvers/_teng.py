@@ -38,6 +38,7 @@ from ..optim import tangent_space_projection
 from ..optim._gauss_newton import damped_lstsq
 from ._field_equations import AbstractFieldEquation
 from ._marching import MarchResult, march
+from ._pointwise_jacobian import pointwise_jacobian
 
 Scheme = Literal["euler", "heun"]
 DEFAULT_DAMPING = (0.0, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4)
@@ -132,7 +133,7 @@ def project_onto_target(
                 lambda p, x: p(x), unravel(flat), points, delta_u, weights, subset_size, subkey, ridge
             )
             return flat + ravel_pytree(delta)[0]
-        rows = jax.vmap(jax.grad(lambda p, x: unravel(p)(x)), in_axes=(None, 0))(flat, points)
+        rows = pointwise_jacobian(lambda p, x: unravel(p)(x), flat, points)
         rows = sqrt_w[:, None] * rows
         if subset_size is None:
             if damping_grid is not None:
