@@ -85,7 +85,12 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 from pdesolve.bench._timing import best_time  # noqa: E402
-from pdesolve.constraints import LeastSquaresConstraint, MinimumNormConstraint, MixtureOfExperts  # noqa: E402
+from pdesolve.constraints import (  # noqa: E402
+    CoupledMixtureOfExperts,
+    LeastSquaresConstraint,
+    MinimumNormConstraint,
+    MixtureOfExperts,
+)
 from pdesolve.integrators import solve_method_of_lines  # noqa: E402
 from pdesolve.pdes import AbstractPDE  # noqa: E402
 
@@ -190,6 +195,9 @@ def reference_solution(problem: Problem, x_eval, t_eval, num_nodes: int = 256):
 
 FEATURE_DECAY = 2.0  # Fourier feature m is scaled by m**-FEATURE_DECAY (--feature-decay)
 SOLVE_STEPS = 8  # minimum-norm Gauss-Newton iterations (--solve-steps)
+COUPLED_STEPS = 10  # Levenberg-Marquardt iterations of the coupled mixture (--coupled-steps)
+COUPLED_DAMPING = 1e-6  # initial Levenberg-Marquardt damping of the coupled mixture
+INTERFACE_POINTS = 8  # interface points per interface of the coupled mixture (--interface-points)
 GRADIENT = "kkt"  # MinimumNormConstraint(gradient=...): "kkt" for heat, "tangent" (LM forward) otherwise
 
 
@@ -349,11 +357,53 @@ class HardLayer(eqx.Module):
         return self.mixture.constraint
 
 
+def jump_conditions(omegas, coupling):
+    """Interface conditions of the coupled mixture: at each interface point p, the jumps
+    sum_n jet[p, f, n] (omega[before_p, n] - omega[after_p, n]) of every field f in the jet."""
+    difference = omegas[coupling["before"]] - omegas[coupling["after"]]  # (P, N)
+    return jnp.einsum("pfn,pn->pf", coupling["jet"], difference).ravel()
+
+
+class CoupledLayer(eqx.Module):
+    """Experts coupled inside the solve (:class:`CoupledMixtureOfExperts`) at fixed interface points.
+
+    ``interface_points`` (P, d) with the experts on either side (``before``, ``after``), and
+    ``jet_fields``: the fields of the basis jet whose jumps must vanish there.
+    """
+
+    mixture: CoupledMixtureOfExperts
+    problem: Problem | None = eqx.field(static=True)
+    interface_points: jax.Array
+    before: jax.Array
+    after: jax.Array
+    jet_fields: tuple = eqx.field(static=True)
+
+    @property
+    def constraint(self):
+        return self.mixture
+
+    def coupling_features(self, jet_fn):
+        jet = jet_fn(jax.lax.stop_gradient(self.interface_points))
+        return {"jet": jnp.stack([jet[name] for name in self.jet_fields], 1), "before": self.before,
+                "after": self.after}
+
+
+def space_interface_points(num_experts: int, per_interface: int):
+    """Points (x = k/K, tau_j) on the K - 1 interfaces of K slabs in x, tau_j = (j + 1/2)/n."""
+    tau = (jnp.arange(per_interface) + 0.5) / per_interface
+    points, before, after = [], [], []
+    for k in range(1, num_experts):
+        points.append(jnp.stack([jnp.full_like(tau, k / num_experts), tau], 1))
+        before.append(jnp.full(per_interface, k - 1))
+        after.append(jnp.full(per_interface, k))
+    return jnp.concatenate(points), jnp.concatenate(before), jnp.concatenate(after)
+
+
 # --- models ----------------------------------------------------------------------------------
 
 
 class Model(eqx.Module):
-    """u(x, tau) = b(x, tau) . omega_{k(x, tau)}; kind in {soft, hard, moe}; split in {time, space}."""
+    """u(x, tau) = b(x, tau) . omega_{k(x, tau)}; kind in {soft, hard, moe, coupled}; split in {time, space}."""
 
     net: BasisNet
     omega: jax.Array | None  # trained coefficients (soft only)
@@ -367,11 +417,14 @@ class Model(eqx.Module):
             return self.omega[None], None
         features = jax.vmap(lambda p: basis_jet(self.net, p))(cpoints)
         features = {**features, "types": ctypes, "values": cvalues.astype(features["b"].dtype)}
-        if getattr(layer.constraint, "gradient", None) == "kkt":  # exact minimum-norm solution (anchor 0)
+        if GRADIENT == "kkt":  # linear problem: the exact minimum-norm solution (anchor / start 0)
             init = jnp.zeros(features["b"].shape[::2], features["b"].dtype)  # (K, N)
         else:  # square Gauss-Newton or LM: start from the linearised solution (a frozen anchor)
             init = jax.lax.stop_gradient(jax.vmap(lambda f: linearised_coefficients(layer.problem, f))(features))
-        sol = layer.mixture(features, init)
+        if self.kind == "coupled":
+            sol = layer.mixture(features, layer.coupling_features(lambda p: basis_jet(self.net, p)), init)
+        else:
+            sol = layer.mixture(features, init)
         return sol.coefficients, sol
 
     def expert_of(self, points):
@@ -433,14 +486,22 @@ def loss_fn(model, layer, problem, cpoints, ctypes, cvalues, batch):
 
 def build(kind, problem, total_points, num_experts, width, depth, key, basis_factor=1, regularisation=0.0,
           split="time"):
-    experts = num_experts if kind == "moe" else 1
+    experts = num_experts if kind in ("moe", "coupled") else 1
     num_basis = basis_factor * total_points // experts
     knet, kw = jax.random.split(key)
     net = BasisNet(num_basis, width, depth, knet)
     omega = jax.random.normal(kw, (num_basis,)) / math.sqrt(num_basis) if kind == "soft" else None
     model = Model(net, omega, kind, experts, split)
     layer = None
-    if kind != "soft" and basis_factor > 1 and regularisation == 0.0:
+    if kind == "coupled":
+        if split != "space":
+            raise ValueError("the coupled mixture needs --split space")
+        coupled = CoupledMixtureOfExperts(make_constraint_residual(problem), jump_conditions, num_basis,
+                                          num_steps=COUPLED_STEPS, tolerance=1e-8, on_failure="ignore",
+                                          initial_damping=COUPLED_DAMPING,
+                                          batching="map")
+        layer = CoupledLayer(coupled, problem, *space_interface_points(experts, INTERFACE_POINTS), ("b", "b_x"))
+    elif kind != "soft" and basis_factor > 1 and regularisation == 0.0:
         # under-determined: the exact minimum-norm solution (pseudo-inverse Gauss-Newton, KKT gradients)
         single = MinimumNormConstraint(make_constraint_residual(problem), num_basis, num_steps=SOLVE_STEPS,
                                        tolerance=1e-8, on_failure="ignore", gradient=GRADIENT)
@@ -499,32 +560,40 @@ def evaluate(model, layer, constraint, x_eval, t_eval, reference):
     features = jax.vmap(lambda p: basis_jet(model.net, p))(constraint[0])
     features = {**features, "types": constraint[1], "values": constraint[2]}
     residual = jax.vmap(layer.constraint.residual_fn)(omegas, features)  # without the Tikhonov rows
+    if model.kind == "coupled":  # the interface conditions are constraints too
+        coupling = layer.coupling_features(lambda p: basis_jet(model.net, p))
+        residual = jnp.concatenate([residual.ravel(), layer.mixture.interface_residuals(omegas, coupling)])
     return error, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
 
 
 def time_solve_only(problem, total_points, experts, width, depth, repeats=5, basis_factor=1, regularisation=0.0,
-                    split="time", overlap=0.0):
+                    split="time", overlap=0.0, kinds=("hard", "moe")):
     """Forward + implicit backward of the constraint layer alone: global (M bases, M points)
     vs mixture (K experts x M/K bases and points), same M, same network width."""
     out = {}
-    for kind, k in (("hard", 1), ("moe", experts)):
+    for kind in kinds:
+        k = 1 if kind == "hard" else experts
         model, layer, _ = build(kind, problem, total_points, experts, width, depth, jax.random.key(0), basis_factor,
                                 regularisation, split)
         cpoints, ctypes, cvalues = constraint_points(problem, k, total_points // k, jax.random.key(7), split,
                                                      overlap if k > 1 else 0.0)
         features = jax.vmap(lambda p: basis_jet(model.net, p))(cpoints)
         init = jax.vmap(lambda f: linearised_coefficients(problem, f))({**features, "types": ctypes, "values": cvalues})
-        if getattr(layer.constraint, "gradient", None) == "kkt":
+        if GRADIENT == "kkt":
             init = jnp.zeros_like(init)  # as in training
+        coupling = layer.coupling_features(lambda p: basis_jet(model.net, p)) if kind == "coupled" else None
 
-        @jax.jit
-        def fwd_bwd(feats):
-            def loss(f):
-                return jnp.sum(layer.mixture({**f, "types": ctypes, "values": cvalues}, init).coefficients ** 2)
+        @eqx.filter_jit
+        def fwd_bwd(inputs):
+            def loss(diff):
+                f, g = diff
+                f = {**f, "types": ctypes, "values": cvalues}
+                sol = layer.mixture(f, g, init) if kind == "coupled" else layer.mixture(f, init)
+                return jnp.sum(sol.coefficients ** 2)
 
-            return jax.value_and_grad(loss)(feats)
+            return eqx.filter_value_and_grad(loss)(inputs)
 
-        out[kind] = best_time(fwd_bwd, features, repeats)[0]
+        out[kind] = best_time(fwd_bwd, (features, coupling), repeats)[0]
     return out
 
 
@@ -832,7 +901,13 @@ def main(argv=None) -> int:
     parser.add_argument("--boundary", type=int, default=64, help="IC / each BC loss points per step")
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", nargs="+", default=["soft", "hard", "moe"], choices=("soft", "hard", "moe"))
+    parser.add_argument("--models", nargs="+", default=["soft", "hard", "moe", "coupled"],
+                        choices=("soft", "hard", "moe", "coupled"),
+                        help="coupled = the mixture with its interfaces coupled inside the solve")
+    parser.add_argument("--coupled-steps", type=int, default=None,
+                        help="Levenberg-Marquardt steps of the coupled mixture (default 5 heat, 40 otherwise)")
+    parser.add_argument("--interface-points", type=int, default=8,
+                        help="coupled mixture: points per interface where the jumps must vanish")
     parser.add_argument("--basis-factor", type=int, default=None,
                         help="bases per solve = factor x constraint points per solve (> 1: under-determined)")
     parser.add_argument("--regularisation", type=float, default=0.0,
@@ -865,11 +940,16 @@ def main(argv=None) -> int:
     if args.points % args.experts:
         parser.error("--points must be divisible by --experts")
     problem = DIFFUSION_SORPTION if args.problem == "diffusion_sorption" else HEAT
-    global FEATURE_DECAY, SOLVE_STEPS, GRADIENT
+    global FEATURE_DECAY, SOLVE_STEPS, GRADIENT, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS
     FEATURE_DECAY = args.feature_decay
+    INTERFACE_POINTS = args.interface_points
     GRADIENT = args.gradient or ("kkt" if problem is HEAT else "tangent")
     # diffusion-sorption: 20 LM steps stop at residuals ~5e-4 and 46% error; 80 reach 1.6e-7 and 11%
     SOLVE_STEPS = args.solve_steps or (2 if GRADIENT == "kkt" else 80)
+    COUPLED_STEPS = args.coupled_steps or (20 if problem is HEAT else 40)
+    COUPLED_DAMPING = 1e-10 if problem is HEAT else 1e-6  # heat is linear: start almost undamped
+    if "coupled" in args.models and args.split != "space":
+        parser.error("the coupled mixture (--models coupled) needs --split space")
 
     x_eval = jnp.arange(65) / 64
     t_eval = jnp.arange(1, 33) / 32
@@ -891,12 +971,14 @@ def main(argv=None) -> int:
 
     solve_timing = time_solve_only(problem, args.points, args.experts, args.width, args.depth,
                                    basis_factor=args.basis_factor, regularisation=args.regularisation, split=args.split,
-                                   overlap=args.overlap)
+                                   overlap=args.overlap,
+                                   kinds=("hard", "moe", "coupled") if "coupled" in args.models else ("hard", "moe"))
     summary = {
         "problem": problem.name, "steps": args.steps, "basis_factor": args.basis_factor,
         "regularisation": args.regularisation, "constraint_points": args.points, "experts": args.experts,
         "split": args.split, "lr": args.lr, "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
-        "gradient": GRADIENT, "overlap": args.overlap,
+        "gradient": GRADIENT, "overlap": args.overlap, "coupled_steps": COUPLED_STEPS,
+        "interface_points": INTERFACE_POINTS,
         "results": results,
         "solve_only_seconds": solve_timing,
         "moe_solve_speedup": solve_timing["hard"] / solve_timing["moe"],
@@ -912,16 +994,25 @@ def _report(summary, args) -> int:
     by = {r["model"]: r for r in results}
     if "hard" in by and "moe" in by:
         summary["moe_train_step_speedup"] = by["hard"]["seconds_per_step"] / by["moe"]["seconds_per_step"]
+    if "coupled" in solve_timing:
+        summary["coupled_solve_speedup"] = solve_timing["hard"] / solve_timing["coupled"]
+    if "hard" in by and "coupled" in by:
+        summary["coupled_train_step_speedup"] = by["hard"]["seconds_per_step"] / by["coupled"]["seconds_per_step"]
     print(f"\n{summary['problem']}: {args.steps} Adam steps, M = {args.points} constraint points, "
           f"K = {summary['experts']}")
-    print(f"{'model':6} {'rel_L2':>9} {'max|r| at constraint pts':>25} {'s/step':>8}")
+    print(f"{'model':7} {'rel_L2':>9} {'max|r| at constraint pts':>25} {'s/step':>8}")
     for r in results:
         cres = "-" if r["constraint_residual_max"] is None else f"{r['constraint_residual_max']:.1e}"
-        print(f"{r['model']:6} {r['rel_l2']:9.2%} {cres:>25} {r['seconds_per_step']:8.4f}")
+        print(f"{r['model']:7} {r['rel_l2']:9.2%} {cres:>25} {r['seconds_per_step']:8.4f}")
     print(f"constraint layer fwd+bwd: global {solve_timing['hard']*1e3:.2f} ms, "
           f"MoE {solve_timing['moe']*1e3:.2f} ms, speed-up {summary['moe_solve_speedup']:.2f}x")
     if "moe_train_step_speedup" in summary:
         print(f"training step speed-up MoE vs global hard: {summary['moe_train_step_speedup']:.2f}x")
+    if "coupled_solve_speedup" in summary:
+        print(f"coupled MoE layer fwd+bwd {solve_timing['coupled']*1e3:.2f} ms, speed-up "
+              f"{summary['coupled_solve_speedup']:.2f}x vs global")
+    if "coupled_train_step_speedup" in summary:
+        print(f"training step speed-up coupled MoE vs global hard: {summary['coupled_train_step_speedup']:.2f}x")
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(summary, handle, indent=2, default=float)

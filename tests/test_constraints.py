@@ -13,6 +13,7 @@ from pdesolve.constraints import (
     BoundaryValueProjection,
     ConstrainedModel,
     ConvergenceWarning,
+    CoupledMixtureOfExperts,
     LeastSquaresConstraint,
     LerayProjection,
     LinearEqualityProjection,
@@ -528,6 +529,118 @@ def test_minimum_norm_constraint_rejects_bad_input_and_reports_failure():
     with pytest.warns(ConvergenceWarning, match="did not reach"):
         sol = jax.block_until_ready(one_step(features))
     assert not bool(sol.converged)
+
+
+# ---------------------------------------------------------------------------------------------
+# Coupled mixture of experts (interface conditions, Schur-complement solve)
+# ---------------------------------------------------------------------------------------------
+
+
+def _expert_residual(omega, features):
+    z = features["A"] @ omega
+    return z + features["c"] * z**3 - features["y"]
+
+
+def _interface(omegas, coupling):
+    """q conditions sum_k C[q, k, :] . omega_k (e.g. jumps between neighbouring experts)."""
+    return jnp.einsum("qkn,kn->q", coupling, omegas)
+
+
+def _block_system(A, C):
+    """The coupled system as one dense matrix: blockdiag(A_k) over the coupling rows."""
+    K, m, N = A.shape
+    J = jnp.zeros((K * m + C.shape[0], K * N))
+    for k in range(K):
+        J = J.at[k * m:(k + 1) * m, k * N:(k + 1) * N].set(A[k])
+    return J.at[K * m:].set(C.reshape(C.shape[0], K * N))
+
+
+def test_coupled_mixture_linear_equals_global_minimum_norm_solution():
+    K, m, N, q = 3, 3, 6, 4
+    A = jax.random.normal(jax.random.key(30), (K, m, N))
+    y = jax.random.normal(jax.random.key(31), (K, m))
+    C = jax.random.normal(jax.random.key(32), (q, K, N))
+    layer = CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=12, tolerance=1e-11,
+                                    on_failure="raise")
+    features = {"A": A, "c": jnp.zeros(K), "y": y}
+    sol = layer(features, C)
+    assert bool(sol.converged) and float(sol.optimality_norm) < 1e-11
+    expected = jnp.linalg.pinv(_block_system(A, C)) @ jnp.concatenate([y.ravel(), jnp.zeros(q)])
+    assert_close(sol.coefficients.ravel(), expected, rtol=1e-9, atol=1e-12)
+    # the independent mixture ignores the interface rows: its solution breaks them
+    free = MixtureOfExperts(MinimumNormConstraint(_expert_residual, N, num_steps=1))(features)
+    assert float(jnp.max(jnp.abs(_interface(free.coefficients, C)))) > 1e-2
+    assert_close(CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=12, batching="map")(
+        features, C).coefficients, sol.coefficients, rtol=1e-9, atol=1e-12)
+
+
+def test_coupled_mixture_implicit_gradient_matches_finite_differences():
+    # K N = K m + q: a unique root, so the tangent derivative is the derivative of the root
+    K, m, N, q = 2, 2, 3, 2
+    A = jax.random.normal(jax.random.key(33), (K, m, N))
+    y = 0.3 * jax.random.normal(jax.random.key(34), (K, m))
+    C = jax.random.normal(jax.random.key(35), (q, K, N))
+    c = jnp.full(K, 0.1)
+    layer = CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=40, tolerance=1e-11,
+                                    on_failure="raise")
+    sol = layer({"A": A, "c": c, "y": y}, C)
+    assert bool(sol.converged)
+
+    def loss(A, C):
+        return jnp.sum(jnp.sin(layer({"A": A, "c": c, "y": y}, C).coefficients))
+
+    grad_a, grad_c = jax.jit(jax.grad(loss, argnums=(0, 1)))(A, C)
+    compiled = jax.jit(loss)
+    assert_close(grad_a, central_difference(lambda a: compiled(a, C), A), rtol=1e-6, atol=1e-8)
+    assert_close(grad_c, central_difference(lambda cc: compiled(A, cc), C), rtol=1e-6, atol=1e-8)
+
+
+def test_coupled_mixture_tangent_gradient_when_under_determined():
+    K, m, N, q = 2, 2, 5, 3
+    A = jax.random.normal(jax.random.key(36), (K, m, N))
+    y = 0.3 * jax.random.normal(jax.random.key(37), (K, m))
+    C = jax.random.normal(jax.random.key(38), (q, K, N))
+    features = {"A": A, "c": jnp.full(K, 0.1), "y": y}
+    layer = CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=40, tolerance=1e-11)
+    w = layer(features, C).coefficients
+    # d w = -J^+ dR along a direction E of A, with J the dense Jacobian of the coupled system
+    E = jax.random.normal(jax.random.key(39), A.shape)
+
+    def full_residual(omegas, a):
+        local = jax.vmap(_expert_residual)(omegas, {**features, "A": a})
+        return jnp.concatenate([local.ravel(), _interface(omegas, C)])
+
+    J = jax.jacfwd(lambda o: full_residual(o.reshape(K, N), A))(w.ravel())
+    d_r = jax.jvp(lambda a: full_residual(w, a), (A,), (E,))[1]
+    expected = -jnp.linalg.pinv(J) @ d_r
+    v = jax.random.normal(jax.random.key(40), (K * N,))
+    g = jax.grad(lambda a: v @ layer({**features, "A": a}, C).coefficients.ravel())(A)
+    assert_close(jnp.sum(g * E), v @ expected, rtol=1e-8)
+
+
+def test_coupled_mixture_rejects_bad_input_and_reports_failure():
+    K, m, N, q = 2, 2, 5, 3
+    features = {"A": jax.random.normal(jax.random.key(41), (K, m, N)), "c": jnp.full(K, 0.5),
+                "y": 3.0 * jnp.ones((K, m))}
+    C = jax.random.normal(jax.random.key(42), (q, K, N))
+    layer = CoupledMixtureOfExperts(_expert_residual, _interface, N)
+    with pytest.raises(InvalidInputError, match="init must have shape"):
+        layer(features, C, jnp.zeros((K, N + 1)))
+    with pytest.raises(InvalidInputError, match="leading expert axis"):
+        layer({**features, "c": jnp.ones(K + 1)}, C)
+    with pytest.raises(InvalidInputError, match="initial_damping"):
+        CoupledMixtureOfExperts(_expert_residual, _interface, N, initial_damping=0.0)
+    with pytest.raises(InvalidInputError, match="batching"):
+        CoupledMixtureOfExperts(_expert_residual, _interface, N, batching="pmap")
+    with pytest.raises(InvalidInputError, match="num_steps"):
+        CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=0)
+    one_step = CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=1, on_failure="warn")
+    with pytest.warns(ConvergenceWarning, match="did not reach"):
+        sol = jax.block_until_ready(one_step(features, C))
+    assert not bool(sol.converged) and bool(jnp.all(jnp.isfinite(sol.coefficients)))
+    strict = CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=1, on_failure="raise")
+    with pytest.raises(Exception, match="did not reach"):
+        jax.block_until_ready(strict(features, C))
 
 
 # ---------------------------------------------------------------------------------------------

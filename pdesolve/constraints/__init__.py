@@ -7,12 +7,14 @@
 - Divergence-free projections: :class:`LerayProjection` (spectral, periodic),
   :class:`StaggeredLerayProjection` (MAC grid with walls, CG pressure solve).
 - PDE-constrained least squares (Négiar et al. 2023): :class:`LeastSquaresConstraint`, and its
-  mixture of experts (Chalapathi et al. 2024): :class:`MixtureOfExperts`;
+  mixture of experts (Chalapathi et al. 2024): :class:`MixtureOfExperts`, and
+  :class:`CoupledMixtureOfExperts` (experts tied by interface conditions, Schur-complement solve);
   :class:`MinimumNormConstraint` for under-determined systems (exact, minimum-norm).
 - Failed inner solves: a ``converged`` flag plus ``on_failure="raise" | "warn" | "ignore"``
   (:class:`ConvergenceWarning`).
 """
 
+from ._coupled_mixture import CoupledMixtureOfExperts as CoupledMixtureOfExperts
 from ._divergence_free import LerayProjection as LerayProjection
 from ._divergence_free import StaggeredLerayProjection as StaggeredLerayProjection
 from ._failure import ConvergenceWarning as ConvergenceWarning
@@ -34,6 +36,7 @@ __all__ = [
     "AbstractProjection",
     "BoundaryValueProjection",
     "ConstrainedModel",
+    "CoupledMixtureOfExperts",
     "ConstraintSolution",
     "ConvergenceWarning",
     "LeastSquaresConstraint",
