@@ -566,6 +566,21 @@ def evaluate(model, layer, constraint, x_eval, t_eval, reference):
     return error, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
 
 
+def time_layer(solve, features, coupling, ctypes, cvalues, repeats):
+    """Best time of the constraint layer's forward pass plus implicit backward pass:
+    ``solve(features, coupling)`` (a ConstraintSolution), loss = sum of squared coefficients."""
+
+    @eqx.filter_jit
+    def fwd_bwd(inputs):
+        def loss(diff):
+            f, g = diff
+            return jnp.sum(solve({**f, "types": ctypes, "values": cvalues}, g).coefficients ** 2)
+
+        return eqx.filter_value_and_grad(loss)(inputs)
+
+    return best_time(fwd_bwd, (features, coupling), repeats)[0]
+
+
 def time_solve_only(problem, total_points, experts, width, depth, repeats=5, basis_factor=1, regularisation=0.0,
                     split="time", overlap=0.0, kinds=("hard", "moe")):
     """Forward + implicit backward of the constraint layer alone: global (M bases, M points)
@@ -581,19 +596,12 @@ def time_solve_only(problem, total_points, experts, width, depth, repeats=5, bas
         init = jax.vmap(lambda f: linearised_coefficients(problem, f))({**features, "types": ctypes, "values": cvalues})
         if GRADIENT == "kkt":
             init = jnp.zeros_like(init)  # as in training
-        coupling = layer.coupling_features(lambda p: basis_jet(model.net, p)) if kind == "coupled" else None
-
-        @eqx.filter_jit
-        def fwd_bwd(inputs):
-            def loss(diff):
-                f, g = diff
-                f = {**f, "types": ctypes, "values": cvalues}
-                sol = layer.mixture(f, g, init) if kind == "coupled" else layer.mixture(f, init)
-                return jnp.sum(sol.coefficients ** 2)
-
-            return eqx.filter_value_and_grad(loss)(inputs)
-
-        out[kind] = best_time(fwd_bwd, (features, coupling), repeats)[0]
+        if kind == "coupled":
+            coupling = layer.coupling_features(lambda p: basis_jet(model.net, p))
+            solve = lambda f, g: layer.mixture(f, g, init)  # noqa: E731
+        else:
+            coupling, solve = None, lambda f, g: layer.mixture(f, init)  # noqa: E731
+        out[kind] = time_layer(solve, features, coupling, ctypes, cvalues, repeats)
     return out
 
 
@@ -708,8 +716,31 @@ def ns_constraint_points(w0, experts_per_axis, ic_per_axis, pde_per_expert, key)
     return jnp.stack(points), jnp.stack(types), jnp.stack(values)
 
 
+def ns_interface_points(experts_per_axis: int, per_segment: int):
+    """Points (x, y, tau) on the edges between the a x a periodic quadrants, with the experts on
+    either side: per_segment points on each edge segment (lines x = c/a and y = c/a, each cut into
+    a segments by the other axis), staggered in tau."""
+    a = experts_per_axis
+    points, before, after = [], [], []
+    for axis in (0, 1):
+        for c in range(a):
+            for j in range(a):
+                offset = 0.618 * (j + a * c + 2 * a * a * axis)
+                for i in range(per_segment):
+                    along = (j + (i + 0.5) / per_segment) / a
+                    tau = ((i + 0.5) / per_segment + offset) % 1.0
+                    points.append([c / a, along, tau] if axis == 0 else [along, c / a, tau])
+                    if axis == 0:
+                        before.append(((c - 1) % a) * a + j)
+                        after.append(c * a + j)
+                    else:
+                        before.append(j * a + (c - 1) % a)
+                        after.append(j * a + c)
+    return jnp.asarray(points), jnp.asarray(before), jnp.asarray(after)
+
+
 class NSModel(eqx.Module):
-    """psi = b . omega_{k(x, y)}; kind in {soft, hard, moe}; K = experts_per_axis^2 quadrants."""
+    """psi = b . omega_{k(x, y)}; kind in {soft, hard, moe, coupled}; K = experts_per_axis^2 quadrants."""
 
     net: PeriodicBasisNet
     omega: jax.Array | None
@@ -722,7 +753,10 @@ class NSModel(eqx.Module):
         features = jax.vmap(lambda p: ns_jet(self.net, p))(cpoints)
         features = {**features, "types": ctypes, "values": cvalues}
         init = jax.lax.stop_gradient(jax.vmap(ns_linearised_coefficients)(features))
-        sol = layer(features, init)
+        if self.kind == "coupled":
+            sol = layer.mixture(features, layer.coupling_features(lambda p: ns_jet(self.net, p)), init)
+        else:
+            sol = layer(features, init)
         return sol.coefficients, sol
 
     def expert_of(self, points):
@@ -771,13 +805,18 @@ def ns_loss(model, layer, constraint, w0, batch):
 
 
 def ns_build(kind, args, key):
-    a = args.ns_experts_per_axis if kind == "moe" else 1
+    a = args.ns_experts_per_axis if kind in ("moe", "coupled") else 1
     num_basis = args.basis_factor * args.points // (a * a)
     knet, kw = jax.random.split(key)
     net = PeriodicBasisNet(num_basis, args.width, args.depth, knet, args.feature_decay)
     omega = jax.random.normal(kw, (num_basis,)) / math.sqrt(num_basis) if kind == "soft" else None
     layer = None
-    if kind != "soft":
+    if kind == "coupled":
+        coupled = CoupledMixtureOfExperts(ns_constraint_residual, jump_conditions, num_basis, num_steps=COUPLED_STEPS,
+                                          tolerance=1e-8, on_failure="ignore", initial_damping=COUPLED_DAMPING,
+                                          batching="map")
+        layer = CoupledLayer(coupled, None, *ns_interface_points(a, INTERFACE_POINTS), ("w", "psi_x", "psi_y"))
+    elif kind != "soft":
         # the advection term is strongly nonlinear at this amplitude: Levenberg-Marquardt forward pass,
         # minimum-norm tangent gradients (the anchored minimum-norm iteration stalls here)
         layer = MixtureOfExperts(MinimumNormConstraint(ns_constraint_residual, num_basis, num_steps=SOLVE_STEPS,
@@ -843,24 +882,26 @@ def ns_evaluate(model, layer, constraint, frames, stride):
     features = jax.vmap(lambda p: ns_jet(model.net, p))(constraint[0])
     features = {**features, "types": constraint[1], "values": constraint[2]}
     residual = jax.vmap(ns_constraint_residual)(omegas, features)
+    if model.kind == "coupled":
+        coupling = layer.coupling_features(lambda p: ns_jet(model.net, p))
+        residual = jnp.concatenate([residual.ravel(), layer.mixture.interface_residuals(omegas, coupling)])
     return error, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
 
 
 def ns_time_solve_only(args, w0, repeats=3):
     """Forward + implicit backward of the constraint layer alone, global vs mixture, same points."""
     out = {}
-    for kind in ("hard", "moe"):
+    for kind in ("hard", "moe", "coupled") if "coupled" in args.models else ("hard", "moe"):
         model, layer, _ = ns_build(kind, args, jax.random.key(0))
         cpoints, ctypes, cvalues = ns_constraints_for(model, args, w0)
         features = jax.vmap(lambda p: ns_jet(model.net, p))(cpoints)
         init = jax.vmap(ns_linearised_coefficients)({**features, "types": ctypes, "values": cvalues})
-
-        @jax.jit
-        def fwd_bwd(feats):
-            return jax.value_and_grad(
-                lambda f: jnp.sum(layer({**f, "types": ctypes, "values": cvalues}, init).coefficients ** 2))(feats)
-
-        out[kind] = best_time(fwd_bwd, features, repeats)[0]
+        if kind == "coupled":
+            coupling = layer.coupling_features(lambda p: ns_jet(model.net, p))
+            solve = lambda f, g: layer.mixture(f, g, init)  # noqa: E731
+        else:
+            coupling, solve = None, lambda f, g: layer(f, init)  # noqa: E731
+        out[kind] = time_layer(solve, features, coupling, ctypes, cvalues, repeats)
     return out
 
 
@@ -906,8 +947,9 @@ def main(argv=None) -> int:
                         help="coupled = the mixture with its interfaces coupled inside the solve")
     parser.add_argument("--coupled-steps", type=int, default=None,
                         help="Levenberg-Marquardt steps of the coupled mixture (default 5 heat, 40 otherwise)")
-    parser.add_argument("--interface-points", type=int, default=8,
-                        help="coupled mixture: points per interface where the jumps must vanish")
+    parser.add_argument("--interface-points", type=int, default=None,
+                        help="coupled mixture: points per interface where the jumps must vanish (default 8; "
+                        "navier-stokes: per edge segment, default 2)")
     parser.add_argument("--basis-factor", type=int, default=None,
                         help="bases per solve = factor x constraint points per solve (> 1: under-determined)")
     parser.add_argument("--regularisation", type=float, default=0.0,
@@ -942,7 +984,7 @@ def main(argv=None) -> int:
     problem = DIFFUSION_SORPTION if args.problem == "diffusion_sorption" else HEAT
     global FEATURE_DECAY, SOLVE_STEPS, GRADIENT, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS
     FEATURE_DECAY = args.feature_decay
-    INTERFACE_POINTS = args.interface_points
+    INTERFACE_POINTS = args.interface_points or 8
     GRADIENT = args.gradient or ("kkt" if problem is HEAT else "tangent")
     # diffusion-sorption: 20 LM steps stop at residuals ~5e-4 and 46% error; 80 reach 1.6e-7 and 11%
     SOLVE_STEPS = args.solve_steps or (2 if GRADIENT == "kkt" else 80)
@@ -1020,9 +1062,12 @@ def _report(summary, args) -> int:
 
 
 def _main_navier_stokes(args, parser) -> int:
-    global FEATURE_DECAY, SOLVE_STEPS
+    global FEATURE_DECAY, SOLVE_STEPS, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS
     FEATURE_DECAY = args.feature_decay
     SOLVE_STEPS = args.solve_steps or 20
+    COUPLED_STEPS = args.coupled_steps or 30
+    COUPLED_DAMPING = 1e-6
+    INTERFACE_POINTS = args.interface_points or 2
     if args.steps is None:
         args.steps = 300 if args.quick else 2000
     if args.interior is None:
@@ -1041,6 +1086,7 @@ def _main_navier_stokes(args, parser) -> int:
     summary = run_navier_stokes(args)
     summary.update({"steps": args.steps, "basis_factor": args.basis_factor, "constraint_points": args.points,
                     "lr": args.lr, "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
+                    "coupled_steps": COUPLED_STEPS, "interface_points_per_segment": INTERFACE_POINTS,
                     "viscosity": NS_VISCOSITY, "t_final": NS_T_FINAL, "resolution": args.ns_resolution})
     return _report(summary, args)
 
