@@ -37,7 +37,9 @@ Reproduces the set-up of Chalapathi, Du & Krishnapriyan (ICLR 2024) at CPU scale
     interface Schur-complement solve per Levenberg-Marquardt step; 20 steps for heat, 200 for
     diffusion-sorption, ``--coupled-steps``); same loss as the MoE.
   All models see the same loss points (resampled every step), the same number of Adam steps and
-  the same learning rate; there is no interior solution data.
+  the same learning rate; there is no interior solution data. ``--warm-start``
+  (diffusion-sorption): every hard solve starts from the previous training step's coefficients
+  instead of the linearised solution (and the evaluation from the last ones).
 - **2D Navier-Stokes** (``--problem navier-stokes``): unforced vorticity form, $\nu = 10^{-4}$,
   periodic $(0,1)^2$, $T = 5$, Gaussian-random-field initial vorticity
   (:func:`pdesolve.initial_conditions.gaussian_random_field`, $\alpha = 2.5$, $\tau = 1/0.8$,
@@ -419,13 +421,19 @@ class Model(eqx.Module):
     num_experts: int = eqx.field(static=True)
     split: str = eqx.field(static=True, default="time")
 
-    def coefficients(self, layer, cpoints, ctypes, cvalues):
-        """(K, N) coefficients and the solution info (None for soft)."""
+    def coefficients(self, layer, cpoints, ctypes, cvalues, start=None):
+        """(K, N) coefficients and the solution info (None for soft).
+
+        ``start``: where the nonlinear solve starts (``--warm-start``: the previous training
+        step's coefficients); default the linearised solution (zeros for the exact linear solve).
+        """
         if self.kind == "soft":
             return self.omega[None], None
         features = jax.vmap(lambda p: basis_jet(self.net, p))(cpoints)
         features = {**features, "types": ctypes, "values": cvalues.astype(features["b"].dtype)}
-        if GRADIENT == "kkt":  # linear problem: the exact minimum-norm solution (anchor / start 0)
+        if start is not None:
+            init = jax.lax.stop_gradient(start)
+        elif GRADIENT == "kkt":  # linear problem: the exact minimum-norm solution (anchor / start 0)
             init = jnp.zeros(features["b"].shape[::2], features["b"].dtype)  # (K, N)
         else:  # square Gauss-Newton or LM: start from the linearised solution (a frozen anchor)
             init = jax.lax.stop_gradient(jax.vmap(lambda f: linearised_coefficients(layer.problem, f))(features))
@@ -476,9 +484,9 @@ def loss_points(key, num_interior, num_boundary):
             jnp.stack([jnp.ones_like(t_bc2), t_bc2], 1))
 
 
-def loss_fn(model, layer, problem, cpoints, ctypes, cvalues, batch):
+def loss_fn(model, layer, problem, cpoints, ctypes, cvalues, batch, start=None):
     interior, ic, left, right = batch
-    omegas, sol = model.coefficients(layer, cpoints, ctypes, cvalues)
+    omegas, sol = model.coefficients(layer, cpoints, ctypes, cvalues, start)
     f = model.evaluate(omegas, interior)
     pde = problem.pde_residual(f["b"], f["b_t"], f["b_xx"])
     u_ic = model.evaluate(omegas, ic)["b"] - problem.initial_value(ic[:, 0])
@@ -489,7 +497,7 @@ def loss_fn(model, layer, problem, cpoints, ctypes, cvalues, batch):
     if model.num_experts > 1:  # experts are solved independently; continuity across slabs is a loss term
         loss = loss + jnp.mean(model.interface_jump(omegas, ic[:, 0]) ** 2)
     converged = jnp.asarray(True) if sol is None else jnp.all(sol.converged)
-    return loss, converged
+    return loss, (converged, jax.lax.stop_gradient(omegas))
 
 
 def build(kind, problem, total_points, num_experts, width, depth, key, basis_factor=1, regularisation=0.0,
@@ -534,31 +542,37 @@ def train(kind, problem, args, key):
     opt = optax.adam(schedule)
     state = opt.init(eqx.filter(model, eqx.is_inexact_array))
 
+    warm = getattr(args, "warm_start", False) and kind != "soft"
+
     @eqx.filter_jit
-    def step(model, state, key):
+    def step(model, state, key, start):
         batch = loss_points(key, args.interior, args.boundary)
-        (loss, conv), grads = eqx.filter_value_and_grad(
-            lambda m: loss_fn(m, layer, problem, cpoints, ctypes, cvalues, batch), has_aux=True)(model)
+        (loss, (conv, omegas)), grads = eqx.filter_value_and_grad(
+            lambda m: loss_fn(m, layer, problem, cpoints, ctypes, cvalues, batch, start), has_aux=True)(model)
         updates, state = opt.update(grads, state, eqx.filter(model, eqx.is_inexact_array))
-        return eqx.apply_updates(model, updates), state, loss, conv
+        return eqx.apply_updates(model, updates), state, loss, conv, omegas
 
     keys = jax.random.split(jax.random.key(args.seed + 1), args.steps)
-    model, state, loss, conv = step(model, state, keys[0])  # compile
+    model, state, loss, conv, omegas = step(model, state, keys[0], None)  # compile
     jax.block_until_ready(loss)
-    start = time.perf_counter()
+    start = omegas if warm else None  # warm start: each solve starts from the previous step's root
+    if warm:  # compile the warm-started step outside the timing too
+        jax.block_until_ready(step(model, state, keys[0], start))
+    clock = time.perf_counter()
     failures = 0
     losses = []
     for i in range(1, args.steps):
-        model, state, loss, conv = step(model, state, keys[i])
+        model, state, loss, conv, omegas = step(model, state, keys[i], start)
+        start = omegas if warm else None
         if i % 50 == 0 or i == args.steps - 1:
             losses.append(float(loss))
             failures += int(not bool(conv))
-    seconds_per_step = (time.perf_counter() - start) / max(args.steps - 1, 1)
-    return model, layer, (cpoints, ctypes, cvalues), seconds_per_step, losses, failures, num_basis
+    seconds_per_step = (time.perf_counter() - clock) / max(args.steps - 1, 1)
+    return model, layer, (cpoints, ctypes, cvalues), seconds_per_step, losses, failures, num_basis, start
 
 
-def evaluate(model, layer, constraint, x_eval, t_eval, reference):
-    omegas, sol = model.coefficients(layer, *constraint)
+def evaluate(model, layer, constraint, x_eval, t_eval, reference, start=None):
+    omegas, sol = model.coefficients(layer, *constraint, start)
     xx, tt = jnp.meshgrid(x_eval, t_eval, indexing="xy")
     pts = jnp.stack([xx.ravel(), tt.ravel()], 1)
     u = model.evaluate(omegas, pts)["b"].reshape(tt.shape)
@@ -976,6 +990,9 @@ def main(argv=None) -> int:
     parser.add_argument("--gradient", choices=("kkt", "tangent"), default=None,
                         help="minimum-norm layer: exact KKT (default for heat) or LM + tangent (default otherwise)")
     parser.add_argument("--ns-resolution", type=int, default=None, help="Navier-Stokes reference grid (64 quick)")
+    parser.add_argument("--warm-start", action="store_true",
+                        help="diffusion-sorption: start every training step's constraint solve from the previous "
+                        "step's coefficients (and evaluate from the last ones) instead of the linearised solution")
     parser.add_argument("--interface-fields", nargs="+", default=None, choices=("w", "psi_x", "psi_y"),
                         help="navier-stokes coupled mixture: fields whose jumps vanish at the interface points "
                         "(default w psi_x psi_y)")
@@ -1004,6 +1021,8 @@ def main(argv=None) -> int:
     SOLVE_STEPS = args.solve_steps or (2 if GRADIENT == "kkt" else 80)
     COUPLED_STEPS = args.coupled_steps or (20 if problem is HEAT else 200)  # DS: 80 steps stop at 3e-5
     COUPLED_DAMPING = 1e-10 if problem is HEAT else 1e-6  # heat is linear: start almost undamped
+    if args.warm_start and problem is HEAT:
+        parser.error("--warm-start is for diffusion-sorption (heat's exact solve starts from 0 by definition)")
     if "coupled" in args.models and args.split != "space":
         parser.error("the coupled mixture (--models coupled) needs --split space")
 
@@ -1016,8 +1035,9 @@ def main(argv=None) -> int:
     results = []
     for i, kind in enumerate(args.models):
         t0 = time.perf_counter()
-        model, layer, constraint, sps, losses, failures, nb = train(kind, problem, args, jax.random.key(args.seed))
-        error, cres, conv = evaluate(model, layer, constraint, x_eval, t_eval, reference)
+        model, layer, constraint, sps, losses, failures, nb, start = train(kind, problem, args,
+                                                                            jax.random.key(args.seed))
+        error, cres, conv = evaluate(model, layer, constraint, x_eval, t_eval, reference, start)
         row = {"model": kind, "rel_l2": error, "constraint_residual_max": cres, "final_solve_converged": conv,
                "seconds_per_step": sps, "bases_per_solve": nb, "experts": model.num_experts,
                "final_loss": losses[-1] if losses else None, "nonconverged_logged_steps": failures,
@@ -1034,6 +1054,7 @@ def main(argv=None) -> int:
         "regularisation": args.regularisation, "constraint_points": args.points, "experts": args.experts,
         "split": args.split, "lr": args.lr, "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
         "gradient": GRADIENT, "overlap": args.overlap, "coupled_steps": COUPLED_STEPS,
+        "warm_start": args.warm_start,
         "interface_points": INTERFACE_POINTS,
         "results": results,
         "solve_only_seconds": solve_timing,
