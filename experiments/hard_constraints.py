@@ -392,10 +392,27 @@ class CoupledLayer(eqx.Module):
     def constraint(self):
         return self.mixture
 
+    def solve(self, features, init, jet_fn):
+        """The coupled solve, with the interface jets from ``jet_fn`` (the model's basis jet)."""
+        return self.mixture(features, self.coupling_features(jet_fn), init)
+
+    def interface_residuals(self, omegas, jet_fn):
+        """The interface conditions (jumps) at ``omegas``: constraints of the coupled solve too."""
+        return self.mixture.interface_residuals(omegas, self.coupling_features(jet_fn))
+
     def coupling_features(self, jet_fn):
         jet = jet_fn(jax.lax.stop_gradient(self.interface_points))
         return {"jet": jnp.stack([jet[name] for name in self.jet_fields], 1), "before": self.before,
                 "after": self.after}
+
+
+def starts_at_zero(layer) -> bool:
+    """Whether the layer's solve starts from zero: the exact minimum-norm (KKT) solve, and the
+    coupled mixture on the linear problem (its minimum-norm solution); others start from the
+    linearised solution."""
+    if isinstance(layer, CoupledLayer):
+        return GRADIENT == "kkt"
+    return getattr(layer.constraint, "gradient", None) == "kkt"
 
 
 def space_interface_points(num_experts: int, per_interface: int):
@@ -433,12 +450,12 @@ class Model(eqx.Module):
         features = {**features, "types": ctypes, "values": cvalues.astype(features["b"].dtype)}
         if start is not None:
             init = jax.lax.stop_gradient(start)
-        elif GRADIENT == "kkt":  # linear problem: the exact minimum-norm solution (anchor / start 0)
+        elif starts_at_zero(layer):  # linear problem: the exact minimum-norm solution (anchor / start 0)
             init = jnp.zeros(features["b"].shape[::2], features["b"].dtype)  # (K, N)
         else:  # square Gauss-Newton or LM: start from the linearised solution (a frozen anchor)
             init = jax.lax.stop_gradient(jax.vmap(lambda f: linearised_coefficients(layer.problem, f))(features))
         if self.kind == "coupled":
-            sol = layer.mixture(features, layer.coupling_features(lambda p: basis_jet(self.net, p)), init)
+            sol = layer.solve(features, init, lambda p: basis_jet(self.net, p))
         else:
             sol = layer.mixture(features, init)
         return sol.coefficients, sol
@@ -542,7 +559,7 @@ def train(kind, problem, args, key):
     opt = optax.adam(schedule)
     state = opt.init(eqx.filter(model, eqx.is_inexact_array))
 
-    warm = getattr(args, "warm_start", False) and kind != "soft"
+    warm = args.warm_start and kind != "soft"
 
     @eqx.filter_jit
     def step(model, state, key, start):
@@ -582,9 +599,9 @@ def evaluate(model, layer, constraint, x_eval, t_eval, reference, start=None):
     features = jax.vmap(lambda p: basis_jet(model.net, p))(constraint[0])
     features = {**features, "types": constraint[1], "values": constraint[2]}
     residual = jax.vmap(layer.constraint.residual_fn)(omegas, features)  # without the Tikhonov rows
-    if model.kind == "coupled":  # the interface conditions are constraints too
-        coupling = layer.coupling_features(lambda p: basis_jet(model.net, p))
-        residual = jnp.concatenate([residual.ravel(), layer.mixture.interface_residuals(omegas, coupling)])
+    if model.kind == "coupled":
+        interface = layer.interface_residuals(omegas, lambda p: basis_jet(model.net, p))
+        residual = jnp.concatenate([residual.ravel(), interface])
     return error, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
 
 
@@ -616,7 +633,7 @@ def time_solve_only(problem, total_points, experts, width, depth, repeats=5, bas
                                                      overlap if k > 1 else 0.0)
         features = jax.vmap(lambda p: basis_jet(model.net, p))(cpoints)
         init = jax.vmap(lambda f: linearised_coefficients(problem, f))({**features, "types": ctypes, "values": cvalues})
-        if GRADIENT == "kkt":
+        if starts_at_zero(layer):
             init = jnp.zeros_like(init)  # as in training
         if kind == "coupled":
             coupling = layer.coupling_features(lambda p: basis_jet(model.net, p))
@@ -777,7 +794,7 @@ class NSModel(eqx.Module):
         features = {**features, "types": ctypes, "values": cvalues}
         init = jax.lax.stop_gradient(jax.vmap(ns_linearised_coefficients)(features))
         if self.kind == "coupled":
-            sol = layer.mixture(features, layer.coupling_features(lambda p: ns_jet(self.net, p)), init)
+            sol = layer.solve(features, init, lambda p: ns_jet(self.net, p))
         else:
             sol = layer(features, init)
         return sol.coefficients, sol
@@ -906,8 +923,8 @@ def ns_evaluate(model, layer, constraint, frames, stride):
     features = {**features, "types": constraint[1], "values": constraint[2]}
     residual = jax.vmap(ns_constraint_residual)(omegas, features)
     if model.kind == "coupled":
-        coupling = layer.coupling_features(lambda p: ns_jet(model.net, p))
-        residual = jnp.concatenate([residual.ravel(), layer.mixture.interface_residuals(omegas, coupling)])
+        interface = layer.interface_residuals(omegas, lambda p: ns_jet(model.net, p))
+        residual = jnp.concatenate([residual.ravel(), interface])
     return error, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
 
 

@@ -62,6 +62,7 @@ from .._errors import InvalidInputError
 from ..optim._gauss_newton import damped_lstsq
 from ._failure import check_on_failure, report_failure
 from ._least_squares import ConstraintSolution, check_solve_settings
+from ._mixture import check_batching, num_experts_of
 
 
 class _Factors(eqx.Module):
@@ -157,8 +158,7 @@ class CoupledMixtureOfExperts(eqx.Module):
         check_solve_settings(num_coefficients, num_steps, tolerance)
         if not initial_damping > 0:
             raise InvalidInputError(f"initial_damping must be > 0, got {initial_damping!r}")
-        if batching not in ("vmap", "map"):
-            raise InvalidInputError(f"batching must be 'vmap' or 'map', got {batching!r}")
+        check_batching(batching)
         self.residual_fn = residual_fn
         self.coupling_fn = coupling_fn
         self.num_coefficients = num_coefficients
@@ -168,22 +168,22 @@ class CoupledMixtureOfExperts(eqx.Module):
         self.batching = batching
         self.on_failure = check_on_failure(on_failure)
 
+    def _expert_residual(self, coefficients: Float[Array, " n"], features: PyTree) -> Float[Array, " m"]:
+        return ravel_pytree(self.residual_fn(coefficients, features))[0]
+
     def local_residuals(self, coefficients: Float[Array, "k n"], features: PyTree) -> Float[Array, "k m"]:
         """Every expert's flattened residual $r_k(\\omega_k)$, shape ``(K, m)``."""
-        return jax.vmap(lambda w, f: ravel_pytree(self.residual_fn(w, f))[0])(coefficients, features)
+        return jax.vmap(self._expert_residual)(coefficients, features)
 
     def interface_residuals(self, coefficients: Float[Array, "k n"], coupling_features: PyTree) -> Float[Array, " q"]:
         """The flattened interface conditions $h(\\omega)$, shape ``(q,)``."""
         return ravel_pytree(self.coupling_fn(coefficients, coupling_features))[0]
 
-    def _linearise(self, w, features, coupling_features):
-        local = self.local_residuals(w, features)
-        jacobians = jax.vmap(
-            lambda wk, fk: jax.jacrev(lambda c: ravel_pytree(self.residual_fn(c, fk))[0])(wk)
-        )(w, features)  # (K, m, N)
-        interface = self.interface_residuals(w, coupling_features)
-        couplings = jnp.moveaxis(jax.jacrev(self.interface_residuals)(w, coupling_features), 1, 0)  # (K, q, N)
-        return local, interface, jacobians, couplings
+    def _jacobians(self, w, features, coupling_features):
+        """Local Jacobians $J_k$ ``(K, m, N)`` and interface Jacobians $C_k$ ``(K, q, N)`` at ``w``."""
+        jacobians = jax.vmap(jax.jacrev(self._expert_residual))(w, features)
+        couplings = jnp.moveaxis(jax.jacrev(self.interface_residuals)(w, coupling_features), 1, 0)
+        return jacobians, couplings
 
     def _solve(self, init, features, coupling_features):
         def cost(w):
@@ -192,8 +192,9 @@ class CoupledMixtureOfExperts(eqx.Module):
 
         def body(_, carry):
             w, damping, current = carry
-            local, interface, jacobians, couplings = self._linearise(w, features, coupling_features)
-            factors = _factorise(jacobians, couplings, damping, self.batching)
+            local = self.local_residuals(w, features)
+            interface = self.interface_residuals(w, coupling_features)
+            factors = _factorise(*self._jacobians(w, features, coupling_features), damping, self.batching)
             trial = w - _apply_pseudo_inverse(factors, local, interface)
             trial_cost = cost(trial)
             accept = jnp.isfinite(trial_cost) & (trial_cost < current)
@@ -208,13 +209,8 @@ class CoupledMixtureOfExperts(eqx.Module):
 
     def __call__(self, features: PyTree, coupling_features: PyTree,
                  init: Float[Array, "k n"] | None = None) -> ConstraintSolution:
-        leaves = jax.tree.leaves(features)
-        sizes = {leaf.shape[0] if leaf.ndim else None for leaf in leaves}
-        if len(sizes) != 1 or None in sizes:
-            raise InvalidInputError(f"every feature leaf needs the same leading expert axis, got sizes {sizes}")
-        (num_experts,) = sizes
         dtype = ravel_pytree(features)[0].dtype
-        shape = (num_experts, self.num_coefficients)
+        shape = (num_experts_of(features), self.num_coefficients)
         if init is None:
             init = jnp.zeros(shape, dtype)
         elif init.shape != shape:
@@ -222,15 +218,12 @@ class CoupledMixtureOfExperts(eqx.Module):
         frozen = jax.lax.stop_gradient((features, coupling_features))
         root = jax.lax.stop_gradient(self._solve(jax.lax.stop_gradient(init), *frozen))
         # implicit (tangent) derivative: a last Newton step with J^+ frozen at the root
-        _, _, jacobians, couplings = self._linearise(root, *frozen)
-        factors = jax.lax.stop_gradient(_factorise(jacobians, couplings, 0.0, self.batching))
+        factors = jax.lax.stop_gradient(_factorise(*self._jacobians(root, *frozen), 0.0, self.batching))
         local = self.local_residuals(root, features)
         interface = self.interface_residuals(root, coupling_features)
         step = _apply_pseudo_inverse(factors, local, interface)
         w = root - (step - jax.lax.stop_gradient(step))  # value: the root; derivative: -J^+ dR
-        final = root
-        residuals = jnp.concatenate([self.local_residuals(final, frozen[0]).ravel(),
-                                     self.interface_residuals(final, frozen[1])])
+        residuals = jax.lax.stop_gradient(jnp.concatenate([local.ravel(), interface]))
         residual_norm = jnp.linalg.norm(residuals)
         optimality_norm = jnp.max(jnp.abs(residuals))
         converged = optimality_norm <= self.tolerance

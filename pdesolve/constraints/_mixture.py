@@ -30,6 +30,21 @@ from ._least_squares import ConstraintSolution, LeastSquaresConstraint
 from ._minimum_norm import MinimumNormConstraint
 
 
+def check_batching(batching: str) -> None:
+    """Raise :class:`~pdesolve.InvalidInputError` unless ``batching`` is ``"vmap"`` or ``"map"``."""
+    if batching not in ("vmap", "map"):
+        raise InvalidInputError(f"batching must be 'vmap' or 'map', got {batching!r}")
+
+
+def num_experts_of(features: PyTree) -> int:
+    """The leading expert axis $K$ shared by every leaf of ``features`` (an error otherwise)."""
+    sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(features)}
+    if len(sizes) != 1 or None in sizes:
+        raise InvalidInputError(f"every feature leaf needs the same leading expert axis, got sizes {sizes}")
+    (num_experts,) = sizes
+    return num_experts
+
+
 def _shard_experts(features: PyTree, num_experts: int) -> PyTree:
     devices = jax.devices()
     if len(devices) < 2 or num_experts % len(devices) != 0:
@@ -62,14 +77,10 @@ class MixtureOfExperts(eqx.Module):
     batching: str = eqx.field(static=True, default="vmap")
 
     def __check_init__(self):
-        if self.batching not in ("vmap", "map"):
-            raise InvalidInputError(f"batching must be 'vmap' or 'map', got {self.batching!r}")
+        check_batching(self.batching)
 
     def __call__(self, features: PyTree, init=None) -> ConstraintSolution:
-        sizes = {leaf.shape[0] if leaf.ndim else None for leaf in jax.tree.leaves(features)}
-        if len(sizes) != 1 or None in sizes:
-            raise InvalidInputError(f"every feature leaf needs the same leading expert axis, got sizes {sizes}")
-        (num_experts,) = sizes
+        num_experts = num_experts_of(features)
         if self.shard:
             features = _shard_experts(features, num_experts)
         if self.batching == "map":
