@@ -206,6 +206,7 @@ COUPLED_STEPS = 10  # Levenberg-Marquardt iterations of the coupled mixture (--c
 COUPLED_DAMPING = 1e-6  # initial Levenberg-Marquardt damping of the coupled mixture
 INTERFACE_POINTS = 8  # interface points per interface of the coupled mixture (--interface-points)
 GRADIENT = "kkt"  # MinimumNormConstraint(gradient=...): "kkt" for heat, "tangent" (LM forward) otherwise
+SOLVE_METHOD = "levenberg_marquardt"  # MinimumNormConstraint(method=...), the tangent forward (--solve-method)
 
 
 class BasisNet(eqx.Module):
@@ -537,7 +538,7 @@ def build(kind, problem, total_points, num_experts, width, depth, key, basis_fac
     elif kind != "soft" and basis_factor > 1 and regularisation == 0.0:
         # under-determined: the exact minimum-norm solution (pseudo-inverse Gauss-Newton, KKT gradients)
         single = MinimumNormConstraint(make_constraint_residual(problem), num_basis, num_steps=SOLVE_STEPS,
-                                       tolerance=1e-8, on_failure="ignore", gradient=GRADIENT)
+                                       tolerance=1e-8, on_failure="ignore", gradient=GRADIENT, method=SOLVE_METHOD)
         layer = HardLayer(MixtureOfExperts(single, batching="map"), problem)
     elif kind != "soft":
         # Gauss-Newton (= Newton on the square system) from the linearised solution; LM's gain-ratio
@@ -860,7 +861,8 @@ def ns_build(kind, args, key):
         # the advection term is strongly nonlinear at this amplitude: Levenberg-Marquardt forward pass,
         # minimum-norm tangent gradients (the anchored minimum-norm iteration stalls here)
         layer = MixtureOfExperts(MinimumNormConstraint(ns_constraint_residual, num_basis, num_steps=SOLVE_STEPS,
-                                                       tolerance=1e-8, on_failure="ignore", gradient="tangent"),
+                                                       tolerance=1e-8, on_failure="ignore", gradient="tangent",
+                                                       method=SOLVE_METHOD),
                                  batching="map")
     return NSModel(net, omega, kind, a), layer, num_basis
 
@@ -1004,6 +1006,8 @@ def main(argv=None) -> int:
                         "steps for diffusion-sorption, 20 for Navier-Stokes)")
     parser.add_argument("--overlap", type=float, default=0.0,
                         help="space-split MoE: widen each expert's constraint region by this many slab widths per side")
+    parser.add_argument("--solve-method", choices=("levenberg_marquardt", "gauss_newton"), default=None,
+                        help="forward solver of the tangent-gradient layers (diffusion-sorption, Navier-Stokes)")
     parser.add_argument("--gradient", choices=("kkt", "tangent"), default=None,
                         help="minimum-norm layer: exact KKT (default for heat) or LM + tangent (default otherwise)")
     parser.add_argument("--ns-resolution", type=int, default=None, help="Navier-Stokes reference grid (64 quick)")
@@ -1029,7 +1033,8 @@ def main(argv=None) -> int:
     if args.points % args.experts:
         parser.error("--points must be divisible by --experts")
     problem = DIFFUSION_SORPTION if args.problem == "diffusion_sorption" else HEAT
-    global FEATURE_DECAY, SOLVE_STEPS, GRADIENT, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS
+    global FEATURE_DECAY, SOLVE_STEPS, GRADIENT, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS, SOLVE_METHOD
+    SOLVE_METHOD = args.solve_method or "levenberg_marquardt"
     FEATURE_DECAY = args.feature_decay
     # diffusion-sorption: 16 interface points gave 4.77% against 5.87% with 8 (200 LM steps, seed 0)
     INTERFACE_POINTS = args.interface_points or (8 if problem is HEAT else 16)
@@ -1070,7 +1075,7 @@ def main(argv=None) -> int:
         "problem": problem.name, "steps": args.steps, "basis_factor": args.basis_factor,
         "regularisation": args.regularisation, "constraint_points": args.points, "experts": args.experts,
         "split": args.split, "lr": args.lr, "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
-        "gradient": GRADIENT, "overlap": args.overlap, "coupled_steps": COUPLED_STEPS,
+        "gradient": GRADIENT, "solve_method": SOLVE_METHOD, "overlap": args.overlap, "coupled_steps": COUPLED_STEPS,
         "warm_start": args.warm_start,
         "interface_points": INTERFACE_POINTS,
         "results": results,
@@ -1114,8 +1119,9 @@ def _report(summary, args) -> int:
 
 
 def _main_navier_stokes(args, parser) -> int:
-    global FEATURE_DECAY, SOLVE_STEPS, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS
+    global FEATURE_DECAY, SOLVE_STEPS, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS, SOLVE_METHOD
     FEATURE_DECAY = args.feature_decay
+    SOLVE_METHOD = args.solve_method or "levenberg_marquardt"
     SOLVE_STEPS = args.solve_steps or 20
     COUPLED_STEPS = args.coupled_steps or 30
     COUPLED_DAMPING = 1e-6
@@ -1141,7 +1147,8 @@ def _main_navier_stokes(args, parser) -> int:
     summary = run_navier_stokes(args)
     summary.update({"steps": args.steps, "basis_factor": args.basis_factor, "constraint_points": args.points,
                     "lr": args.lr, "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
-                    "coupled_steps": COUPLED_STEPS, "interface_points_per_segment": INTERFACE_POINTS,
+                    "solve_method": SOLVE_METHOD, "coupled_steps": COUPLED_STEPS,
+                    "interface_points_per_segment": INTERFACE_POINTS,
                     "interface_fields": list(NS_INTERFACE_FIELDS),
                     "viscosity": NS_VISCOSITY, "t_final": NS_T_FINAL, "resolution": args.ns_resolution})
     return _report(summary, args)

@@ -497,10 +497,12 @@ def test_minimum_norm_constraint_exact_min_norm_and_implicit_gradient():
     assert_close(jax.jit(jax.grad(loss))(y), central_difference(loss, y), rtol=1e-6, atol=1e-8)
 
 
-def test_minimum_norm_constraint_tangent_mode_root_and_tangent_gradient():
+@pytest.mark.parametrize(("method", "num_steps"), [("levenberg_marquardt", 30), ("gauss_newton", 8)])
+def test_minimum_norm_constraint_tangent_mode_root_and_tangent_gradient(method, num_steps):
     A = jax.random.normal(jax.random.key(23), (4, 10))
     y = jnp.linspace(0.5, -0.5, 4)
-    layer = MinimumNormConstraint(_cubic_residual, 10, num_steps=30, tolerance=1e-9, gradient="tangent")
+    layer = MinimumNormConstraint(_cubic_residual, 10, num_steps=num_steps, tolerance=1e-9, gradient="tangent",
+                                  method=method)
     sol = layer({"A": A, "y": y})
     assert bool(sol.converged) and float(sol.residual_norm) < 1e-10
     w = sol.coefficients
@@ -514,6 +516,8 @@ def test_minimum_norm_constraint_tangent_mode_root_and_tangent_gradient():
     assert_close(jnp.sum(g * E), v @ expected, rtol=1e-8)
     with pytest.raises(InvalidInputError, match="gradient must be"):
         MinimumNormConstraint(_cubic_residual, 10, gradient="unrolled")
+    with pytest.raises(InvalidInputError, match="method must be"):
+        MinimumNormConstraint(_cubic_residual, 10, gradient="tangent", method="newton")
 
 
 def test_minimum_norm_constraint_rejects_bad_input_and_reports_failure():

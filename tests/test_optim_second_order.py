@@ -101,6 +101,29 @@ def test_adam_stalls_on_rosenbrock_with_100x_steps():
     assert min(norms) > 1e-4
 
 
+def test_line_searched_gauss_newton_converges_where_full_steps_diverge():
+    """Newton on arctan(x) = 0 from x0 = 2 overshoots further every step (|x| > 1.39 diverges);
+    the backtracking line search keeps the direction and converges quadratically."""
+    residuals = lambda x: jnp.arctan(x)  # noqa: E731
+    start = jnp.array([2.0])
+    _, plain = least_squares_solve(residuals, start, 4, "gauss_newton")
+    assert float(plain) > float(jnp.arctan(2.0))  # the full steps diverge
+    x, searched = least_squares_solve(residuals, start, 12, "gauss_newton", max_backtracking_steps=20)
+    assert float(searched) <= 1e-12 and abs(float(x[0])) <= 1e-12
+    _, fit = least_squares_solve(fit_residuals, FIT_START, 12, "gauss_newton", max_backtracking_steps=20)
+    assert float(fit) <= 1e-10
+    with pytest.raises(InvalidInputError, match="either learning_rate or max_backtracking_steps"):
+        gauss_newton(learning_rate=0.5, max_backtracking_steps=10)
+    with pytest.raises(InvalidInputError, match="max_backtracking_steps must be a positive integer"):
+        gauss_newton(max_backtracking_steps=0)
+
+
+def test_least_squares_solve_feeds_line_search_optimizers():
+    """optax.lbfgs needs value, grad and value_fn as extra arguments; least_squares_solve gives them."""
+    _, norm = least_squares_solve(fit_residuals, FIT_START, 60, optax.lbfgs())
+    assert float(norm) < 1e-3 * residual_norm(fit_residuals, FIT_START)
+
+
 @pytest.mark.parametrize("method", ["gauss_newton", "levenberg_marquardt"])
 def test_curve_fit_converges(method):
     params, norm = least_squares_solve(fit_residuals, FIT_START, 12, method)
