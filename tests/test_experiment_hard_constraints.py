@@ -38,3 +38,21 @@ def test_hard_constraints_experiment_heat_all_models(tmp_path):
     assert rows["coupled"]["experts"] == 4
     assert set(summary["solve_only_seconds"]) == {"hard", "moe", "coupled"}
     assert summary["coupled_solve_speedup"] > 0
+
+
+@pytest.mark.slow
+def test_hard_constraints_experiment_diffusion_sorption_gauss_newton_layers(tmp_path):
+    """The nonlinear problem's default forward solve (line-searched minimum-norm Gauss-Newton)
+    holds the constraints of the global and the independent-expert layers."""
+    out = tmp_path / "ds.json"
+    command = [
+        sys.executable, str(ROOT / "experiments" / "hard_constraints.py"), "--steps", "3", "--points", "64",
+        "--interior", "32", "--boundary", "8", "--width", "16", "--depth", "1", "--models", "hard", "moe",
+        "--json", str(out),
+    ]
+    subprocess.run(command, check=True, cwd=ROOT, timeout=900)
+    summary = json.loads(out.read_text())
+    assert summary["solve_method"] == "gauss_newton" and summary["solve_steps"] == 12
+    for row in summary["results"]:
+        assert math.isfinite(row["rel_l2"])
+        assert row["constraint_residual_max"] < 1e-8 and row["final_solve_converged"]
