@@ -83,7 +83,7 @@ def _complement_root(factors_vt, shrink, v):
 
 
 def _factorise(jacobians, couplings, damping, batching):
-    """SVD of every local Jacobian (batched over experts) and the square-root factor of the
+    r"""SVD of every local Jacobian (batched over experts) and the square-root factor of the
     interface Schur complement (never formed: $S = P P^\top + \lambda I$ would square its
     condition number)."""
     svd = lambda a: jnp.linalg.svd(a, full_matrices=False)  # noqa: E731
