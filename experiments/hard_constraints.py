@@ -1049,7 +1049,8 @@ def main(argv=None) -> int:
     # (LM's damping filters out the Jacobian's small singular values); 12 line-searched minimum-norm
     # Gauss-Newton steps reach ~3e-12 on every logged step, 3x faster
     SOLVE_METHOD = args.solve_method or "gauss_newton"
-    SOLVE_STEPS = args.solve_steps or (2 if GRADIENT == "kkt" else 12 if SOLVE_METHOD == "gauss_newton" else 80)
+    tangent_steps = {"gauss_newton": 12, "levenberg_marquardt": 80}[SOLVE_METHOD]
+    SOLVE_STEPS = args.solve_steps or (2 if GRADIENT == "kkt" else tangent_steps)
     COUPLED_STEPS = args.coupled_steps or (20 if problem is HEAT else 200)  # DS: 80 steps stop at 3e-5
     COUPLED_DAMPING = 1e-10 if problem is HEAT else 1e-6  # heat is linear: start almost undamped
     if args.warm_start and problem is HEAT:
