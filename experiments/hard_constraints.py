@@ -209,6 +209,7 @@ COUPLED_DAMPING = 1e-6  # initial Levenberg-Marquardt damping of the coupled mix
 INTERFACE_POINTS = 8  # interface points per interface of the coupled mixture (--interface-points)
 GRADIENT = "kkt"  # MinimumNormConstraint(gradient=...): "kkt" for heat, "tangent" (LM forward) otherwise
 SOLVE_METHOD = "levenberg_marquardt"  # MinimumNormConstraint(method=...), the tangent forward (--solve-method)
+EXPERT_BASES = "split"  # bases per mixture expert: N/K ("split") or N ("shared"); --expert-bases
 
 
 class BasisNet(eqx.Module):
@@ -520,10 +521,17 @@ def loss_fn(model, layer, problem, cpoints, ctypes, cvalues, batch, start=None):
     return loss, (converged, jax.lax.stop_gradient(omegas))
 
 
+def bases_per_expert(num_basis: int, experts: int) -> int:
+    """Bases each expert solves for: the global count split K ways (``--expert-bases split``), or the
+    global count itself (``shared``: every expert has its own coefficients on the same N bases, as in
+    Chalapathi et al.'s Figure 1, so the network is the global model's)."""
+    return num_basis if EXPERT_BASES == "shared" else num_basis // experts
+
+
 def build(kind, problem, total_points, num_experts, width, depth, key, basis_factor=1, regularisation=0.0,
           split="time"):
     experts = num_experts if kind in ("moe", "coupled") else 1
-    num_basis = basis_factor * total_points // experts
+    num_basis = bases_per_expert(basis_factor * total_points, experts)
     knet, kw = jax.random.split(key)
     net = BasisNet(num_basis, width, depth, knet)
     omega = jax.random.normal(kw, (num_basis,)) / math.sqrt(num_basis) if kind == "soft" else None
@@ -552,14 +560,19 @@ def build(kind, problem, total_points, num_experts, width, depth, key, basis_fac
     return model, layer, num_basis
 
 
+def make_optimizer(args):
+    """Adam with cosine decay (to 5% of ``--lr``), after global-norm clipping when ``--clip-norm`` is set."""
+    adam = optax.adam(optax.cosine_decay_schedule(args.lr, args.steps, alpha=0.05))
+    return adam if args.clip_norm is None else optax.chain(optax.clip_by_global_norm(args.clip_norm), adam)
+
+
 def train(kind, problem, args, key):
     model, layer, num_basis = build(kind, problem, args.points, args.experts, args.width, args.depth, key,
                                     args.basis_factor, args.regularisation, args.split)
     experts = model.num_experts
     cpoints, ctypes, cvalues = constraint_points(problem, experts, args.points // experts, jax.random.key(7),
                                                  args.split, args.overlap if experts > 1 else 0.0)
-    schedule = optax.cosine_decay_schedule(args.lr, args.steps, alpha=0.05)
-    opt = optax.adam(schedule)
+    opt = make_optimizer(args)
     state = opt.init(eqx.filter(model, eqx.is_inexact_array))
 
     # only the coupled mixture: the global and independent minimum-norm roots are too sensitive to the
@@ -852,7 +865,7 @@ def ns_loss(model, layer, constraint, w0, batch):
 
 def ns_build(kind, args, key):
     a = args.ns_experts_per_axis if kind in ("moe", "coupled") else 1
-    num_basis = args.basis_factor * args.points // (a * a)
+    num_basis = bases_per_expert(args.basis_factor * args.points, a * a)
     knet, kw = jax.random.split(key)
     net = PeriodicBasisNet(num_basis, args.width, args.depth, knet, args.feature_decay)
     omega = jax.random.normal(kw, (num_basis,)) / math.sqrt(num_basis) if kind == "soft" else None
@@ -884,7 +897,7 @@ def ns_constraints_for(model, args, w0):
 def ns_train(kind, args, w0, key):
     model, layer, num_basis = ns_build(kind, args, key)
     constraint = ns_constraints_for(model, args, w0)
-    opt = optax.adam(optax.cosine_decay_schedule(args.lr, args.steps, alpha=0.05))
+    opt = make_optimizer(args)
     state = opt.init(eqx.filter(model, eqx.is_inexact_array))
     n = w0.shape[0]
 
@@ -965,7 +978,8 @@ def run_navier_stokes(args):
         error, cres, conv = ns_evaluate(model, layer, constraint, frames, max(1, args.ns_resolution // 32))
         row = {"model": kind, "rel_l2": error, "constraint_residual_max": cres, "final_solve_converged": conv,
                "seconds_per_step": sps, "bases_per_solve": nb, "experts": model.experts_per_axis**2,
-               "final_loss": losses[-1] if losses else None, "nonconverged_logged_steps": failures,
+               "final_loss": losses[-1] if losses else None, "logged_losses": losses,
+               "nonconverged_logged_steps": failures,
                "train_seconds": time.perf_counter() - t0}
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
@@ -988,6 +1002,10 @@ def main(argv=None) -> int:
     parser.add_argument("--interior", type=int, default=None, help="interior loss points per step")
     parser.add_argument("--boundary", type=int, default=64, help="IC / each BC loss points per step")
     parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--expert-bases", choices=("split", "shared"), default="split",
+                        help="mixtures: N/K bases per expert (split) or the global N for every expert (shared)")
+    parser.add_argument("--clip-norm", type=float, default=None,
+                        help="clip each gradient to this global norm before Adam (default: no clipping)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=["soft", "hard", "moe", "coupled"],
                         choices=("soft", "hard", "moe", "coupled"),
@@ -1027,6 +1045,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ns-experts-per-axis", type=int, default=2, help="Navier-Stokes MoE: a x a quadrants")
     parser.add_argument("--json", default=None, help="save the results to this file")
     args = parser.parse_args(argv)
+    global EXPERT_BASES
+    EXPERT_BASES = args.expert_bases
     if args.problem in ("navier-stokes", "navier_stokes"):
         return _main_navier_stokes(args, parser)
     if args.steps is None:
@@ -1072,7 +1092,8 @@ def main(argv=None) -> int:
         error, cres, conv = evaluate(model, layer, constraint, x_eval, t_eval, reference, start)
         row = {"model": kind, "rel_l2": error, "constraint_residual_max": cres, "final_solve_converged": conv,
                "seconds_per_step": sps, "bases_per_solve": nb, "experts": model.num_experts,
-               "final_loss": losses[-1] if losses else None, "nonconverged_logged_steps": failures,
+               "final_loss": losses[-1] if losses else None, "logged_losses": losses,
+               "nonconverged_logged_steps": failures,
                "train_seconds": time.perf_counter() - t0}
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
@@ -1084,7 +1105,8 @@ def main(argv=None) -> int:
     summary = {
         "problem": problem.name, "steps": args.steps, "basis_factor": args.basis_factor,
         "regularisation": args.regularisation, "constraint_points": args.points, "experts": args.experts,
-        "split": args.split, "lr": args.lr, "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
+        "split": args.split, "expert_bases": EXPERT_BASES, "lr": args.lr, "clip_norm": args.clip_norm,
+        "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
         "gradient": GRADIENT, "solve_method": SOLVE_METHOD, "overlap": args.overlap, "coupled_steps": COUPLED_STEPS,
         "warm_start": args.warm_start,
         "interface_points": INTERFACE_POINTS,
@@ -1156,7 +1178,8 @@ def _main_navier_stokes(args, parser) -> int:
         parser.error("--points must be divisible by the number of experts")
     summary = run_navier_stokes(args)
     summary.update({"steps": args.steps, "basis_factor": args.basis_factor, "constraint_points": args.points,
-                    "lr": args.lr, "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
+                    "expert_bases": EXPERT_BASES, "lr": args.lr, "clip_norm": args.clip_norm,
+                    "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
                     "solve_method": SOLVE_METHOD, "coupled_steps": COUPLED_STEPS,
                     "interface_points_per_segment": INTERFACE_POINTS,
                     "interface_fields": list(NS_INTERFACE_FIELDS),
