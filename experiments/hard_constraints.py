@@ -206,6 +206,9 @@ FEATURE_DECAY = 2.0  # Fourier feature m is scaled by m**-FEATURE_DECAY (--featu
 SOLVE_STEPS = 8  # minimum-norm Gauss-Newton iterations (--solve-steps)
 COUPLED_STEPS = 10  # Levenberg-Marquardt iterations of the coupled mixture (--coupled-steps)
 COUPLED_DAMPING = 1e-6  # initial Levenberg-Marquardt damping of the coupled mixture
+# the coupled solve stops as soon as max|R| <= this (two orders inside the 1e-8 goal), so a warm-started
+# solve costs a few Levenberg-Marquardt steps instead of --coupled-steps
+COUPLED_TOLERANCE = 1e-10
 INTERFACE_POINTS = 8  # interface points per interface of the coupled mixture (--interface-points)
 GRADIENT = "kkt"  # MinimumNormConstraint(gradient=...): "kkt" for heat, "tangent" (LM forward) otherwise
 SOLVE_METHOD = "levenberg_marquardt"  # MinimumNormConstraint(method=...), the tangent forward (--solve-method)
@@ -541,7 +544,7 @@ def build(kind, problem, total_points, num_experts, width, depth, key, basis_fac
         if split != "space":
             raise ValueError("the coupled mixture needs --split space")
         coupled = CoupledMixtureOfExperts(make_constraint_residual(problem), jump_conditions, num_basis,
-                                          num_steps=COUPLED_STEPS, tolerance=1e-8, on_failure="ignore",
+                                          num_steps=COUPLED_STEPS, tolerance=COUPLED_TOLERANCE, on_failure="ignore",
                                           initial_damping=COUPLED_DAMPING,
                                           batching="map")
         layer = CoupledLayer(coupled, problem, *space_interface_points(experts, INTERFACE_POINTS), ("b", "b_x"))
@@ -872,7 +875,7 @@ def ns_build(kind, args, key):
     layer = None
     if kind == "coupled":
         coupled = CoupledMixtureOfExperts(ns_constraint_residual, jump_conditions, num_basis, num_steps=COUPLED_STEPS,
-                                          tolerance=1e-8, on_failure="ignore", initial_damping=COUPLED_DAMPING,
+                                          tolerance=COUPLED_TOLERANCE, on_failure="ignore", initial_damping=COUPLED_DAMPING,
                                           batching="map")
         layer = CoupledLayer(coupled, None, *ns_interface_points(a, INTERFACE_POINTS), NS_INTERFACE_FIELDS)
     elif kind != "soft":

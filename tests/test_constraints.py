@@ -24,6 +24,7 @@ from pdesolve.constraints import (
     custom_fixed_point,
     custom_root,
 )
+from pdesolve.constraints._minimum_norm import _relative_null_space_part
 from pdesolve.spatial import PeriodicGrid
 
 
@@ -497,6 +498,29 @@ def test_minimum_norm_constraint_exact_min_norm_and_implicit_gradient():
     assert_close(jax.jit(jax.grad(loss))(y), central_difference(loss, y), rtol=1e-6, atol=1e-8)
 
 
+def test_minimum_norm_constraint_convergence_test_is_scale_aware():
+    # an exact pseudo-inverse solution of an ill-conditioned system (cond 1e6, |w| ~ 1e6) is converged;
+    # evaluating omega + J^T lambda with lambda = -(J^T)^+ omega leaves a round-off error of ~eps cond |w|
+    u, _ = jnp.linalg.qr(jax.random.normal(jax.random.key(27), (5, 5)))
+    v, _ = jnp.linalg.qr(jax.random.normal(jax.random.key(28), (12, 5)))
+    A = u @ jnp.diag(jnp.logspace(0.0, -6.0, 5)) @ v.T
+    y = jnp.linspace(-1.0, 1.0, 5)
+    linear = MinimumNormConstraint(lambda w, f: f["A"] @ w - f["y"], 12, num_steps=1, tolerance=1e-8)
+    sol = linear({"A": A, "y": y})
+    w = sol.coefficients
+    assert float(jnp.max(jnp.abs(w))) > 1e5
+    lam = -jnp.linalg.lstsq(A.T, w)[0]
+    assert float(jnp.max(jnp.abs(w + A.T @ lam))) > 1e-8  # the naive Lagrange test would flag it
+    assert bool(sol.converged), float(sol.optimality_norm)
+    # the stationarity part: zero for an offset in range(J^T), the (relative) null-space part otherwise
+    z = jnp.eye(12)[0] - v @ (v.T @ jnp.eye(12)[0])
+    assert float(_relative_null_space_part(A, A.T @ y)) < 1e-14
+    offset = 30.0 * z + A.T @ y
+    expected = 30.0 * float(jnp.max(jnp.abs(z))) / max(1.0, float(jnp.max(jnp.abs(offset))))
+    assert_close(_relative_null_space_part(A, offset), expected, rtol=1e-10)
+    assert float(_relative_null_space_part(A, 1e-3 * z)) < 1e-3  # small offsets: absolute
+
+
 @pytest.mark.parametrize(("method", "num_steps"), [("levenberg_marquardt", 30), ("gauss_newton", 8)])
 def test_minimum_norm_constraint_tangent_mode_root_and_tangent_gradient(method, num_steps):
     A = jax.random.normal(jax.random.key(23), (4, 10))
@@ -576,6 +600,23 @@ def test_coupled_mixture_linear_equals_global_minimum_norm_solution():
     assert float(jnp.max(jnp.abs(_interface(free.coefficients, C)))) > 1e-2
     assert_close(CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=12, batching="map")(
         features, C).coefficients, sol.coefficients, rtol=1e-9, atol=1e-12)
+
+
+def test_coupled_mixture_stops_once_converged():
+    # nonlinear experts: from zero the solve needs several steps; from its own root it takes none
+    K, m, N, q = 2, 2, 4, 2
+    A = jax.random.normal(jax.random.key(36), (K, m, N))
+    features = {"A": A, "c": jnp.full(K, 0.2), "y": 0.5 * jax.random.normal(jax.random.key(37), (K, m))}
+    C = jax.random.normal(jax.random.key(38), (q, K, N))
+    layer = CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=50, tolerance=1e-10,
+                                    on_failure="raise")
+    root = layer(features, C)
+    assert bool(root.converged) and float(root.optimality_norm) <= 1e-10
+    again = layer(features, C, init=root.coefficients)
+    assert bool(jnp.all(again.coefficients == root.coefficients))  # no step taken, bit for bit
+    one_step = CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=1, tolerance=1e-10,
+                                       on_failure="ignore")
+    assert not bool(one_step(features, C).converged)
 
 
 def test_coupled_mixture_implicit_gradient_matches_finite_differences():

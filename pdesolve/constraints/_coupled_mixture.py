@@ -118,7 +118,8 @@ class CoupledMixtureOfExperts(eqx.Module):
       conditions of all experts' coefficients ``(K, N)`` (e.g. jumps of the field across the
       interfaces). It may be nonlinear; its Jacobian is re-evaluated at every step.
     - `num_coefficients`: $N$ per expert.
-    - `num_steps`: Levenberg-Marquardt iterations (a fixed ``lax.fori_loop``).
+    - `num_steps`: the most Levenberg-Marquardt iterations (a ``lax.while_loop`` that stops as
+      soon as the tolerance is met, so a solve warm-started near a root takes a few steps).
     - `tolerance`: convergence threshold on $\max|R(\omega)|$ over all rows (default ``1e-9``).
     - `initial_damping`: starting $\lambda > 0$ (default ``1e-6``; a linear problem then
       converges in a few steps, a nonlinear one raises it as needed).
@@ -186,26 +187,33 @@ class CoupledMixtureOfExperts(eqx.Module):
         return jacobians, couplings
 
     def _solve(self, init, features, coupling_features):
-        def cost(w):
-            return jnp.sum(self.local_residuals(w, features) ** 2) + jnp.sum(
-                self.interface_residuals(w, coupling_features) ** 2)
+        def residuals(w):
+            return jnp.concatenate([self.local_residuals(w, features).ravel(),
+                                    self.interface_residuals(w, coupling_features)])
 
-        def body(_, carry):
-            w, damping, current = carry
+        def keep_going(carry):
+            step, _, _, _, worst = carry
+            return (step < self.num_steps) & (worst > self.tolerance)
+
+        def body(carry):
+            step, w, damping, current, worst = carry
             local = self.local_residuals(w, features)
             interface = self.interface_residuals(w, coupling_features)
             factors = _factorise(*self._jacobians(w, features, coupling_features), damping, self.batching)
             trial = w - _apply_pseudo_inverse(factors, local, interface)
-            trial_cost = cost(trial)
+            trial_residuals = residuals(trial)
+            trial_cost = jnp.sum(trial_residuals**2)
             accept = jnp.isfinite(trial_cost) & (trial_cost < current)
             w = jnp.where(accept, trial, w)
             current = jnp.where(accept, trial_cost, current)
+            worst = jnp.where(accept, jnp.max(jnp.abs(trial_residuals)), worst)
             damping = jnp.where(accept, damping / 3.0, damping * 4.0)
-            return w, damping, current
+            return step + 1, w, damping, current, worst
 
-        dtype = init.dtype
-        carry = (init, jnp.asarray(self.initial_damping, dtype), cost(init))
-        return jax.lax.fori_loop(0, self.num_steps, body, carry)[0]
+        start = residuals(init)
+        carry = (jnp.asarray(0), init, jnp.asarray(self.initial_damping, init.dtype), jnp.sum(start**2),
+                 jnp.max(jnp.abs(start)))
+        return jax.lax.while_loop(keep_going, body, carry)[1]
 
     def __call__(self, features: PyTree, coupling_features: PyTree,
                  init: Float[Array, "k n"] | None = None) -> ConstraintSolution:
