@@ -875,8 +875,8 @@ def ns_build(kind, args, key):
     layer = None
     if kind == "coupled":
         coupled = CoupledMixtureOfExperts(ns_constraint_residual, jump_conditions, num_basis, num_steps=COUPLED_STEPS,
-                                          tolerance=COUPLED_TOLERANCE, on_failure="ignore", initial_damping=COUPLED_DAMPING,
-                                          batching="map")
+                                          tolerance=COUPLED_TOLERANCE, on_failure="ignore",
+                                          initial_damping=COUPLED_DAMPING, batching="map")
         layer = CoupledLayer(coupled, None, *ns_interface_points(a, INTERFACE_POINTS), NS_INTERFACE_FIELDS)
     elif kind != "soft":
         # the advection term is strongly nonlinear at this amplitude: Levenberg-Marquardt forward pass,
