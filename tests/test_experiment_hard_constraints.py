@@ -41,9 +41,10 @@ def test_hard_constraints_experiment_heat_all_models(tmp_path):
 
 
 @pytest.mark.slow
-def test_hard_constraints_experiment_diffusion_sorption_gauss_newton_layers(tmp_path):
-    """The nonlinear problem's default forward solve (line-searched minimum-norm Gauss-Newton)
-    holds the constraints of the global and the independent-expert layers."""
+def test_hard_constraints_experiment_diffusion_sorption_default_layers(tmp_path):
+    """The nonlinear problem's default solves (global: anchored minimum-norm Gauss-Newton with KKT
+    gradients; independent experts: line-searched Gauss-Newton with tangent gradients) hold the
+    constraints, with gradient clipping on."""
     out = tmp_path / "ds.json"
     command = [
         sys.executable, str(ROOT / "experiments" / "hard_constraints.py"), "--steps", "3", "--points", "64",
@@ -52,7 +53,9 @@ def test_hard_constraints_experiment_diffusion_sorption_gauss_newton_layers(tmp_
     ]
     subprocess.run(command, check=True, cwd=ROOT, timeout=900)
     summary = json.loads(out.read_text())
-    assert summary["solve_method"] == "gauss_newton" and summary["solve_steps"] == 12
+    assert summary["gradient"] == "kkt" and summary["solve_steps"] == 30
+    assert summary["expert_gradient"] == "tangent" and summary["expert_solve_steps"] == 12
+    assert summary["solve_method"] == "gauss_newton" and summary["clip_norm"] == 1.0
     for row in summary["results"]:
         assert math.isfinite(row["rel_l2"])
         assert row["constraint_residual_max"] < 1e-8 and row["final_solve_converged"]
