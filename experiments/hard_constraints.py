@@ -18,13 +18,13 @@ Reproduces the set-up of Chalapathi, Du & Krishnapriyan (ICLR 2024) at CPU scale
   - *soft*: $\omega$ is a trained parameter; loss = PDE residual + IC + BC penalties.
   - *hard*: $N = 4M$ bases (``--basis-factor``); $\omega$ = the exact solution of PDE + IC + BC
     at $M$ constraint points closest to an anchor
-    (:class:`pdesolve.constraints.MinimumNormConstraint`): heat, a linear problem, takes the
-    minimum-norm solution with exact KKT gradients (``--gradient kkt``); diffusion-sorption and
-    Navier-Stokes solve from the solution of the linearised problem (R frozen at R(0.5);
-    advection dropped) with minimum-norm tangent gradients (``--gradient tangent``):
-    diffusion-sorption by 12 line-searched minimum-norm Gauss-Newton steps (``--solve-method``;
-    80 Levenberg-Marquardt steps before session 6 stopped at residuals ~1e-7), Navier-Stokes by
-    20 Levenberg-Marquardt steps (``--solve-steps``).
+    (:class:`pdesolve.constraints.MinimumNormConstraint`): heat (linear, 2 steps) and, since
+    session 7, diffusion-sorption (30 anchored Gauss-Newton steps from zero) take the minimum-norm
+    root with exact KKT gradients (``--gradient kkt``); Navier-Stokes solves from the solution of
+    the linearised problem (advection dropped) by 20 Levenberg-Marquardt steps with minimum-norm
+    tangent gradients (``--gradient tangent``). The independent experts of diffusion-sorption use
+    tangent gradients with 12 line-searched minimum-norm Gauss-Newton steps from the linearised
+    solution (R frozen at R(0.5); ``--expert-gradient``, ``--solve-method``).
     ``--basis-factor 1`` restores the square Gauss-Newton layer
     (:class:`pdesolve.constraints.LeastSquaresConstraint`). Same loss.
   - *hard MoE*: $K$ slabs in $x$ (``--split space``, default; ``time`` for time slabs); expert
@@ -36,12 +36,14 @@ Reproduces the set-up of Chalapathi, Du & Krishnapriyan (ICLR 2024) at CPU scale
   - *coupled MoE* (``coupled``): the same $K$ slabs and bases, but the jumps of $u$ and $u_x$ at
     ``--interface-points`` points per interface (8 for heat, 16 for diffusion-sorption) are constraints of the solve
     (:class:`pdesolve.constraints.CoupledMixtureOfExperts`: per-expert SVDs plus one small
-    interface Schur-complement solve per Levenberg-Marquardt step; 20 steps for heat, 200 for
-    diffusion-sorption, ``--coupled-steps``); same loss as the MoE.
+    interface Schur-complement solve per Levenberg-Marquardt step, stopping once
+    $\max|R| \le 10^{-10}$; at most 20 steps for heat, 200 for diffusion-sorption,
+    ``--coupled-steps``); same loss as the MoE.
   All models see the same loss points (resampled every step), the same number of Adam steps and
-  the same learning rate; there is no interior solution data. ``--warm-start``
-  (diffusion-sorption): every coupled-MoE solve starts from the previous training step's
-  coefficients instead of the linearised solution (and the evaluation from the last ones).
+  the same learning rate and the same global-norm gradient clipping (``--clip-norm``, default 1;
+  0 turns it off); there is no interior solution data. ``--warm-start`` (diffusion-sorption,
+  default on; ``--no-warm-start``): every coupled-MoE solve starts from the previous training
+  step's coefficients (and the evaluation from the last ones).
 - **2D Navier-Stokes** (``--problem navier-stokes``): unforced vorticity form, $\nu = 10^{-4}$,
   periodic $(0,1)^2$, $T = 5$, Gaussian-random-field initial vorticity
   (:func:`pdesolve.initial_conditions.gaussian_random_field`, $\alpha = 2.5$, $\tau = 1/0.8$,
@@ -1036,9 +1038,10 @@ def main(argv=None) -> int:
     parser.add_argument("--feature-decay", type=float, default=2.0,
                         help="Fourier feature m of the basis network scaled by m**-decay (smoother bases)")
     parser.add_argument("--solve-steps", type=int, default=None,
-                        help="iterations of the constraint solve (default: 2 for heat (exact KKT), 12 line-searched "
-                        "Gauss-Newton steps for diffusion-sorption (80 with --solve-method levenberg_marquardt), "
-                        "20 Levenberg-Marquardt steps for Navier-Stokes)")
+                        help="iterations of the constraint solves (default: 2 for heat (exact KKT); diffusion-"
+                        "sorption: 30 for the KKT global layer, 12 line-searched Gauss-Newton steps for the tangent "
+                        "experts (80 with --solve-method levenberg_marquardt); 20 Levenberg-Marquardt steps for "
+                        "Navier-Stokes)")
     parser.add_argument("--overlap", type=float, default=0.0,
                         help="space-split MoE: widen each expert's constraint region by this many slab widths per side")
     parser.add_argument("--solve-method", choices=("levenberg_marquardt", "gauss_newton"), default=None,
