@@ -77,7 +77,7 @@ from ._least_squares import ConstraintSolution, check_solve_settings
 
 
 def _relative_null_space_part(jacobian: Float[Array, "m n"], offset: Float[Array, " n"]) -> Float[Array, ""]:
-    """$\max|(I - J^+J)\,d| / \max(1, \max|d|)$: how far $d$ is from $\operatorname{range}(J^\top)$,
+    r"""$\max|(I - J^+J)\,d| / \max(1, \max|d|)$: how far $d$ is from $\operatorname{range}(J^\top)$,
     with the projector built from the right singular vectors of the numerically non-zero singular values."""
     _, s, vt = jnp.linalg.svd(jacobian, full_matrices=False)
     cutoff = jnp.finfo(jacobian.dtype).eps * max(jacobian.shape) * s[0]
