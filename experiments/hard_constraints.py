@@ -1130,13 +1130,9 @@ def main(argv=None) -> int:
                                    overlap=args.overlap,
                                    kinds=("hard", "moe", "coupled") if "coupled" in args.models else ("hard", "moe"))
     summary = {
-        "problem": problem.name, "steps": args.steps, "basis_factor": args.basis_factor,
-        "regularisation": args.regularisation, "constraint_points": args.points, "experts": args.experts,
-        "split": args.split, "expert_bases": EXPERT_BASES, "lr": args.lr, "clip_norm": args.clip_norm,
-        "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
-        "gradient": GRADIENT, "expert_gradient": EXPERT_GRADIENT, "expert_solve_steps": EXPERT_SOLVE_STEPS,
-        "solve_method": SOLVE_METHOD, "overlap": args.overlap, "coupled_steps": COUPLED_STEPS,
-        "warm_start": args.warm_start,
+        "problem": problem.name, **shared_settings(args), "regularisation": args.regularisation,
+        "experts": args.experts, "split": args.split, "gradient": GRADIENT, "expert_gradient": EXPERT_GRADIENT,
+        "expert_solve_steps": EXPERT_SOLVE_STEPS, "overlap": args.overlap, "warm_start": args.warm_start,
         "interface_points": INTERFACE_POINTS,
         "results": results,
         "solve_only_seconds": solve_timing,
@@ -1144,6 +1140,13 @@ def main(argv=None) -> int:
         "anchor_rel_l2_chalapathi": {"soft": 0.859, "hard": 0.0755, "moe": 0.036},
     }
     return _report(summary, args)
+
+
+def shared_settings(args) -> dict:
+    """The JSON summary's settings common to every problem."""
+    return {"steps": args.steps, "basis_factor": args.basis_factor, "constraint_points": args.points,
+            "expert_bases": EXPERT_BASES, "lr": args.lr, "clip_norm": args.clip_norm, "feature_decay": FEATURE_DECAY,
+            "solve_steps": SOLVE_STEPS, "solve_method": SOLVE_METHOD, "coupled_steps": COUPLED_STEPS}
 
 
 def _report(summary, args) -> int:
@@ -1205,11 +1208,7 @@ def _main_navier_stokes(args, parser) -> int:
     if args.points % (a * a):
         parser.error("--points must be divisible by the number of experts")
     summary = run_navier_stokes(args)
-    summary.update({"steps": args.steps, "basis_factor": args.basis_factor, "constraint_points": args.points,
-                    "expert_bases": EXPERT_BASES, "lr": args.lr, "clip_norm": args.clip_norm,
-                    "feature_decay": FEATURE_DECAY, "solve_steps": SOLVE_STEPS,
-                    "solve_method": SOLVE_METHOD, "coupled_steps": COUPLED_STEPS,
-                    "interface_points_per_segment": INTERFACE_POINTS,
+    summary.update({**shared_settings(args), "interface_points_per_segment": INTERFACE_POINTS,
                     "interface_fields": list(NS_INTERFACE_FIELDS),
                     "viscosity": NS_VISCOSITY, "t_final": NS_T_FINAL, "resolution": args.ns_resolution})
     return _report(summary, args)

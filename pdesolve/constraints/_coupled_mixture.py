@@ -187,32 +187,32 @@ class CoupledMixtureOfExperts(eqx.Module):
         return jacobians, couplings
 
     def _solve(self, init, features, coupling_features):
-        def residuals(w):
-            return jnp.concatenate([self.local_residuals(w, features).ravel(),
-                                    self.interface_residuals(w, coupling_features)])
+        def residuals(w):  # (local (K, m), interface (q,)): carried, so each step evaluates them once
+            return self.local_residuals(w, features), self.interface_residuals(w, coupling_features)
+
+        def flat(res):
+            local, interface = res
+            return jnp.concatenate([local.ravel(), interface])
+
+        def cost(res):
+            return jnp.sum(flat(res) ** 2)
 
         def keep_going(carry):
-            step, _, _, _, worst = carry
-            return (step < self.num_steps) & (worst > self.tolerance)
+            step, _, _, res = carry
+            return (step < self.num_steps) & (jnp.max(jnp.abs(flat(res))) > self.tolerance)
 
         def body(carry):
-            step, w, damping, current, worst = carry
-            local = self.local_residuals(w, features)
-            interface = self.interface_residuals(w, coupling_features)
+            step, w, damping, res = carry
             factors = _factorise(*self._jacobians(w, features, coupling_features), damping, self.batching)
-            trial = w - _apply_pseudo_inverse(factors, local, interface)
-            trial_residuals = residuals(trial)
-            trial_cost = jnp.sum(trial_residuals**2)
-            accept = jnp.isfinite(trial_cost) & (trial_cost < current)
-            w = jnp.where(accept, trial, w)
-            current = jnp.where(accept, trial_cost, current)
-            worst = jnp.where(accept, jnp.max(jnp.abs(trial_residuals)), worst)
+            trial = w - _apply_pseudo_inverse(factors, *res)
+            trial_res = residuals(trial)
+            trial_cost = cost(trial_res)
+            accept = jnp.isfinite(trial_cost) & (trial_cost < cost(res))
+            w, res = jax.tree.map(lambda new, old: jnp.where(accept, new, old), (trial, trial_res), (w, res))
             damping = jnp.where(accept, damping / 3.0, damping * 4.0)
-            return step + 1, w, damping, current, worst
+            return step + 1, w, damping, res
 
-        start = residuals(init)
-        carry = (jnp.asarray(0), init, jnp.asarray(self.initial_damping, init.dtype), jnp.sum(start**2),
-                 jnp.max(jnp.abs(start)))
+        carry = (jnp.asarray(0), init, jnp.asarray(self.initial_damping, init.dtype), residuals(init))
         return jax.lax.while_loop(keep_going, body, carry)[1]
 
     def __call__(self, features: PyTree, coupling_features: PyTree,
