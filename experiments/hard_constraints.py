@@ -710,21 +710,36 @@ class PeriodicBasisNet(eqx.Module):
         return self.mlp(features)
 
 
+def _fields_at(psi, p):
+    """w, w_tau, w_x, w_y, Lap w, psi_x, psi_y of a streamfunction psi: R^3 -> R^N (or R) at p."""
+
+    def d(f, i):  # directional derivative of f along axis i
+        e = jnp.zeros(3).at[i].set(1.0)
+        return lambda q: jax.jvp(f, (q,), (e,))[1]
+
+    w = lambda q: -(d(d(psi, 0), 0)(q) + d(d(psi, 1), 1)(q))  # noqa: E731
+    lap_w = d(d(w, 0), 0)(p) + d(d(w, 1), 1)(p)
+    return {"w": w(p), "w_t": d(w, 2)(p), "w_x": d(w, 0)(p), "w_y": d(w, 1)(p), "lap_w": lap_w,
+            "psi_x": d(psi, 0)(p), "psi_y": d(psi, 1)(p)}
+
+
 def ns_jet(net, points):
     """Per point (x, y, tau): (P, N) arrays of the bases' w, w_tau, w_x, w_y, Lap w, psi_x, psi_y."""
+    return jax.vmap(lambda p: _fields_at(lambda q: net(q[0], q[1], q[2]), p))(points)
 
-    def single(p):
-        def d(f, i):  # directional derivative of f: R^3 -> R^N along axis i
-            e = jnp.zeros(3).at[i].set(1.0)
-            return lambda q: jax.jvp(f, (q,), (e,))[1]
 
-        psi = lambda q: net(q[0], q[1], q[2])  # noqa: E731
-        w = lambda q: -(d(d(psi, 0), 0)(q) + d(d(psi, 1), 1)(q))  # noqa: E731
-        lap_w = d(d(w, 0), 0)(p) + d(d(w, 1), 1)(p)
-        return {"w": w(p), "w_t": d(w, 2)(p), "w_x": d(w, 0)(p), "w_y": d(w, 1)(p), "lap_w": lap_w,
-                "psi_x": d(psi, 0)(p), "psi_y": d(psi, 1)(p)}
+def smooth_step(z):
+    """0 for z <= -1, 1 for z >= 1, a degree-9 polynomial in between whose first four derivatives
+    vanish at both ends (C^4: the vorticity residual takes four derivatives of the streamfunction)."""
+    t = jnp.clip((z + 1) / 2, 0.0, 1.0)
+    return t**5 * (126 - 420 * t + 540 * t**2 - 315 * t**3 + 70 * t**4)
 
-    return jax.vmap(single)(points)
+
+def quadrant_window(x, i, a, blend):
+    """chi_i(x): 1 inside [i/a + blend, (i+1)/a - blend], 0 outside [i/a - blend, (i+1)/a + blend],
+    periodic; sum_i chi_i = 1 (needs blend < 1/(2a))."""
+    r = (x - (i + 0.5) / a + 0.5) % 1.0 - 0.5  # signed periodic offset from the quadrant's centre
+    return smooth_step((r + 0.5 / a) / blend) * (1 - smooth_step((r - 0.5 / a) / blend))
 
 
 def ns_pde_residual(f):
@@ -761,29 +776,44 @@ def ns_setup(resolution, key):
     return w0[0], frames[:, 0]  # (n, n), (6, n, n) at t = 0, 1, ..., 5
 
 
-def ns_constraint_points(w0, experts_per_axis, ic_per_axis, pde_per_expert, key):
+def ns_constraint_points(w0, experts_per_axis, ic_per_axis, pde_per_expert, key, overlap: float = 0.0,
+                         margin: float = 0.0):
     """Points (K, m, 3), types (K, m), values (K, m): quadrant k = 2 i_x + i_y of a K = a x a split.
 
-    Initial points: an ic_per_axis^2 sub-grid of the reference nodes, split among the experts;
-    PDE points: uniform in each expert's box, tau in (0.01, 1).
+    Initial points: an ic_per_axis^2 sub-grid of the reference nodes; each expert takes those in its
+    quadrant widened by ``overlap`` quadrant widths per side (periodic), so with overlap > 0
+    neighbouring experts share the initial points near their common edge. PDE points: uniform in the
+    expert's own quadrant shrunk by ``margin`` per side, tau in (0.01, 1); they are never shared, so
+    the prediction (which uses the quadrant's own expert there) satisfies them exactly. With
+    overlap = margin = 0 the experts' points partition the global set.
     """
     n = w0.shape[0]
     a = experts_per_axis
     stride = n // ic_per_axis
-    index = jnp.arange(ic_per_axis) * stride + stride // 2
-    per = ic_per_axis // a
+    index = np.arange(ic_per_axis) * stride + stride // 2
+    half = (0.5 + overlap) / a
+
+    def nodes_near(centre):  # grid indices within `half` of centre, periodic distance
+        distance = np.abs((index / n - centre + 0.5) % 1.0 - 0.5)
+        return index[distance <= half + 1e-12]
+
     points, types, values = [], [], []
     keys = jax.random.split(key, a * a)
     for ix in range(a):
         for iy in range(a):
-            i, j = index[ix * per:(ix + 1) * per], index[iy * per:(iy + 1) * per]
-            ii, jj = jnp.meshgrid(i, j, indexing="ij")
+            i, j = nodes_near((ix + 0.5) / a), nodes_near((iy + 0.5) / a)
+            ii, jj = np.meshgrid(i, j, indexing="ij")
             ic = jnp.stack([ii.ravel() / n, jj.ravel() / n, jnp.zeros(ii.size)], 1)
             u = jax.random.uniform(keys[ix * a + iy], (pde_per_expert, 3))
-            pde = jnp.stack([(ix + u[:, 0]) / a, (iy + u[:, 1]) / a, 0.01 + 0.99 * u[:, 2]], 1)
+            core = 1 - 2 * margin * a  # the quadrant's width 1/a shrunk by margin per side, in units of 1/a
+            pde = jnp.stack([(ix + margin * a + core * u[:, 0]) / a, (iy + margin * a + core * u[:, 1]) / a,
+                             0.01 + 0.99 * u[:, 2]], 1)
             points.append(jnp.concatenate([ic, pde]))
             types.append(jnp.concatenate([jnp.ones(ii.size, int), jnp.zeros(pde_per_expert, int)]))
             values.append(jnp.concatenate([w0[ii.ravel(), jj.ravel()], jnp.zeros(pde_per_expert)]))
+    if len({p.shape[0] for p in points}) > 1:
+        raise ValueError(f"overlap {overlap} gives the experts different numbers of initial points; "
+                         "choose ic points per axis divisible by the experts per axis")
     return jnp.stack(points), jnp.stack(types), jnp.stack(values)
 
 
@@ -811,12 +841,23 @@ def ns_interface_points(experts_per_axis: int, per_segment: int):
 
 
 class NSModel(eqx.Module):
-    """psi = b . omega_{k(x, y)}; kind in {soft, hard, moe, coupled}; K = experts_per_axis^2 quadrants."""
+    """psi = b . omega_{k(x, y)}; kind in {soft, hard, moe, coupled}; K = experts_per_axis^2 quadrants.
+
+    With ``blend`` > 0 the experts are combined by a smooth partition of unity instead: the
+    vorticity w = sum_k chi_k w_k and the velocity (u, v) = sum_k chi_k (u_k, v_k), where
+    chi_k = chi_{i_x}(x) chi_{i_y}(y) is 1 on the quadrant shrunk by ``blend`` per side and falls
+    smoothly to 0 within ``blend`` of its edges. (Blending the streamfunction instead would let the
+    experts' arbitrary streamfunction offsets enter w through Lap chi.) The prediction is then smooth
+    across the edges. Inside the blending strips the blended velocity is divergence-free only up to
+    grad chi . (u_k - u_j); elsewhere it is one expert's field. Every constraint point lies outside
+    the strips, where the prediction equals the owning expert's, so the hard constraints still hold.
+    """
 
     net: PeriodicBasisNet
     omega: jax.Array | None
     kind: str = eqx.field(static=True)
     experts_per_axis: int = eqx.field(static=True)
+    blend: float = eqx.field(static=True, default=0.0)
 
     def coefficients(self, layer, cpoints, ctypes, cvalues):
         if self.kind == "soft":
@@ -836,11 +877,35 @@ class NSModel(eqx.Module):
         iy = jnp.floor(points[:, 1] * a).astype(int) % a
         return ix * a + iy
 
+    def windows(self, p):
+        """(K,) partition-of-unity weights chi_k at one point (x, y, tau)."""
+        a = self.experts_per_axis
+        cx = jnp.stack([quadrant_window(p[0], i, a, self.blend) for i in range(a)])
+        cy = jnp.stack([quadrant_window(p[1], i, a, self.blend) for i in range(a)])
+        return (cx[:, None] * cy[None, :]).ravel()  # k = a i_x + i_y
+
     def evaluate(self, omegas, points, expert=None):
         jet = ns_jet(self.net, points)
+        if self.blend > 0 and expert is None:
+            return self._blended(omegas, points, jet)
         expert = self.expert_of(points) if expert is None else expert
         w = omegas[expert]
         return {name: jnp.sum(value * w, axis=-1) for name, value in jet.items()}
+
+    def _blended(self, omegas, points, jet):
+        chi = jax.vmap(self.windows)(points)  # (P, K)
+        grad = jax.vmap(jax.jacfwd(self.windows))(points)  # (P, K, 3)
+        hess = jax.vmap(jax.hessian(self.windows))(points)  # (P, K, 3, 3)
+        lap = hess[..., 0, 0] + hess[..., 1, 1]
+        per = {name: value @ omegas.T for name, value in jet.items()}  # (P, K): every expert's field
+
+        def mix(weights, name):
+            return jnp.sum(weights * per[name], axis=-1)
+
+        return {"w": mix(chi, "w"), "w_t": mix(chi, "w_t"), "psi_x": mix(chi, "psi_x"), "psi_y": mix(chi, "psi_y"),
+                "w_x": mix(chi, "w_x") + mix(grad[..., 0], "w"), "w_y": mix(chi, "w_y") + mix(grad[..., 1], "w"),
+                "lap_w": mix(chi, "lap_w") + 2 * (mix(grad[..., 0], "w_x") + mix(grad[..., 1], "w_y"))
+                + mix(lap, "w")}
 
     def interface_jump(self, omegas, s, tau):
         """Jumps of w, psi_x, psi_y between neighbouring experts on the lines x = c and y = c
@@ -870,7 +935,7 @@ def ns_loss(model, layer, constraint, w0, batch):
     ic = jnp.stack([ic_index[:, 0] / n, ic_index[:, 1] / n, jnp.zeros(ic_index.shape[0])], 1)
     mismatch = model.evaluate(omegas, ic)["w"] - w0[ic_index[:, 0], ic_index[:, 1]]
     loss = jnp.mean(pde**2) + jnp.mean(mismatch**2)
-    if model.experts_per_axis > 1:
+    if model.experts_per_axis > 1 and model.blend == 0:  # a blended prediction has no jumps
         loss = loss + jnp.mean(model.interface_jump(omegas, s, tau) ** 2)
     return loss, (jnp.asarray(True) if sol is None else jnp.all(sol.converged))
 
@@ -894,7 +959,7 @@ def ns_build(kind, args, key):
                                                        tolerance=1e-8, on_failure="ignore", gradient="tangent",
                                                        method=SOLVE_METHOD),
                                  batching="map")
-    return NSModel(net, omega, kind, a), layer, num_basis
+    return NSModel(net, omega, kind, a, args.blend if kind == "moe" else 0.0), layer, num_basis
 
 
 def ns_constraints_for(model, args, w0):
@@ -903,7 +968,8 @@ def ns_constraints_for(model, args, w0):
     ic_total = args.points // 2
     ic_per_axis = int(round(math.sqrt(ic_total)))
     pde_per_expert = (args.points - ic_per_axis**2) // k
-    return ns_constraint_points(w0, a, ic_per_axis, pde_per_expert, jax.random.key(7))
+    overlap = args.overlap if a > 1 else 0.0
+    return ns_constraint_points(w0, a, ic_per_axis, pde_per_expert, jax.random.key(7), overlap, model.blend)
 
 
 def ns_train(kind, args, w0, key):
@@ -951,9 +1017,12 @@ def ns_evaluate(model, layer, constraint, frames, stride):
     error = float(jnp.linalg.norm(jnp.stack(preds) - reference) / jnp.linalg.norm(reference))
     if sol is None:
         return error, None, None
-    features = jax.vmap(lambda p: ns_jet(model.net, p))(constraint[0])
-    features = {**features, "types": constraint[1], "values": constraint[2]}
-    residual = jax.vmap(ns_constraint_residual)(omegas, features)
+    # the residual of the model's prediction (each point evaluated by the expert(s) that own it there,
+    # blended where the model blends), not of each expert's own field: with overlapping experts a
+    # point may sit in a neighbour's quadrant
+    points, types, values = (c.reshape(-1, *c.shape[2:]) for c in constraint)
+    fields = model.evaluate(omegas, points)
+    residual = jnp.where(types == 1, fields["w"] - values, ns_pde_residual(fields))
     if model.kind == "coupled":
         interface = layer.interface_residuals(omegas, lambda p: ns_jet(model.net, p))
         residual = jnp.concatenate([residual.ravel(), interface])
@@ -1043,7 +1112,8 @@ def main(argv=None) -> int:
                         "experts (80 with --solve-method levenberg_marquardt); 20 Levenberg-Marquardt steps for "
                         "Navier-Stokes)")
     parser.add_argument("--overlap", type=float, default=0.0,
-                        help="space-split MoE: widen each expert's constraint region by this many slab widths per side")
+                        help="space-split MoE: widen each expert's constraint region by this many slab (navier-stokes: "
+                        "quadrant) widths per side; its prediction is still used in its own subdomain only")
     parser.add_argument("--solve-method", choices=("levenberg_marquardt", "gauss_newton"), default=None,
                         help="forward solver of the tangent-gradient hard/MoE layers (default: gauss_newton for "
                         "diffusion-sorption, levenberg_marquardt for Navier-Stokes)")
@@ -1062,6 +1132,11 @@ def main(argv=None) -> int:
                         help="navier-stokes coupled mixture: fields whose jumps vanish at the interface points "
                         "(default w psi_x psi_y)")
     parser.add_argument("--ns-experts-per-axis", type=int, default=2, help="Navier-Stokes MoE: a x a quadrants")
+    parser.add_argument("--blend", type=float, default=0.0,
+                        help="navier-stokes independent MoE: combine the experts with a smooth partition of unity "
+                        "that blends neighbours within this distance of the quadrant edges (0: each quadrant "
+                        "uses its own expert, and jumps are penalised in the loss); no constraint point lies "
+                        "in the blending strips, so the constraints still hold exactly")
     parser.add_argument("--json", default=None, help="save the results to this file")
     args = parser.parse_args(argv)
     global EXPERT_BASES
@@ -1207,8 +1282,14 @@ def _main_navier_stokes(args, parser) -> int:
     a = args.ns_experts_per_axis
     if args.points % (a * a):
         parser.error("--points must be divisible by the number of experts")
+    if args.blend > 0:
+        ic_per_axis = int(round(math.sqrt(args.points // 2)))
+        gap = 0.5 / ic_per_axis  # initial grid nodes sit half a spacing from the quadrant edges
+        if args.blend >= gap:
+            parser.error(f"--blend must be < {gap:g} so that no initial point lies in a blending strip")
     summary = run_navier_stokes(args)
     summary.update({**shared_settings(args), "interface_points_per_segment": INTERFACE_POINTS,
+                    "overlap": args.overlap, "blend": args.blend,
                     "interface_fields": list(NS_INTERFACE_FIELDS),
                     "viscosity": NS_VISCOSITY, "t_final": NS_T_FINAL, "resolution": args.ns_resolution})
     return _report(summary, args)

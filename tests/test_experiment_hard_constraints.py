@@ -59,3 +59,58 @@ def test_hard_constraints_experiment_diffusion_sorption_default_layers(tmp_path)
     for row in summary["results"]:
         assert math.isfinite(row["rel_l2"])
         assert row["constraint_residual_max"] < 1e-8 and row["final_solve_converged"]
+
+
+_BLEND_CHECK = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import jax, jax.numpy as jnp, numpy as np
+import hard_constraints as h
+
+# the smooth step and the windows: 0/1 outside the strip, partition of unity everywhere
+z = jnp.linspace(-1.5, 1.5, 301)
+s = h.smooth_step(z)
+assert float(s[0]) == 0.0 and float(s[-1]) == 1.0 and bool(jnp.all(jnp.diff(s) >= 0))
+for k in range(1, 5):  # C^4: the first four derivatives vanish at both ends of the strip
+    d = h.smooth_step
+    for _ in range(k):
+        d = jax.grad(d)
+    assert abs(float(d(-1.0))) < 1e-9 and abs(float(d(1.0))) < 1e-9, k
+x = jnp.linspace(0, 1, 1001)
+chi = jnp.stack([h.quadrant_window(x, i, 2, 0.05) for i in range(2)])
+assert float(jnp.max(jnp.abs(chi.sum(0) - 1))) < 1e-12
+assert float(jnp.min(chi[0][(x > 0.05) & (x < 0.45)])) == 1.0 and float(jnp.max(chi[0][(x > 0.55) & (x < 0.95)])) == 0.0
+
+# blended model: equals the owning expert's fields outside the strips, continuous across an edge
+net = h.PeriodicBasisNet(12, 8, 1, jax.random.key(0), 2.0)
+model = h.NSModel(net, None, "moe", 2, 0.05)
+omegas = jax.random.normal(jax.random.key(1), (4, 12))
+inside = jnp.array([[0.1, 0.2, 0.3], [0.6, 0.3, 0.5], [0.9375, 0.4375, 0.0]])
+blended, own = model.evaluate(omegas, inside), model.evaluate(omegas, inside, model.expert_of(inside))
+for name in blended:
+    assert float(jnp.max(jnp.abs(blended[name] - own[name]))) == 0.0, name
+edge = jnp.array([[0.5 - 1e-7, 0.3, 0.4], [0.5 + 1e-7, 0.3, 0.4]])
+fields = model.evaluate(omegas, edge)
+jump = model.evaluate(omegas, edge, model.expert_of(edge))
+assert abs(float(fields["w"][0] - fields["w"][1])) < 1e-5 < abs(float(jump["w"][0] - jump["w"][1]))
+
+# overlapping constraint points: initial points shared with the neighbours, PDE points in the cores
+w0 = jax.random.normal(jax.random.key(2), (32, 32))
+points, types, values = h.ns_constraint_points(w0, 2, 8, 16, jax.random.key(3), overlap=0.25, margin=0.05)
+assert points.shape == (4, 36 + 16, 3) and bool(jnp.all(types.sum(1) == 36))
+pde = points[types == 0]
+offset = jnp.abs((pde[:, :2] + 0.25) % 0.5 - 0.25)  # distance to the nearest quadrant edge
+assert float(jnp.min(offset)) >= 0.05
+plain = h.ns_constraint_points(w0, 2, 8, 16, jax.random.key(3))
+assert plain[0].shape == (4, 32, 3) and len(np.unique(np.asarray(plain[0][plain[1] == 1]), axis=0)) == 64
+print("ok")
+"""
+
+
+def test_navier_stokes_blended_mixture_pieces():
+    """The partition-of-unity mixture (``--blend``) and overlapping constraint points (``--overlap``)
+    of the Navier-Stokes experiment: windows sum to one and are C^4, the blended prediction equals the
+    owning expert's wherever a constraint point may lie and has no jump across the quadrant edges."""
+    result = subprocess.run([sys.executable, "-c", _BLEND_CHECK, str(ROOT / "experiments")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
