@@ -50,8 +50,14 @@ Reproduces the set-up of Chalapathi, Du & Krishnapriyan (ICLR 2024) at CPU scale
   scaled to unit rms), reference :class:`pdesolve.pdes.NavierStokes2D` + ETDRK4 on $64^2$
   (``--quick``). The bases are streamfunctions $\psi(x, y, \tau)$ (periodic Fourier-feature
   embedding), $w = -\Delta\psi$, $(u, v) = (\psi_y, -\psi_x)$; constraints: the residual
-  $w_\tau + T(u w_x + v w_y) - T\nu\Delta w$ at PDE points and $w - w_0$ on an initial grid;
-  MoE = $2\times2$ spatial quadrants with jumps of $w, \psi_x, \psi_y$ penalised in the loss.
+  $w_\tau + T(u w_x + v w_y) - T\nu\Delta w$ at PDE points and $w - w_0$ on an $8\times8$
+  initial grid; $N = 4M$ bases (session 8; $2M$ before). MoE = $2\times2$ spatial quadrants.
+  Since session 8 every expert solves with all initial points (``--overlap 0.5``: those within half
+  a quadrant width of its quadrant) and the PDE points of its own quadrant, and the independent
+  experts are combined by a $C^4$ partition of unity that blends the vorticity and velocity of
+  neighbours within 0.05 of the quadrant edges (``--blend``; no constraint point lies in those
+  strips, so the constraints hold exactly). ``--overlap 0 --blend 0 --basis-factor 2`` restores the
+  partition with the jumps of $w, \psi_x, \psi_y$ penalised in the loss.
 - **Reference**: method of lines with Diffrax's Kvaerno5 through
   :func:`pdesolve.integrators.solve_method_of_lines`: second-order finite differences on 257
   nodes (129 with ``--quick``; the 257- and 513-node solutions differ by 1.1e-5 relative L2),
@@ -1115,9 +1121,11 @@ def main(argv=None) -> int:
                         "sorption: 30 for the KKT global layer, 12 line-searched Gauss-Newton steps for the tangent "
                         "experts (80 with --solve-method levenberg_marquardt); 20 Levenberg-Marquardt steps for "
                         "Navier-Stokes)")
-    parser.add_argument("--overlap", type=float, default=0.0,
-                        help="space-split MoE: widen each expert's constraint region by this many slab (navier-stokes: "
-                        "quadrant) widths per side; its prediction is still used in its own subdomain only")
+    parser.add_argument("--overlap", type=float, default=None,
+                        help="space-split mixtures: widen each expert's constraint region by this many slab widths "
+                        "per side; its prediction is still used in its own subdomain only (default 0; navier-stokes: "
+                        "the initial points within this many quadrant widths are shared, default 0.5, which on 2 x 2 "
+                        "quadrants gives every expert all initial points)")
     parser.add_argument("--solve-method", choices=("levenberg_marquardt", "gauss_newton"), default=None,
                         help="forward solver of the tangent-gradient hard/MoE layers (default: gauss_newton for "
                         "diffusion-sorption, levenberg_marquardt for Navier-Stokes)")
@@ -1136,17 +1144,21 @@ def main(argv=None) -> int:
                         help="navier-stokes coupled mixture: fields whose jumps vanish at the interface points "
                         "(default w psi_x psi_y)")
     parser.add_argument("--ns-experts-per-axis", type=int, default=2, help="Navier-Stokes MoE: a x a quadrants")
-    parser.add_argument("--blend", type=float, default=0.0,
+    parser.add_argument("--blend", type=float, default=None,
                         help="navier-stokes independent MoE: combine the experts with a smooth partition of unity "
-                        "that blends neighbours within this distance of the quadrant edges (0: each quadrant "
-                        "uses its own expert, and jumps are penalised in the loss); no constraint point lies "
-                        "in the blending strips, so the constraints still hold exactly")
+                        "that blends neighbours within this distance of the quadrant edges (default 0.05; 0: each "
+                        "quadrant uses its own expert, and jumps are penalised in the loss); no constraint point "
+                        "lies in the blending strips, so the constraints still hold exactly")
     parser.add_argument("--json", default=None, help="save the results to this file")
     args = parser.parse_args(argv)
     global EXPERT_BASES
     EXPERT_BASES = args.expert_bases
     if args.problem in ("navier-stokes", "navier_stokes"):
         return _main_navier_stokes(args, parser)
+    if args.blend is not None:
+        parser.error("--blend is for --problem navier-stokes")
+    if args.overlap is None:
+        args.overlap = 0.0
     if args.steps is None:
         args.steps = 400 if args.quick else 3000
     if args.points is None:
@@ -1279,8 +1291,14 @@ def _main_navier_stokes(args, parser) -> int:
         args.ns_resolution = 64 if args.quick else 128
     if args.points is None:
         args.points = 128
+    # session 8: 4 bases per constraint point, so that an expert with every initial point (64) and its
+    # 16 PDE points still has more bases (128) than constraints; the global layer gains too (33.7% -> 31.6%)
     if args.basis_factor is None:
-        args.basis_factor = 2
+        args.basis_factor = 4
+    if args.overlap is None:
+        args.overlap = 0.5
+    if args.blend is None:
+        args.blend = 0.05
     if args.basis_factor < 2:
         parser.error("--basis-factor must be >= 2 for navier-stokes (minimum-norm hard layers)")
     a = args.ns_experts_per_axis
@@ -1291,6 +1309,14 @@ def _main_navier_stokes(args, parser) -> int:
         gap = 0.5 / ic_per_axis  # initial grid nodes sit half a spacing from the quadrant edges
         if args.blend >= gap:
             parser.error(f"--blend must be < {gap:g} so that no initial point lies in a blending strip")
+    if a > 1 and {"moe", "coupled"} & set(args.models):
+        ic_per_axis = int(round(math.sqrt(args.points // 2)))
+        rows = ns_constraint_points(jnp.zeros((args.ns_resolution,) * 2), a, ic_per_axis,
+                                    (args.points - ic_per_axis**2) // (a * a), jax.random.key(7), args.overlap)[0]
+        bases = bases_per_expert(args.basis_factor * args.points, a * a)
+        if rows.shape[1] > bases:
+            parser.error(f"each expert has {rows.shape[1]} constraints (--overlap {args.overlap}) but only {bases} "
+                         "bases: raise --basis-factor or lower --overlap (the solves must be under-determined)")
     summary = run_navier_stokes(args)
     summary.update({**shared_settings(args), "interface_points_per_segment": INTERFACE_POINTS,
                     "overlap": args.overlap, "blend": args.blend,

@@ -114,3 +114,24 @@ def test_navier_stokes_blended_mixture_pieces():
     result = subprocess.run([sys.executable, "-c", _BLEND_CHECK, str(ROOT / "experiments")], cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_hard_constraints_experiment_navier_stokes_all_models(tmp_path):
+    """Navier-Stokes defaults (every expert sees all initial points, blended independent experts):
+    all four models run, and every hard layer holds its constraints at every constraint point."""
+    out = tmp_path / "ns.json"
+    command = [
+        sys.executable, str(ROOT / "experiments" / "hard_constraints.py"), "--problem", "navier-stokes",
+        "--steps", "2", "--interior", "16", "--boundary", "8", "--width", "16", "--depth", "1",
+        "--ns-resolution", "32", "--json", str(out),
+    ]
+    subprocess.run(command, check=True, cwd=ROOT, timeout=900)
+    summary = json.loads(out.read_text())
+    assert summary["overlap"] == 0.5 and summary["blend"] == 0.05 and summary["basis_factor"] == 4
+    rows = {row["model"]: row for row in summary["results"]}
+    assert set(rows) == {"soft", "hard", "moe", "coupled"}
+    for row in rows.values():
+        assert math.isfinite(row["rel_l2"]) and len(row["rel_l2_by_time"]) == 6
+    for kind in ("hard", "moe", "coupled"):
+        assert rows[kind]["constraint_residual_max"] < 1e-8, kind
