@@ -221,6 +221,7 @@ INTERFACE_POINTS = 8  # interface points per interface of the coupled mixture (-
 GRADIENT = "kkt"  # MinimumNormConstraint(gradient=...) of the global hard layer (--gradient)
 EXPERT_GRADIENT = "kkt"  # ... and of the independent MoE's experts (--expert-gradient)
 EXPERT_SOLVE_STEPS = 2  # the experts' solve iterations (--solve-steps sets both)
+NEWTON_STEPS = 0  # Newton steps on the Lagrange conditions after the global KKT layer's iterations (--newton-steps)
 SOLVE_METHOD = "levenberg_marquardt"  # MinimumNormConstraint(method=...), the tangent forward (--solve-method)
 EXPERT_BASES = "split"  # bases per mixture expert: N/K ("split") or N ("shared"); --expert-bases
 
@@ -565,8 +566,10 @@ def build(kind, problem, total_points, num_experts, width, depth, key, basis_fac
         # or a root near the linearised solution (tangent gradients); the global layer and the
         # independent experts may differ (--gradient, --expert-gradient)
         gradient, steps = (GRADIENT, SOLVE_STEPS) if kind == "hard" else (EXPERT_GRADIENT, EXPERT_SOLVE_STEPS)
+        newton = NEWTON_STEPS if kind == "hard" and gradient == "kkt" else 0
         single = MinimumNormConstraint(make_constraint_residual(problem), num_basis, num_steps=steps,
-                                       tolerance=1e-8, on_failure="ignore", gradient=gradient, method=SOLVE_METHOD)
+                                       tolerance=1e-8, on_failure="ignore", gradient=gradient, method=SOLVE_METHOD,
+                                       newton_steps=newton)
         layer = HardLayer(MixtureOfExperts(single, batching="map"), problem)
     elif kind != "soft":
         # Gauss-Newton (= Newton on the square system) from the linearised solution; LM's gain-ratio
@@ -1132,6 +1135,9 @@ def main(argv=None) -> int:
     parser.add_argument("--gradient", choices=("kkt", "tangent"), default=None,
                         help="global hard layer: exact KKT gradients of the minimum-norm root (default for heat and "
                         "diffusion-sorption) or a root near the linearised solution + tangent gradients")
+    parser.add_argument("--newton-steps", type=int, default=0,
+                        help="heat / diffusion-sorption, global KKT layer: Newton steps on the Lagrange conditions "
+                        "(curvature included) after its Gauss-Newton iterations (default 0)")
     parser.add_argument("--expert-gradient", choices=("kkt", "tangent"), default=None,
                         help="the independent MoE's experts: as --gradient (default kkt for heat, tangent for "
                         "diffusion-sorption, whose anchored KKT iteration stalled for one expert on seed 1)")
@@ -1171,7 +1177,8 @@ def main(argv=None) -> int:
         parser.error("--points must be divisible by --experts")
     problem = DIFFUSION_SORPTION if args.problem == "diffusion_sorption" else HEAT
     global FEATURE_DECAY, SOLVE_STEPS, GRADIENT, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS, SOLVE_METHOD
-    global EXPERT_GRADIENT, EXPERT_SOLVE_STEPS
+    global EXPERT_GRADIENT, EXPERT_SOLVE_STEPS, NEWTON_STEPS
+    NEWTON_STEPS = args.newton_steps
     FEATURE_DECAY = args.feature_decay
     # diffusion-sorption: 16 interface points gave 4.77% against 5.87% with 8 (200 LM steps, seed 0)
     INTERFACE_POINTS = args.interface_points or (8 if problem is HEAT else 16)
@@ -1223,7 +1230,8 @@ def main(argv=None) -> int:
     summary = {
         "problem": problem.name, **shared_settings(args), "regularisation": args.regularisation,
         "experts": args.experts, "split": args.split, "gradient": GRADIENT, "expert_gradient": EXPERT_GRADIENT,
-        "expert_solve_steps": EXPERT_SOLVE_STEPS, "overlap": args.overlap, "warm_start": args.warm_start,
+        "expert_solve_steps": EXPERT_SOLVE_STEPS, "newton_steps": NEWTON_STEPS, "overlap": args.overlap,
+        "warm_start": args.warm_start,
         "interface_points": INTERFACE_POINTS,
         "results": results,
         "solve_only_seconds": solve_timing,
@@ -1274,6 +1282,8 @@ def _report(summary, args) -> int:
 
 def _main_navier_stokes(args, parser) -> int:
     global FEATURE_DECAY, SOLVE_STEPS, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS, SOLVE_METHOD
+    if args.newton_steps:
+        parser.error("--newton-steps refines a KKT layer; the Navier-Stokes layers use tangent gradients")
     FEATURE_DECAY = args.feature_decay
     SOLVE_METHOD = args.solve_method or "levenberg_marquardt"
     SOLVE_STEPS = args.solve_steps or 20

@@ -498,6 +498,28 @@ def test_minimum_norm_constraint_exact_min_norm_and_implicit_gradient():
     assert_close(jax.jit(jax.grad(loss))(y), central_difference(loss, y), rtol=1e-6, atol=1e-8)
 
 
+def test_minimum_norm_constraint_newton_refinement_reaches_the_kkt_point():
+    # 3 Gauss-Newton steps leave the stationarity error at ~2e-2 (the iteration drops the curvature
+    # term); 3 Newton steps on the Lagrange conditions then reach the minimum-norm root to round-off
+    A = jax.random.normal(jax.random.key(20), (5, 12))
+    features = {"A": A, "y": 3.0 * jnp.linspace(-1.0, 1.0, 5)}
+    short = MinimumNormConstraint(_cubic_residual, 12, num_steps=3, tolerance=1e-9, on_failure="ignore")
+    assert float(short(features).optimality_norm) > 1e-3
+    refined = MinimumNormConstraint(_cubic_residual, 12, num_steps=3, newton_steps=3, tolerance=1e-9,
+                                    on_failure="raise")
+    sol = refined(features)
+    assert bool(sol.converged) and float(sol.optimality_norm) < 1e-12
+    reference = MinimumNormConstraint(_cubic_residual, 12, num_steps=30, tolerance=1e-9)(features)
+    assert_close(sol.coefficients, reference.coefficients, rtol=1e-10, atol=1e-12)
+    loss = jax.jit(lambda y: jnp.sum(jnp.sin(refined({"A": A, "y": y}).coefficients)))
+    assert_close(jax.jit(jax.grad(loss))(features["y"]), central_difference(loss, features["y"]), rtol=1e-6,
+                 atol=1e-8)
+    with pytest.raises(InvalidInputError, match="newton_steps"):
+        MinimumNormConstraint(_cubic_residual, 12, newton_steps=-1)
+    with pytest.raises(InvalidInputError, match="gradient='kkt'"):
+        MinimumNormConstraint(_cubic_residual, 12, newton_steps=2, gradient="tangent")
+
+
 def test_minimum_norm_constraint_convergence_test_is_scale_aware():
     # an exact pseudo-inverse solution of an ill-conditioned system (cond 1e6, |w| ~ 1e6) is converged;
     # evaluating omega + J^T lambda with lambda = -(J^T)^+ omega leaves a round-off error of ~eps cond |w|
