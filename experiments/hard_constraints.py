@@ -1321,8 +1321,11 @@ def _main_navier_stokes(args, parser) -> int:
             parser.error(f"--blend must be < {gap:g} so that no initial point lies in a blending strip")
     if a > 1 and {"moe", "coupled"} & set(args.models):
         ic_per_axis = int(round(math.sqrt(args.points // 2)))
-        rows = ns_constraint_points(jnp.zeros((args.ns_resolution,) * 2), a, ic_per_axis,
-                                    (args.points - ic_per_axis**2) // (a * a), jax.random.key(7), args.overlap)[0]
+        try:
+            rows = ns_constraint_points(jnp.zeros((args.ns_resolution,) * 2), a, ic_per_axis,
+                                        (args.points - ic_per_axis**2) // (a * a), jax.random.key(7), args.overlap)[0]
+        except ValueError as error:
+            parser.error(str(error))
         bases = bases_per_expert(args.basis_factor * args.points, a * a)
         if rows.shape[1] > bases:
             parser.error(f"each expert has {rows.shape[1]} constraints (--overlap {args.overlap}) but only {bases} "
