@@ -786,7 +786,7 @@ def ns_setup(resolution, key):
 
 
 def ns_constraint_points(w0, experts_per_axis, ic_per_axis, pde_per_expert, key, overlap: float = 0.0,
-                         margin: float = 0.0):
+                         margin: float = 0.0, shared_pde: int = 0):
     """Points (K, m, 3), types (K, m), values (K, m): quadrant k = 2 i_x + i_y of a K = a x a split.
 
     Initial points: an ic_per_axis^2 sub-grid of the reference nodes; each expert takes those in its
@@ -794,7 +794,9 @@ def ns_constraint_points(w0, experts_per_axis, ic_per_axis, pde_per_expert, key,
     neighbouring experts share the initial points near their common edge. PDE points: uniform in the
     expert's own quadrant shrunk by ``margin`` per side, tau in (0.01, 1); they are never shared, so
     the prediction (which uses the quadrant's own expert there) satisfies them exactly. With
-    overlap = margin = 0 the experts' points partition the global set.
+    overlap = margin = 0 the experts' points partition the global set. ``shared_pde`` = q > 0 adds
+    the first q PDE points of every other expert to each expert's set (the owner satisfies them too,
+    so the prediction still does).
     """
     n = w0.shape[0]
     a = experts_per_axis
@@ -817,9 +819,15 @@ def ns_constraint_points(w0, experts_per_axis, ic_per_axis, pde_per_expert, key,
             core = 1 - 2 * margin * a  # the quadrant's width 1/a shrunk by margin per side, in units of 1/a
             pde = jnp.stack([(ix + margin * a + core * u[:, 0]) / a, (iy + margin * a + core * u[:, 1]) / a,
                              0.01 + 0.99 * u[:, 2]], 1)
-            points.append(jnp.concatenate([ic, pde]))
-            types.append(jnp.concatenate([jnp.ones(ii.size, int), jnp.zeros(pde_per_expert, int)]))
-            values.append(jnp.concatenate([w0[ii.ravel(), jj.ravel()], jnp.zeros(pde_per_expert)]))
+            points.append([ic, pde])
+            values.append(w0[ii.ravel(), jj.ravel()])
+    own = [pde for _, pde in points]
+    for k, (ic, pde) in enumerate(points):
+        extra = [other[:shared_pde] for j, other in enumerate(own) if j != k and shared_pde]
+        pde = jnp.concatenate([pde, *extra])
+        points[k] = jnp.concatenate([ic, pde])
+        types.append(jnp.concatenate([jnp.ones(ic.shape[0], int), jnp.zeros(pde.shape[0], int)]))
+        values[k] = jnp.concatenate([values[k], jnp.zeros(pde.shape[0])])
     if len({p.shape[0] for p in points}) > 1:
         raise ValueError(f"overlap {overlap} gives the experts different numbers of initial points; "
                          "choose ic points per axis divisible by the experts per axis")
@@ -977,8 +985,8 @@ def ns_constraints_for(model, args, w0):
     ic_total = args.points // 2
     ic_per_axis = int(round(math.sqrt(ic_total)))
     pde_per_expert = (args.points - ic_per_axis**2) // k
-    overlap = args.overlap if a > 1 else 0.0
-    return ns_constraint_points(w0, a, ic_per_axis, pde_per_expert, jax.random.key(7), overlap, model.blend)
+    overlap, shared = (args.overlap, args.shared_pde) if a > 1 else (0.0, 0)
+    return ns_constraint_points(w0, a, ic_per_axis, pde_per_expert, jax.random.key(7), overlap, model.blend, shared)
 
 
 def ns_train(kind, args, w0, key):
@@ -1150,6 +1158,9 @@ def main(argv=None) -> int:
                         help="navier-stokes coupled mixture: fields whose jumps vanish at the interface points "
                         "(default w psi_x psi_y)")
     parser.add_argument("--ns-experts-per-axis", type=int, default=2, help="Navier-Stokes MoE: a x a quadrants")
+    parser.add_argument("--shared-pde", type=int, default=0,
+                        help="navier-stokes mixtures: every expert also takes the first q PDE points of each other "
+                        "quadrant (default 0)")
     parser.add_argument("--blend", type=float, default=None,
                         help="navier-stokes independent MoE: combine the experts with a smooth partition of unity "
                         "that blends neighbours within this distance of the quadrant edges (default 0.05; 0: each "
@@ -1323,7 +1334,8 @@ def _main_navier_stokes(args, parser) -> int:
         ic_per_axis = int(round(math.sqrt(args.points // 2)))
         try:
             rows = ns_constraint_points(jnp.zeros((args.ns_resolution,) * 2), a, ic_per_axis,
-                                        (args.points - ic_per_axis**2) // (a * a), jax.random.key(7), args.overlap)[0]
+                                        (args.points - ic_per_axis**2) // (a * a), jax.random.key(7), args.overlap,
+                                        shared_pde=args.shared_pde)[0]
         except ValueError as error:
             parser.error(str(error))
         bases = bases_per_expert(args.basis_factor * args.points, a * a)
@@ -1332,7 +1344,7 @@ def _main_navier_stokes(args, parser) -> int:
                          "bases: raise --basis-factor or lower --overlap (the solves must be under-determined)")
     summary = run_navier_stokes(args)
     summary.update({**shared_settings(args), "interface_points_per_segment": INTERFACE_POINTS,
-                    "overlap": args.overlap, "blend": args.blend,
+                    "overlap": args.overlap, "blend": args.blend, "shared_pde": args.shared_pde,
                     "interface_fields": list(NS_INTERFACE_FIELDS),
                     "viscosity": NS_VISCOSITY, "t_final": NS_T_FINAL, "resolution": args.ns_resolution})
     return _report(summary, args)

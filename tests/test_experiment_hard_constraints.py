@@ -101,6 +101,9 @@ assert points.shape == (4, 36 + 16, 3) and bool(jnp.all(types.sum(1) == 36))
 pde = points[types == 0]
 offset = jnp.abs((pde[:, :2] + 0.25) % 0.5 - 0.25)  # distance to the nearest quadrant edge
 assert float(jnp.min(offset)) >= 0.05
+shared = h.ns_constraint_points(w0, 2, 8, 16, jax.random.key(3), overlap=0.25, margin=0.05, shared_pde=4)
+assert shared[0].shape == (4, 36 + 16 + 3 * 4, 3) and bool(jnp.all(shared[0][:, :52] == points))
+assert bool(jnp.all(shared[0][0, 52:56] == points[1, 36:40]))  # expert 1's first 4 PDE points
 plain = h.ns_constraint_points(w0, 2, 8, 16, jax.random.key(3))
 assert plain[0].shape == (4, 32, 3) and len(np.unique(np.asarray(plain[0][plain[1] == 1]), axis=0)) == 64
 print("ok")
