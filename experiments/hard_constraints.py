@@ -808,26 +808,24 @@ def ns_constraint_points(w0, experts_per_axis, ic_per_axis, pde_per_expert, key,
         distance = np.abs((index / n - centre + 0.5) % 1.0 - 0.5)
         return index[distance <= half + 1e-12]
 
-    points, types, values = [], [], []
+    ics, pdes, ic_values = [], [], []
     keys = jax.random.split(key, a * a)
     for ix in range(a):
         for iy in range(a):
             i, j = nodes_near((ix + 0.5) / a), nodes_near((iy + 0.5) / a)
             ii, jj = np.meshgrid(i, j, indexing="ij")
-            ic = jnp.stack([ii.ravel() / n, jj.ravel() / n, jnp.zeros(ii.size)], 1)
+            ics.append(jnp.stack([ii.ravel() / n, jj.ravel() / n, jnp.zeros(ii.size)], 1))
+            ic_values.append(w0[ii.ravel(), jj.ravel()])
             u = jax.random.uniform(keys[ix * a + iy], (pde_per_expert, 3))
             core = 1 - 2 * margin * a  # the quadrant's width 1/a shrunk by margin per side, in units of 1/a
-            pde = jnp.stack([(ix + margin * a + core * u[:, 0]) / a, (iy + margin * a + core * u[:, 1]) / a,
-                             0.01 + 0.99 * u[:, 2]], 1)
-            points.append([ic, pde])
-            values.append(w0[ii.ravel(), jj.ravel()])
-    own = [pde for _, pde in points]
-    for k, (ic, pde) in enumerate(points):
-        extra = [other[:shared_pde] for j, other in enumerate(own) if j != k and shared_pde]
-        pde = jnp.concatenate([pde, *extra])
-        points[k] = jnp.concatenate([ic, pde])
+            pdes.append(jnp.stack([(ix + margin * a + core * u[:, 0]) / a, (iy + margin * a + core * u[:, 1]) / a,
+                                   0.01 + 0.99 * u[:, 2]], 1))
+    points, types, values = [], [], []
+    for k, (ic, ic_value) in enumerate(zip(ics, ic_values)):
+        pde = jnp.concatenate([pdes[k], *(other[:shared_pde] for j, other in enumerate(pdes) if j != k)])
+        points.append(jnp.concatenate([ic, pde]))
         types.append(jnp.concatenate([jnp.ones(ic.shape[0], int), jnp.zeros(pde.shape[0], int)]))
-        values[k] = jnp.concatenate([values[k], jnp.zeros(pde.shape[0])])
+        values.append(jnp.concatenate([ic_value, jnp.zeros(pde.shape[0])]))
     if len({p.shape[0] for p in points}) > 1:
         raise ValueError(f"overlap {overlap} gives the experts different numbers of initial points; "
                          "choose ic points per axis divisible by the experts per axis")
@@ -979,12 +977,15 @@ def ns_build(kind, args, key):
     return NSModel(net, omega, kind, a, args.blend if kind == "moe" else 0.0), layer, num_basis
 
 
+def ns_point_counts(points, experts_per_axis):
+    """(initial points per axis, PDE points per expert): about half of the M points on the initial grid."""
+    ic_per_axis = int(round(math.sqrt(points // 2)))
+    return ic_per_axis, (points - ic_per_axis**2) // experts_per_axis**2
+
+
 def ns_constraints_for(model, args, w0):
     a = model.experts_per_axis
-    k = a * a
-    ic_total = args.points // 2
-    ic_per_axis = int(round(math.sqrt(ic_total)))
-    pde_per_expert = (args.points - ic_per_axis**2) // k
+    ic_per_axis, pde_per_expert = ns_point_counts(args.points, a)
     overlap, shared = (args.overlap, args.shared_pde) if a > 1 else (0.0, 0)
     return ns_constraint_points(w0, a, ic_per_axis, pde_per_expert, jax.random.key(7), overlap, model.blend, shared)
 
@@ -1325,17 +1326,15 @@ def _main_navier_stokes(args, parser) -> int:
     a = args.ns_experts_per_axis
     if args.points % (a * a):
         parser.error("--points must be divisible by the number of experts")
+    ic_per_axis, pde_per_expert = ns_point_counts(args.points, a)
     if args.blend > 0:
-        ic_per_axis = int(round(math.sqrt(args.points // 2)))
         gap = 0.5 / ic_per_axis  # initial grid nodes sit half a spacing from the quadrant edges
         if args.blend >= gap:
             parser.error(f"--blend must be < {gap:g} so that no initial point lies in a blending strip")
     if a > 1 and {"moe", "coupled"} & set(args.models):
-        ic_per_axis = int(round(math.sqrt(args.points // 2)))
         try:
-            rows = ns_constraint_points(jnp.zeros((args.ns_resolution,) * 2), a, ic_per_axis,
-                                        (args.points - ic_per_axis**2) // (a * a), jax.random.key(7), args.overlap,
-                                        shared_pde=args.shared_pde)[0]
+            rows = ns_constraint_points(jnp.zeros((args.ns_resolution,) * 2), a, ic_per_axis, pde_per_expert,
+                                        jax.random.key(7), args.overlap, shared_pde=args.shared_pde)[0]
         except ValueError as error:
             parser.error(str(error))
         bases = bases_per_expert(args.basis_factor * args.points, a * a)

@@ -195,14 +195,16 @@ class MinimumNormConstraint(eqx.Module):
             jac = dense_jacobian(lambda c: self.residual(c, features), z[:n], f.shape[0] - n)
             return jnp.maximum(jnp.max(jnp.abs(f[n:])), _relative_null_space_part(jac, z[:n] - anchor))
 
-        def step(_, z):
-            f = lagrange(z)
-            trial = z - jnp.linalg.solve(jax.jacfwd(lagrange)(z), f)
+        def step(_, carry):  # carry: the current point and its merit (computed once per accepted point)
+            z, current = carry
+            trial = z - jnp.linalg.solve(jax.jacfwd(lagrange)(z), lagrange(z))
             f_trial = lagrange(trial)
-            better = jnp.all(jnp.isfinite(f_trial)) & (merit(trial, f_trial) < merit(z, f))
-            return jnp.where(better, trial, z)
+            trial_merit = merit(trial, f_trial)
+            better = jnp.all(jnp.isfinite(f_trial)) & (trial_merit < current)
+            return jnp.where(better, trial, z), jnp.where(better, trial_merit, current)
 
-        z = jax.lax.fori_loop(0, self.newton_steps, step, jnp.concatenate([w, lam]))
+        z = jnp.concatenate([w, lam])
+        z, _ = jax.lax.fori_loop(0, self.newton_steps, step, (z, merit(z, lagrange(z))))
         return z[:n], z[n:]
 
     def __call__(self, features: PyTree, init: Float[Array, " n"] | None = None) -> ConstraintSolution:
