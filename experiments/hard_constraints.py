@@ -222,6 +222,7 @@ GRADIENT = "kkt"  # MinimumNormConstraint(gradient=...) of the global hard layer
 EXPERT_GRADIENT = "kkt"  # ... and of the independent MoE's experts (--expert-gradient)
 EXPERT_SOLVE_STEPS = 2  # the experts' solve iterations (--solve-steps sets both)
 NEWTON_STEPS = 0  # Newton steps on the Lagrange conditions after the global KKT layer's iterations (--newton-steps)
+LEAST_SQUARES_STEPS = 40  # Levenberg-Marquardt steps of the over-determined least-squares layers (--bases; --solve-steps)
 SOLVE_METHOD = "levenberg_marquardt"  # MinimumNormConstraint(method=...), the tangent forward (--solve-method)
 EXPERT_BASES = "split"  # bases per mixture expert: N/K ("split") or N ("shared"); --expert-bases
 
@@ -545,9 +546,13 @@ def bases_per_expert(num_basis: int, experts: int) -> int:
 
 
 def build(kind, problem, total_points, num_experts, width, depth, key, basis_factor=1, regularisation=0.0,
-          split="time"):
+          split="time", bases=None):
+    """Model and constraint layer. ``bases`` (``--bases``) fixes the global N instead of
+    ``basis_factor`` x M; a solve with more constraints than bases is then a Levenberg-Marquardt
+    least-squares layer (Chalapathi et al.'s regime)."""
     experts = num_experts if kind in ("moe", "coupled") else 1
-    num_basis = bases_per_expert(basis_factor * total_points, experts)
+    num_basis = bases_per_expert(bases if bases else basis_factor * total_points, experts)
+    least_squares = bool(bases) and total_points // experts > num_basis
     knet, kw = jax.random.split(key)
     net = BasisNet(num_basis, width, depth, knet)
     omega = jax.random.normal(kw, (num_basis,)) / math.sqrt(num_basis) if kind == "soft" else None
@@ -561,7 +566,12 @@ def build(kind, problem, total_points, num_experts, width, depth, key, basis_fac
                                           initial_damping=COUPLED_DAMPING,
                                           batching="map")
         layer = CoupledLayer(coupled, problem, *space_interface_points(experts, INTERFACE_POINTS), ("b", "b_x"))
-    elif kind != "soft" and basis_factor > 1 and regularisation == 0.0:
+    elif kind != "soft" and least_squares:
+        # fewer bases than constraints: the least-squares solution, implicit gradients of J^T r = 0
+        single = LeastSquaresConstraint(make_constraint_residual(problem), num_basis, num_steps=LEAST_SQUARES_STEPS,
+                                        method="levenberg_marquardt", tolerance=1e-8, on_failure="ignore")
+        layer = HardLayer(MixtureOfExperts(single, batching="map"), problem)
+    elif kind != "soft" and (bases or basis_factor > 1) and regularisation == 0.0:
         # under-determined: the exact minimum-norm solution (pseudo-inverse Gauss-Newton, KKT gradients)
         # or a root near the linearised solution (tangent gradients); the global layer and the
         # independent experts may differ (--gradient, --expert-gradient)
@@ -589,7 +599,7 @@ def make_optimizer(args):
 
 def train(kind, problem, args, key):
     model, layer, num_basis = build(kind, problem, args.points, args.experts, args.width, args.depth, key,
-                                    args.basis_factor, args.regularisation, args.split)
+                                    args.basis_factor, args.regularisation, args.split, args.bases)
     experts = model.num_experts
     cpoints, ctypes, cvalues = constraint_points(problem, experts, args.points // experts, jax.random.key(7),
                                                  args.split, args.overlap if experts > 1 else 0.0)
@@ -661,14 +671,14 @@ def time_layer(solve, features, coupling, ctypes, cvalues, repeats):
 
 
 def time_solve_only(problem, total_points, experts, width, depth, repeats=5, basis_factor=1, regularisation=0.0,
-                    split="time", overlap=0.0, kinds=("hard", "moe")):
+                    split="time", overlap=0.0, kinds=("hard", "moe"), bases=None):
     """Forward + implicit backward of the constraint layer alone: global (M bases, M points)
     vs mixture (K experts x M/K bases and points), same M, same network width."""
     out = {}
     for kind in kinds:
         k = 1 if kind == "hard" else experts
         model, layer, _ = build(kind, problem, total_points, experts, width, depth, jax.random.key(0), basis_factor,
-                                regularisation, split)
+                                regularisation, split, bases)
         cpoints, ctypes, cvalues = constraint_points(problem, k, total_points // k, jax.random.key(7), split,
                                                      overlap if k > 1 else 0.0)
         features = jax.vmap(lambda p: basis_jet(model.net, p))(cpoints)
@@ -696,27 +706,63 @@ NS_VISCOSITY, NS_T_FINAL, NS_LENGTH_SCALE = 1e-4, 5.0, 0.8
 NS_INTERFACE_FIELDS = ("w", "psi_x", "psi_y")  # continuous across the quadrant edges (--interface-fields)
 
 
+class InitialFieldFeatures(eqx.Module):
+    r"""The initial streamfunction, velocity and vorticity at any (x, y), each scaled to unit rms.
+
+    From the initial vorticity on the periodic grid: $\hat\psi_k = \hat w_k / (4\pi^2|k|^2)$
+    ($w = -\Delta\psi$), truncated to $|k_x|, |k_y| \le$ ``max_mode`` and summed as a trigonometric
+    polynomial, so the features are smooth and any derivative of them is exact. Fixed, not trained.
+    """
+
+    wavenumbers: jax.Array  # (modes, 2)
+    coefficients: jax.Array  # (4, modes) complex: psi, u = psi_y, v = -psi_x, w
+
+    def __init__(self, w0, max_mode: int = 8):
+        n = w0.shape[0]
+        k = np.fft.fftfreq(n, 1.0 / n)
+        kx, ky = np.meshgrid(k, k, indexing="ij")
+        keep = (np.abs(kx) <= max_mode) & (np.abs(ky) <= max_mode) & ((kx != 0) | (ky != 0))
+        w_hat = np.fft.fft2(np.asarray(w0))[keep] / n**2
+        kx, ky = kx[keep], ky[keep]
+        psi_hat = w_hat / (4 * np.pi**2 * (kx**2 + ky**2))
+        coeffs = np.stack([psi_hat, 2j * np.pi * ky * psi_hat, -2j * np.pi * kx * psi_hat, w_hat])
+        coeffs = coeffs / np.sqrt(np.sum(np.abs(coeffs) ** 2, axis=1, keepdims=True))  # unit rms (Parseval)
+        self.wavenumbers = jnp.asarray(np.stack([kx, ky], 1))
+        self.coefficients = jnp.asarray(coeffs)
+
+    def __call__(self, x, y):
+        k, c = jax.lax.stop_gradient((self.wavenumbers, self.coefficients))
+        phase = 2 * jnp.pi * (k[:, 0] * x + k[:, 1] * y)
+        return c.real @ jnp.cos(phase) - c.imag @ jnp.sin(phase)
+
+
 class PeriodicBasisNet(eqx.Module):
     """(x, y, tau) -> N streamfunction bases; sin/cos(2 pi m x), sin/cos(2 pi m y) (m = 1..4),
-    sin/cos(pi m tau) and tau, each Fourier feature scaled by m**-decay, then a tanh MLP."""
+    sin/cos(pi m tau) and tau, each Fourier feature scaled by m**-decay, then a tanh MLP.
+    With ``initial`` (``--initial-features``) the initial psi, u, v, w at (x, y) are inputs too."""
 
     mlp: eqx.nn.MLP
     decay: float = eqx.field(static=True)
+    initial: InitialFieldFeatures | None = None
 
-    def __init__(self, num_basis, width, depth, key, decay):
+    def __init__(self, num_basis, width, depth, key, decay, initial=None):
         self.decay = decay
-        self.mlp = eqx.nn.MLP(1 + 6 * 4, num_basis, width, depth, activation=jnp.tanh,
+        self.initial = initial
+        inputs = 1 + 6 * 4 + (0 if initial is None else 4)
+        self.mlp = eqx.nn.MLP(inputs, num_basis, width, depth, activation=jnp.tanh,
                               final_activation=jnp.tanh, key=key)
 
     def __call__(self, x, y, t):
         m = jnp.arange(1, 5, dtype=jnp.float64)
         amp = m ** -self.decay
         ks, kt = 2 * jnp.pi * m, jnp.pi * m
-        features = jnp.concatenate([
+        features = [
             jnp.stack([2 * t - 1]), amp * jnp.sin(ks * x), amp * jnp.cos(ks * x), amp * jnp.sin(ks * y),
             amp * jnp.cos(ks * y), amp * jnp.sin(kt * t), amp * jnp.cos(kt * t),
-        ])
-        return self.mlp(features)
+        ]
+        if self.initial is not None:
+            features.append(self.initial(x, y))
+        return self.mlp(jnp.concatenate(features))
 
 
 def _fields_at(psi, p):
@@ -955,11 +1001,28 @@ def ns_loss(model, layer, constraint, w0, batch):
     return loss, (jnp.asarray(True) if sol is None else jnp.all(sol.converged))
 
 
-def ns_build(kind, args, key):
+def ns_total_bases(args) -> int:
+    """N of the global solve: ``--bases`` if given, else ``--basis-factor`` x M."""
+    return args.bases if args.bases else args.basis_factor * args.points
+
+
+def ns_rows_per_solve(args, experts_per_axis: int) -> int:
+    """Constraint rows of one solve (one expert's, or the global layer's for experts_per_axis = 1)."""
+    ic_per_axis, pde_per_expert = ns_point_counts(args.points, experts_per_axis)
+    overlap, shared = (args.overlap, args.shared_pde) if experts_per_axis > 1 else (0.0, 0)
+    points = ns_constraint_points(jnp.zeros((args.ns_resolution,) * 2), experts_per_axis, ic_per_axis,
+                                  pde_per_expert, jax.random.key(7), overlap, shared_pde=shared)[0]
+    return points.shape[1]
+
+
+def ns_build(kind, args, key, w0=None):
+    """Model and constraint layer; ``w0`` (the initial vorticity grid) feeds the basis network's
+    initial-field inputs when ``args.initial_features`` is set."""
     a = args.ns_experts_per_axis if kind in ("moe", "coupled") else 1
-    num_basis = bases_per_expert(args.basis_factor * args.points, a * a)
+    num_basis = bases_per_expert(ns_total_bases(args), a * a)
     knet, kw = jax.random.split(key)
-    net = PeriodicBasisNet(num_basis, args.width, args.depth, knet, args.feature_decay)
+    initial = InitialFieldFeatures(w0) if args.initial_features else None
+    net = PeriodicBasisNet(num_basis, args.width, args.depth, knet, args.feature_decay, initial)
     omega = jax.random.normal(kw, (num_basis,)) / math.sqrt(num_basis) if kind == "soft" else None
     layer = None
     if kind == "coupled":
@@ -967,6 +1030,14 @@ def ns_build(kind, args, key):
                                           tolerance=COUPLED_TOLERANCE, on_failure="ignore",
                                           initial_damping=COUPLED_DAMPING, batching="map")
         layer = CoupledLayer(coupled, None, *ns_interface_points(a, INTERFACE_POINTS), NS_INTERFACE_FIELDS)
+    elif kind != "soft" and ns_rows_per_solve(args, a) > num_basis:
+        # fewer bases than constraints (--bases, the capacity-limited regime of Chalapathi et al., N = 64):
+        # the Levenberg-Marquardt least-squares solution, with implicit gradients of its normal equation
+        # J^T r = 0; the constraints then hold only in the least-squares sense
+        layer = MixtureOfExperts(LeastSquaresConstraint(ns_constraint_residual, num_basis, num_steps=SOLVE_STEPS,
+                                                        method="levenberg_marquardt", tolerance=1e-8,
+                                                        on_failure="ignore"),
+                                 batching="map")
     elif kind != "soft":
         # the advection term is strongly nonlinear at this amplitude: Levenberg-Marquardt forward pass,
         # minimum-norm tangent gradients (the anchored minimum-norm iteration stalls here)
@@ -991,7 +1062,7 @@ def ns_constraints_for(model, args, w0):
 
 
 def ns_train(kind, args, w0, key):
-    model, layer, num_basis = ns_build(kind, args, key)
+    model, layer, num_basis = ns_build(kind, args, key, w0)
     constraint = ns_constraints_for(model, args, w0)
     opt = make_optimizer(args)
     state = opt.init(eqx.filter(model, eqx.is_inexact_array))
@@ -1054,7 +1125,7 @@ def ns_time_solve_only(args, w0, repeats=3):
     """Forward + implicit backward of the constraint layer alone, global vs mixture, same points."""
     out = {}
     for kind in ("hard", "moe", "coupled") if "coupled" in args.models else ("hard", "moe"):
-        model, layer, _ = ns_build(kind, args, jax.random.key(0))
+        model, layer, _ = ns_build(kind, args, jax.random.key(0), w0)
         cpoints, ctypes, cvalues = ns_constraints_for(model, args, w0)
         features = jax.vmap(lambda p: ns_jet(model.net, p))(cpoints)
         init = jax.vmap(ns_linearised_coefficients)({**features, "types": ctypes, "values": cvalues})
@@ -1122,6 +1193,10 @@ def main(argv=None) -> int:
                         "diffusion-sorption; navier-stokes: per edge segment, default 2)")
     parser.add_argument("--basis-factor", type=int, default=None,
                         help="bases per solve = factor x constraint points per solve (> 1: under-determined)")
+    parser.add_argument("--bases", type=int, default=None,
+                        help="navier-stokes: N bases of the global solve, overriding --basis-factor; solves with more "
+                        "constraints than bases become Levenberg-Marquardt least-squares layers (Chalapathi et al.'s "
+                        "regime, N = 64; with --expert-bases shared every expert has its own N coefficients)")
     parser.add_argument("--regularisation", type=float, default=0.0,
                         help="Tikhonov mu of the constraint solve (needed with --basis-factor > 1)")
     parser.add_argument("--split", choices=("time", "space"), default="space",
@@ -1167,16 +1242,21 @@ def main(argv=None) -> int:
                         "that blends neighbours within this distance of the quadrant edges (default 0.05; 0: each "
                         "quadrant uses its own expert, and jumps are penalised in the loss); no constraint point "
                         "lies in the blending strips, so the constraints still hold exactly")
+    parser.add_argument("--initial-features", action="store_true",
+                        help="navier-stokes: the basis network also takes the initial streamfunction, velocity and "
+                        "vorticity at (x, y) as inputs (Fourier modes |k| <= 8), as Chalapathi et al.'s FNO takes w0")
     parser.add_argument("--json", default=None, help="save the results to this file")
     args = parser.parse_args(argv)
     global EXPERT_BASES
     EXPERT_BASES = args.expert_bases
     if args.problem in ("navier-stokes", "navier_stokes"):
         return _main_navier_stokes(args, parser)
-    if args.blend is not None:
-        parser.error("--blend is for --problem navier-stokes")
+    if args.blend is not None or args.initial_features:
+        parser.error("--blend and --initial-features are for --problem navier-stokes")
     if args.overlap is None:
         args.overlap = 0.0
+    if args.bases is not None and (args.bases < 1 or args.overlap or "coupled" in args.models):
+        parser.error("--bases takes a positive integer, without --overlap or the coupled mixture")
     if args.steps is None:
         args.steps = 400 if args.quick else 3000
     if args.points is None:
@@ -1189,8 +1269,9 @@ def main(argv=None) -> int:
         parser.error("--points must be divisible by --experts")
     problem = DIFFUSION_SORPTION if args.problem == "diffusion_sorption" else HEAT
     global FEATURE_DECAY, SOLVE_STEPS, GRADIENT, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS, SOLVE_METHOD
-    global EXPERT_GRADIENT, EXPERT_SOLVE_STEPS, NEWTON_STEPS
+    global EXPERT_GRADIENT, EXPERT_SOLVE_STEPS, NEWTON_STEPS, LEAST_SQUARES_STEPS
     NEWTON_STEPS = args.newton_steps
+    LEAST_SQUARES_STEPS = args.solve_steps or 40
     FEATURE_DECAY = args.feature_decay
     # diffusion-sorption: 16 interface points gave 4.77% against 5.87% with 8 (200 LM steps, seed 0)
     INTERFACE_POINTS = args.interface_points or (8 if problem is HEAT else 16)
@@ -1237,7 +1318,7 @@ def main(argv=None) -> int:
 
     solve_timing = time_solve_only(problem, args.points, args.experts, args.width, args.depth,
                                    basis_factor=args.basis_factor, regularisation=args.regularisation, split=args.split,
-                                   overlap=args.overlap,
+                                   overlap=args.overlap, bases=args.bases,
                                    kinds=("hard", "moe", "coupled") if "coupled" in args.models else ("hard", "moe"))
     summary = {
         "problem": problem.name, **shared_settings(args), "regularisation": args.regularisation,
@@ -1245,6 +1326,7 @@ def main(argv=None) -> int:
         "expert_solve_steps": EXPERT_SOLVE_STEPS, "newton_steps": NEWTON_STEPS, "overlap": args.overlap,
         "warm_start": args.warm_start,
         "interface_points": INTERFACE_POINTS,
+        "bases": args.bases or args.basis_factor * args.points, "least_squares_steps": LEAST_SQUARES_STEPS,
         "results": results,
         "solve_only_seconds": solve_timing,
         "moe_solve_speedup": solve_timing["hard"] / solve_timing["moe"],
@@ -1321,7 +1403,9 @@ def _main_navier_stokes(args, parser) -> int:
         args.overlap = 0.5
     if args.blend is None:
         args.blend = 0.05
-    if args.basis_factor < 2:
+    if args.bases is not None and (args.bases < 1 or "coupled" in args.models):
+        parser.error("--bases takes a positive integer, without the coupled mixture")
+    if args.basis_factor < 2 and not args.bases:
         parser.error("--basis-factor must be >= 2 for navier-stokes (minimum-norm hard layers)")
     a = args.ns_experts_per_axis
     if args.points % (a * a):
@@ -1337,13 +1421,14 @@ def _main_navier_stokes(args, parser) -> int:
                                         jax.random.key(7), args.overlap, shared_pde=args.shared_pde)[0]
         except ValueError as error:
             parser.error(str(error))
-        bases = bases_per_expert(args.basis_factor * args.points, a * a)
-        if rows.shape[1] > bases:
+        bases = bases_per_expert(ns_total_bases(args), a * a)
+        if rows.shape[1] > bases and not args.bases:
             parser.error(f"each expert has {rows.shape[1]} constraints (--overlap {args.overlap}) but only {bases} "
                          "bases: raise --basis-factor or lower --overlap (the solves must be under-determined)")
     summary = run_navier_stokes(args)
     summary.update({**shared_settings(args), "interface_points_per_segment": INTERFACE_POINTS,
                     "overlap": args.overlap, "blend": args.blend, "shared_pde": args.shared_pde,
+                    "bases": ns_total_bases(args), "initial_features": args.initial_features,
                     "interface_fields": list(NS_INTERFACE_FIELDS),
                     "viscosity": NS_VISCOSITY, "t_final": NS_T_FINAL, "resolution": args.ns_resolution})
     return _report(summary, args)

@@ -414,6 +414,42 @@ def test_least_squares_layer_overdetermined_uses_normal_equations():
     assert_close(g, jnp.linalg.pinv(A).sum(axis=0), rtol=1e-9)
 
 
+def test_least_squares_layer_nonlinear_overdetermined_gradient_matches_finite_differences():
+    """More residuals than coefficients and a nonzero residual at the solution: the implicit gradient
+    of the normal equation J^T r = 0 (the residual's curvature term included) matches central
+    differences of precisely re-solved problems, and differs from the Gauss-Newton approximation."""
+    A0 = jax.random.normal(jax.random.key(12), (10, 3))
+    A1 = jax.random.normal(jax.random.key(13), (10, 3))
+    y = jax.random.normal(jax.random.key(14), (10,))
+
+    def residual(omega, features):
+        z = features["A"] @ omega
+        return z + 0.2 * z**2 - y
+
+    layer = LeastSquaresConstraint(residual, 3, num_steps=60, tolerance=1e-7)
+
+    def precise(theta):
+        # Levenberg-Marquardt stops at max|J^T r| ~ 1e-8 (cost changes below round-off); Newton on
+        # the normal equation takes the solution to machine precision for the reference
+        features = {"A": A0 + theta * A1}
+        cost = lambda w: 0.5 * jnp.sum(residual(w, features) ** 2)  # noqa: E731
+        w = layer(features).coefficients
+        for _ in range(6):
+            w = w - jnp.linalg.solve(jax.hessian(cost)(w), jax.grad(cost)(w))
+        return w
+
+    sol = layer({"A": A0 + 0.3 * A1})
+    assert bool(sol.converged) and float(sol.residual_norm) > 1e-2  # a genuine least-squares solution
+    grad = jax.jit(jax.grad(lambda t: jnp.sum(jnp.sin(layer({"A": A0 + t * A1}).coefficients))))(0.3)
+    fd = central_difference(jax.jit(lambda t: jnp.sum(jnp.sin(precise(t)))), jnp.asarray(0.3), eps=1e-5)
+    assert_close(grad, fd, rtol=1e-6)
+    w = precise(0.3)
+    J = jax.jacfwd(residual)(w, {"A": A0 + 0.3 * A1})
+    dr = jax.jacfwd(lambda t: residual(w, {"A": A0 + t * A1}))(0.3)
+    gauss_newton = jnp.cos(w) @ -jnp.linalg.solve(J.T @ J, J.T @ dr)
+    assert abs(float(gauss_newton - grad)) > 0.05 * abs(float(grad))
+
+
 def test_mixture_of_experts_equals_independent_solves(ls_layer):
     thetas = jnp.asarray([0.25, 0.3, 0.4])
     moe = MixtureOfExperts(ls_layer)

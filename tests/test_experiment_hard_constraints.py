@@ -119,6 +119,56 @@ def test_navier_stokes_blended_mixture_pieces():
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
 
 
+_LAYER_CHOICE_CHECK = r"""
+import sys, types
+sys.path.insert(0, sys.argv[1])
+import jax
+import hard_constraints as h
+from pdesolve.constraints import LeastSquaresConstraint, MinimumNormConstraint
+
+# --bases N below the constraint count: least-squares layers (Chalapathi et al.'s regime); experts
+# with fewer rows than their N shared bases stay exact minimum-norm layers
+h.EXPERT_BASES = "shared"
+for kind, layer_type in (("hard", LeastSquaresConstraint), ("moe", LeastSquaresConstraint)):
+    _, layer, n = h.build(kind, h.DIFFUSION_SORPTION, 64, 4, 8, 1, jax.random.key(0), bases=8, split="space")
+    assert n == 8 and isinstance(layer.constraint, layer_type), (kind, layer)
+_, layer, n = h.build("moe", h.DIFFUSION_SORPTION, 64, 4, 8, 1, jax.random.key(0), bases=32, split="space")
+assert n == 32 and isinstance(layer.constraint, MinimumNormConstraint)  # 16 rows per expert, 32 bases
+_, layer, n = h.build("hard", h.DIFFUSION_SORPTION, 64, 4, 8, 1, jax.random.key(0), basis_factor=4)
+assert n == 256 and isinstance(layer.constraint, MinimumNormConstraint)  # the default: N = 4M
+
+args = types.SimpleNamespace(bases=64, basis_factor=4, points=128, ns_resolution=32, overlap=0.0, shared_pde=0,
+                             ns_experts_per_axis=2, width=8, depth=1, feature_decay=2.0, blend=0.05,
+                             initial_features=False)
+assert h.ns_rows_per_solve(args, 1) == 128 and h.ns_rows_per_solve(args, 2) == 32
+_, hard, n = h.ns_build("hard", args, jax.random.key(0))
+assert n == 64 and isinstance(hard.constraint, LeastSquaresConstraint)
+model, moe, n = h.ns_build("moe", args, jax.random.key(0))
+assert n == 64 and isinstance(moe.constraint, MinimumNormConstraint) and model.blend == 0.05
+args.bases = None
+_, hard, n = h.ns_build("hard", args, jax.random.key(0))
+assert n == 512 and isinstance(hard.constraint, MinimumNormConstraint)
+print("ok")
+"""
+
+
+def test_bases_option_selects_least_squares_layers():
+    """``--bases N`` (Chalapathi et al.'s capacity-limited regime): a solve with more constraints than
+    bases becomes a least-squares layer, one with fewer stays an exact minimum-norm layer, and without
+    the option the layers are the defaults."""
+    result = subprocess.run([sys.executable, "-c", _LAYER_CHOICE_CHECK, str(ROOT / "experiments")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+def test_bases_option_rejects_unsupported_combinations():
+    script = str(ROOT / "experiments" / "hard_constraints.py")
+    for extra in (["--bases", "16", "--models", "coupled"], ["--bases", "0"], ["--bases", "16", "--overlap", "0.5"]):
+        result = subprocess.run([sys.executable, script, "--steps", "1", *extra], cwd=ROOT, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 2 and "--bases" in result.stderr, (extra, result.stderr[-500:])
+
+
 @pytest.mark.slow
 def test_hard_constraints_experiment_navier_stokes_all_models(tmp_path):
     """Navier-Stokes defaults (every expert sees all initial points, blended independent experts):
