@@ -58,6 +58,14 @@ Reproduces the set-up of Chalapathi, Du & Krishnapriyan (ICLR 2024) at CPU scale
   neighbours within 0.05 of the quadrant edges (``--blend``; no constraint point lies in those
   strips, so the constraints hold exactly). ``--overlap 0 --blend 0 --basis-factor 2`` restores the
   partition with the jumps of $w, \psi_x, \psi_y$ penalised in the loss.
+- **The paper's regime** (``--bases N``, session 9): N bases in the global solve instead of ``--basis-factor``
+  x M. A solve with more constraints than bases is a Levenberg-Marquardt least-squares layer
+  (:class:`pdesolve.constraints.LeastSquaresConstraint`, implicit gradients of the normal equation),
+  so its constraints hold only in the least-squares sense; with ``--expert-bases shared`` every
+  expert has its own N coefficients on the same N bases, K N in all (Chalapathi et al.: N = 16 for
+  diffusion-sorption, 64 for Navier-Stokes). ``--initial-features`` (Navier-Stokes) feeds the
+  initial streamfunction, velocity and vorticity at (x, y) to the basis network as well, as the
+  paper's FNO takes the initial field as input.
 - **Reference**: method of lines with Diffrax's Kvaerno5 through
   :func:`pdesolve.integrators.solve_method_of_lines`: second-order finite differences on 257
   nodes (129 with ``--quick``; the 257- and 513-node solutions differ by 1.1e-5 relative L2),
@@ -74,6 +82,9 @@ Usage::
     python experiments/hard_constraints.py --json out.json  # also save the results
     python experiments/hard_constraints.py --quick --problem heat
     python experiments/hard_constraints.py --quick --problem navier-stokes
+    # Chalapathi et al.'s regime: 64 bases, a least-squares global layer, 4 experts x 64 coefficients
+    python experiments/hard_constraints.py --quick --problem navier-stokes --bases 64 --expert-bases shared \
+        --overlap 0 --models soft hard moe
     # the earlier square system (64 points = 64 bases, Gauss-Newton, time slabs)
     python experiments/hard_constraints.py --quick --points 64 --basis-factor 1 --split time --feature-decay 0
 """
@@ -286,14 +297,20 @@ def _stack_experts(experts):
 
 
 def constraint_points(problem: Problem, num_experts: int, per_expert: int, key, split: str = "time",
-                      overlap: float = 0.0):
+                      overlap: float = 0.0, global_conditions: bool = False):
     """Points (K, m, 2), types (K, m), values (K, m) for K subdomains with m points each.
 
     ``split="time"``: K time slabs (the initial points all in the first); ``"space"``: K slabs
     in x, each with its share of the initial points (the boundary points in the end slabs); each
     expert's points cover its slab widened by ``overlap`` slab widths on both sides (the expert
     still owns only its slab), so its interfaces lie inside its own constraint set.
+    ``global_conditions`` (space slabs): every expert takes all initial and boundary points of the
+    global set and only its own slab's PDE points (as in Chalapathi et al.'s code).
     """
+    if split == "space" and global_conditions:
+        return _global_condition_points(problem, num_experts, per_expert, key)
+    if global_conditions:
+        raise ValueError("global_conditions needs split='space'")
     if split == "space":
         return _space_constraint_points(problem, num_experts, per_expert, key, overlap)
     experts = []
@@ -347,6 +364,29 @@ def _space_constraint_points(problem: Problem, num_experts: int, per_expert: int
         kk = jax.random.split(keys[k], 2)
         x = lo + (hi - lo) * jax.random.uniform(kk[0], (n_pde,), minval=0.01, maxval=0.99)
         t = jax.random.uniform(kk[1], (n_pde,), minval=0.01, maxval=1.0)
+        experts.append(_with_pde_points(pts, typ, val, x, t))
+    return _stack_experts(experts)
+
+
+def _global_condition_points(problem: Problem, num_experts: int, per_expert: int, key):
+    """K slabs in x; each expert: the global initial and boundary points (those of the K = 1 set)
+    plus its slab's share of the PDE points, so the unique points are the global layer's M."""
+    total = num_experts * per_expert
+    n_bc, n_ic = max(2, total // 8), max(3, total // 4)
+    n_pde = (total - n_ic - 2 * n_bc) // num_experts
+    if n_pde < 1:
+        raise ValueError(f"no room for PDE points: {total} points, {n_ic + 2 * n_bc} initial/boundary points")
+    t_bc = (jnp.arange(n_bc) + 0.5) / n_bc
+    xi = (jnp.arange(n_ic) + 0.5) / n_ic
+    pts = [jnp.stack([xi, jnp.zeros(n_ic)], 1), jnp.stack([jnp.zeros(n_bc), t_bc], 1),
+           jnp.stack([jnp.ones(n_bc), t_bc], 1)]
+    typ = [jnp.full(n_ic, 1), jnp.full(n_bc, 2), jnp.full(n_bc, 3)]
+    val = [problem.initial_value(xi), jnp.full(n_bc, problem.left_value), jnp.zeros(n_bc)]
+    experts = []
+    for k, kk in enumerate(jax.random.split(key, num_experts)):
+        kx, kt = jax.random.split(kk)
+        x = (k + jax.random.uniform(kx, (n_pde,), minval=0.01, maxval=0.99)) / num_experts
+        t = jax.random.uniform(kt, (n_pde,), minval=0.01, maxval=1.0)
         experts.append(_with_pde_points(pts, typ, val, x, t))
     return _stack_experts(experts)
 
@@ -602,7 +642,8 @@ def train(kind, problem, args, key):
                                     args.basis_factor, args.regularisation, args.split, args.bases)
     experts = model.num_experts
     cpoints, ctypes, cvalues = constraint_points(problem, experts, args.points // experts, jax.random.key(7),
-                                                 args.split, args.overlap if experts > 1 else 0.0)
+                                                 args.split, args.overlap if experts > 1 else 0.0,
+                                                 args.global_conditions and experts > 1)
     opt = make_optimizer(args)
     state = opt.init(eqx.filter(model, eqx.is_inexact_array))
 
@@ -671,7 +712,7 @@ def time_layer(solve, features, coupling, ctypes, cvalues, repeats):
 
 
 def time_solve_only(problem, total_points, experts, width, depth, repeats=5, basis_factor=1, regularisation=0.0,
-                    split="time", overlap=0.0, kinds=("hard", "moe"), bases=None):
+                    split="time", overlap=0.0, kinds=("hard", "moe"), bases=None, global_conditions=False):
     """Forward + implicit backward of the constraint layer alone: global (M bases, M points)
     vs mixture (K experts x M/K bases and points), same M, same network width."""
     out = {}
@@ -680,7 +721,7 @@ def time_solve_only(problem, total_points, experts, width, depth, repeats=5, bas
         model, layer, _ = build(kind, problem, total_points, experts, width, depth, jax.random.key(0), basis_factor,
                                 regularisation, split, bases)
         cpoints, ctypes, cvalues = constraint_points(problem, k, total_points // k, jax.random.key(7), split,
-                                                     overlap if k > 1 else 0.0)
+                                                     overlap if k > 1 else 0.0, global_conditions and k > 1)
         features = jax.vmap(lambda p: basis_jet(model.net, p))(cpoints)
         init = jax.vmap(lambda f: linearised_coefficients(problem, f))({**features, "types": ctypes, "values": cvalues})
         if starts_at_zero(layer):
@@ -1242,6 +1283,9 @@ def main(argv=None) -> int:
                         "that blends neighbours within this distance of the quadrant edges (default 0.05; 0: each "
                         "quadrant uses its own expert, and jumps are penalised in the loss); no constraint point "
                         "lies in the blending strips, so the constraints still hold exactly")
+    parser.add_argument("--global-conditions", action="store_true",
+                        help="heat / diffusion-sorption space slabs: every expert's solve takes all initial and "
+                        "boundary constraint points and its own slab's PDE points (as in Chalapathi et al.'s code)")
     parser.add_argument("--initial-features", action="store_true",
                         help="navier-stokes: the basis network also takes the initial streamfunction, velocity and "
                         "vorticity at (x, y) as inputs (Fourier modes |k| <= 8), as Chalapathi et al.'s FNO takes w0")
@@ -1255,6 +1299,8 @@ def main(argv=None) -> int:
         parser.error("--blend and --initial-features are for --problem navier-stokes")
     if args.overlap is None:
         args.overlap = 0.0
+    if args.global_conditions and (args.split != "space" or args.overlap):
+        parser.error("--global-conditions needs --split space and no --overlap")
     if args.bases is not None and (args.bases < 1 or args.overlap or "coupled" in args.models):
         parser.error("--bases takes a positive integer, without --overlap or the coupled mixture")
     if args.steps is None:
@@ -1318,13 +1364,13 @@ def main(argv=None) -> int:
 
     solve_timing = time_solve_only(problem, args.points, args.experts, args.width, args.depth,
                                    basis_factor=args.basis_factor, regularisation=args.regularisation, split=args.split,
-                                   overlap=args.overlap, bases=args.bases,
+                                   overlap=args.overlap, bases=args.bases, global_conditions=args.global_conditions,
                                    kinds=("hard", "moe", "coupled") if "coupled" in args.models else ("hard", "moe"))
     summary = {
         "problem": problem.name, **shared_settings(args), "regularisation": args.regularisation,
         "experts": args.experts, "split": args.split, "gradient": GRADIENT, "expert_gradient": EXPERT_GRADIENT,
         "expert_solve_steps": EXPERT_SOLVE_STEPS, "newton_steps": NEWTON_STEPS, "overlap": args.overlap,
-        "warm_start": args.warm_start,
+        "warm_start": args.warm_start, "global_conditions": args.global_conditions,
         "interface_points": INTERFACE_POINTS,
         "bases": args.bases or args.basis_factor * args.points, "least_squares_steps": LEAST_SQUARES_STEPS,
         "results": results,
@@ -1378,6 +1424,8 @@ def _main_navier_stokes(args, parser) -> int:
     global FEATURE_DECAY, SOLVE_STEPS, COUPLED_STEPS, COUPLED_DAMPING, INTERFACE_POINTS, SOLVE_METHOD
     if args.newton_steps:
         parser.error("--newton-steps refines a KKT layer; the Navier-Stokes layers use tangent gradients")
+    if args.global_conditions:
+        parser.error("--global-conditions is for the 1D problems (Navier-Stokes: --overlap shares the initial points)")
     FEATURE_DECAY = args.feature_decay
     SOLVE_METHOD = args.solve_method or "levenberg_marquardt"
     SOLVE_STEPS = args.solve_steps or 20

@@ -148,6 +148,21 @@ assert n == 64 and isinstance(moe.constraint, MinimumNormConstraint) and model.b
 args.bases = None
 _, hard, n = h.ns_build("hard", args, jax.random.key(0))
 assert n == 512 and isinstance(hard.constraint, MinimumNormConstraint)
+
+# --global-conditions: every expert has all initial/boundary points and its own slab's PDE points
+import jax.numpy as jnp
+points, types, values = h.constraint_points(h.DIFFUSION_SORPTION, 4, 32, jax.random.key(7), "space", 0.0, True)
+glob = h.constraint_points(h.DIFFUSION_SORPTION, 1, 128, jax.random.key(7), "space")
+assert points.shape == (4, 80, 2)
+for k in range(4):
+    assert [int((types[k] == c).sum()) for c in range(4)] == [16, 32, 16, 16]
+    conditions = types[k] > 0
+    assert bool(jnp.all(points[k][conditions] == points[0][types[0] > 0]))
+    assert bool(jnp.all(values[k][conditions] == values[0][types[0] > 0]))
+    x = points[k][~conditions][:, 0]
+    assert float(x.min()) > k / 4 and float(x.max()) < (k + 1) / 4
+# the same initial and boundary points as the global layer's
+assert sorted(map(tuple, points[0][types[0] > 0].tolist())) == sorted(map(tuple, glob[0][0][glob[1][0] > 0].tolist()))
 print("ok")
 """
 
@@ -155,18 +170,22 @@ print("ok")
 def test_bases_option_selects_least_squares_layers():
     """``--bases N`` (Chalapathi et al.'s capacity-limited regime): a solve with more constraints than
     bases becomes a least-squares layer, one with fewer stays an exact minimum-norm layer, and without
-    the option the layers are the defaults."""
+    the option the layers are the defaults. ``--global-conditions``: each expert's points are the
+    global initial/boundary points plus its own slab's PDE points."""
     result = subprocess.run([sys.executable, "-c", _LAYER_CHOICE_CHECK, str(ROOT / "experiments")], cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
 
 
-def test_bases_option_rejects_unsupported_combinations():
+def test_bases_and_global_conditions_reject_unsupported_combinations():
     script = str(ROOT / "experiments" / "hard_constraints.py")
-    for extra in (["--bases", "16", "--models", "coupled"], ["--bases", "0"], ["--bases", "16", "--overlap", "0.5"]):
+    for extra, flag in ((["--bases", "16", "--models", "coupled"], "--bases"), (["--bases", "0"], "--bases"),
+                        (["--bases", "16", "--overlap", "0.5"], "--bases"),
+                        (["--global-conditions", "--split", "time"], "--global-conditions"),
+                        (["--global-conditions", "--problem", "navier-stokes"], "--global-conditions")):
         result = subprocess.run([sys.executable, script, "--steps", "1", *extra], cwd=ROOT, capture_output=True,
                                 text=True, timeout=300)
-        assert result.returncode == 2 and "--bases" in result.stderr, (extra, result.stderr[-500:])
+        assert result.returncode == 2 and flag in result.stderr, (extra, result.stderr[-500:])
 
 
 @pytest.mark.slow
