@@ -679,6 +679,31 @@ def train(kind, problem, args, key):
     return model, layer, (cpoints, ctypes, cvalues), seconds_per_step, losses, failures, num_basis, start
 
 
+def transfer_bases(hard_model, problem, args, x_eval, t_eval, reference):
+    """Diagnostic (``--transfer-bases``): the trained global model's bases, re-solved by K independent
+    experts (every expert on all N bases, its own coefficients), without further training, with the
+    experts' points partitioned or with the global initial/boundary points (``global_conditions``).
+    Separates what the local solves lose from what the mixture's training does to the bases."""
+    global EXPERT_BASES
+    saved, EXPERT_BASES = EXPERT_BASES, "shared"
+    try:
+        rows = []
+        for global_conditions in (False, True):
+            _, layer, num_basis = build("moe", problem, args.points, args.experts, args.width, args.depth,
+                                        jax.random.key(0), args.basis_factor, args.regularisation, args.split,
+                                        args.bases)
+            model = Model(hard_model.net, None, "moe", args.experts, args.split)
+            constraint = constraint_points(problem, args.experts, args.points // args.experts, jax.random.key(7),
+                                           args.split, 0.0, global_conditions)
+            error, cres, conv = evaluate(model, layer, constraint, x_eval, t_eval, reference)
+            rows.append({"global_conditions": global_conditions, "rel_l2": error, "constraint_residual_max": cres,
+                         "final_solve_converged": conv, "bases_per_solve": num_basis})
+            print(json.dumps({"transfer_bases": rows[-1]}), file=sys.stderr)
+        return rows
+    finally:
+        EXPERT_BASES = saved
+
+
 def evaluate(model, layer, constraint, x_eval, t_eval, reference, start=None):
     omegas, sol = model.coefficients(layer, *constraint, start)
     xx, tt = jnp.meshgrid(x_eval, t_eval, indexing="xy")
@@ -1162,6 +1187,25 @@ def ns_evaluate(model, layer, constraint, frames, stride):
     return error, by_time, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
 
 
+def ns_transfer_bases(hard_model, args, w0, frames):
+    """Diagnostic (``--transfer-bases``): the trained global model's bases re-solved by the independent
+    experts (each on all N bases, with the mixture's constraint points and blending), no further
+    training; separates what the local solves lose from what the mixture's training does."""
+    global EXPERT_BASES
+    saved, EXPERT_BASES = EXPERT_BASES, "shared"
+    try:
+        _, layer, num_basis = ns_build("moe", args, jax.random.key(0), w0)
+        model = NSModel(hard_model.net, None, "moe", args.ns_experts_per_axis, args.blend)
+        constraint = ns_constraints_for(model, args, w0)
+        error, by_time, cres, conv = ns_evaluate(model, layer, constraint, frames, max(1, args.ns_resolution // 32))
+        row = {"rel_l2": error, "rel_l2_by_time": by_time, "constraint_residual_max": cres,
+               "final_solve_converged": conv, "bases_per_solve": num_basis}
+        print(json.dumps({"transfer_bases": row}), file=sys.stderr)
+        return [row]
+    finally:
+        EXPERT_BASES = saved
+
+
 def ns_time_solve_only(args, w0, repeats=3):
     """Forward + implicit backward of the constraint layer alone, global vs mixture, same points."""
     out = {}
@@ -1185,11 +1229,13 @@ def run_navier_stokes(args):
     w0, frames = ns_setup(args.ns_resolution, jax.random.key(args.seed))
     print(f"reference (navier_stokes, {args.ns_resolution}^2 ETDRK4) in {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
-    results = []
+    results, transfer = [], None
     for kind in args.models:
         t0 = time.perf_counter()
         model, layer, constraint, sps, losses, failures, nb = ns_train(kind, args, w0, jax.random.key(args.seed))
         error, by_time, cres, conv = ns_evaluate(model, layer, constraint, frames, max(1, args.ns_resolution // 32))
+        if kind == "hard" and args.transfer_bases:
+            transfer = ns_transfer_bases(model, args, w0, frames)
         row = {"model": kind, "rel_l2": error, "rel_l2_by_time": by_time, "constraint_residual_max": cres,
                "final_solve_converged": conv,
                "seconds_per_step": sps, "bases_per_solve": nb, "experts": model.experts_per_axis**2,
@@ -1199,7 +1245,7 @@ def run_navier_stokes(args):
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
     timing = ns_time_solve_only(args, w0)
-    return {"problem": "navier_stokes", "results": results, "solve_only_seconds": timing,
+    return {"problem": "navier_stokes", "results": results, "solve_only_seconds": timing, "transfer_bases": transfer,
             "experts": args.ns_experts_per_axis**2, "split": "space (2D quadrants)",
             "anchor_rel_l2_chalapathi": {"soft": 0.181, "hard": 0.118, "moe": 0.083}}
 
@@ -1286,6 +1332,9 @@ def main(argv=None) -> int:
     parser.add_argument("--global-conditions", action="store_true",
                         help="heat / diffusion-sorption space slabs: every expert's solve takes all initial and "
                         "boundary constraint points and its own slab's PDE points (as in Chalapathi et al.'s code)")
+    parser.add_argument("--transfer-bases", action="store_true",
+                        help="diagnostic: re-solve the trained global hard model's bases with the K independent "
+                        "experts (each on all N bases; no further training) and report their error")
     parser.add_argument("--initial-features", action="store_true",
                         help="navier-stokes: the basis network also takes the initial streamfunction, velocity and "
                         "vorticity at (x, y) as inputs (Fourier modes |k| <= 8), as Chalapathi et al.'s FNO takes w0")
@@ -1299,6 +1348,8 @@ def main(argv=None) -> int:
         parser.error("--blend and --initial-features are for --problem navier-stokes")
     if args.overlap is None:
         args.overlap = 0.0
+    if args.transfer_bases and ("hard" not in args.models or args.split != "space"):
+        parser.error("--transfer-bases needs the hard model in --models (and --split space)")
     if args.global_conditions and (args.split != "space" or args.overlap):
         parser.error("--global-conditions needs --split space and no --overlap")
     if args.bases is not None and (args.bases < 1 or args.overlap or "coupled" in args.models):
@@ -1348,12 +1399,14 @@ def main(argv=None) -> int:
     reference = reference_solution(problem, x_eval, t_eval, num_nodes=128 if args.quick else 256)
     print(f"reference ({problem.name}) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
-    results = []
+    results, transfer = [], None
     for i, kind in enumerate(args.models):
         t0 = time.perf_counter()
         model, layer, constraint, sps, losses, failures, nb, start = train(kind, problem, args,
                                                                             jax.random.key(args.seed))
         error, cres, conv = evaluate(model, layer, constraint, x_eval, t_eval, reference, start)
+        if kind == "hard" and args.transfer_bases:
+            transfer = transfer_bases(model, problem, args, x_eval, t_eval, reference)
         row = {"model": kind, "rel_l2": error, "constraint_residual_max": cres, "final_solve_converged": conv,
                "seconds_per_step": sps, "bases_per_solve": nb, "experts": model.num_experts,
                "final_loss": losses[-1] if losses else None, "logged_losses": losses,
@@ -1370,7 +1423,7 @@ def main(argv=None) -> int:
         "problem": problem.name, **shared_settings(args), "regularisation": args.regularisation,
         "experts": args.experts, "split": args.split, "gradient": GRADIENT, "expert_gradient": EXPERT_GRADIENT,
         "expert_solve_steps": EXPERT_SOLVE_STEPS, "newton_steps": NEWTON_STEPS, "overlap": args.overlap,
-        "warm_start": args.warm_start, "global_conditions": args.global_conditions,
+        "warm_start": args.warm_start, "global_conditions": args.global_conditions, "transfer_bases": transfer,
         "interface_points": INTERFACE_POINTS,
         "bases": args.bases or args.basis_factor * args.points, "least_squares_steps": LEAST_SQUARES_STEPS,
         "results": results,
@@ -1426,6 +1479,8 @@ def _main_navier_stokes(args, parser) -> int:
         parser.error("--newton-steps refines a KKT layer; the Navier-Stokes layers use tangent gradients")
     if args.global_conditions:
         parser.error("--global-conditions is for the 1D problems (Navier-Stokes: --overlap shares the initial points)")
+    if args.transfer_bases and "hard" not in args.models:
+        parser.error("--transfer-bases needs the hard model in --models")
     FEATURE_DECAY = args.feature_decay
     SOLVE_METHOD = args.solve_method or "levenberg_marquardt"
     SOLVE_STEPS = args.solve_steps or 20

@@ -49,7 +49,7 @@ def test_hard_constraints_experiment_diffusion_sorption_default_layers(tmp_path)
     command = [
         sys.executable, str(ROOT / "experiments" / "hard_constraints.py"), "--steps", "3", "--points", "64",
         "--interior", "32", "--boundary", "8", "--width", "16", "--depth", "1", "--models", "hard", "moe",
-        "--json", str(out),
+        "--transfer-bases", "--json", str(out),
     ]
     subprocess.run(command, check=True, cwd=ROOT, timeout=900)
     summary = json.loads(out.read_text())
@@ -59,6 +59,11 @@ def test_hard_constraints_experiment_diffusion_sorption_default_layers(tmp_path)
     for row in summary["results"]:
         assert math.isfinite(row["rel_l2"])
         assert row["constraint_residual_max"] < 1e-8 and row["final_solve_converged"]
+    # the diagnostic: the global model's bases re-solved by independent experts on all 256 bases
+    transfer = summary["transfer_bases"]
+    assert [row["global_conditions"] for row in transfer] == [False, True]
+    for row in transfer:
+        assert row["bases_per_solve"] == 256 and math.isfinite(row["rel_l2"]) and row["constraint_residual_max"] < 1e-8
 
 
 _BLEND_CHECK = r"""
