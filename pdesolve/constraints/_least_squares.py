@@ -48,7 +48,12 @@ class ConstraintSolution(NamedTuple):
         coefficients: the solved $\\omega$, shaped ``(N,)``.
         residual_norm: $\\|r(\\omega)\\|_2$ at the collocation points.
         optimality_norm: $\\max|F(\\omega)|$ of the optimality function (the convergence test).
-        converged: ``optimality_norm <= tolerance``.
+        converged: whether the solve passed its layer's convergence test. For this layer:
+            ``optimality_norm <= tolerance``; for a least-squares problem (not square) also
+            when every column $J_j$ of the Jacobian is within ``tolerance`` of orthogonal to the
+            residual, $\\max_j |J_j^\\top r| / (\\|J_j\\|\\,\\|r\\|) \\le$ ``tolerance`` (MINPACK's
+            ``gtol`` test): with a nonzero residual at the solution, the absolute size of
+            $J^\\top r$ scales with $\\|J\\|\\,\\|r\\|$ and stalls above a fixed tolerance.
     """
 
     coefficients: Float[Array, " n"]
@@ -82,7 +87,8 @@ class LeastSquaresConstraint(eqx.Module):
     - `num_coefficients`: $N$.
     - `num_steps`: solver iterations (fixed; the loop is a ``lax.fori_loop``).
     - `method`: ``"levenberg_marquardt"`` (default) or ``"gauss_newton"``.
-    - `tolerance`: convergence threshold on $\max|F(\omega)|$ (default ``1e-10``).
+    - `tolerance`: convergence threshold on $\max|F(\omega)|$ (default ``1e-10``); least-squares
+      problems also pass when the residual is this close to orthogonal to every Jacobian column.
     - `regularisation`: $\mu \ge 0$ (Tikhonov term; makes under-determined problems unique).
     - `linear_solver`: backward linear solver of :func:`custom_root` (default ``"dense"``).
     - `on_failure`: ``"raise"``, ``"warn"`` or ``"ignore"`` when the forward solve misses
@@ -166,11 +172,17 @@ class LeastSquaresConstraint(eqx.Module):
         w = solve(init, features)
         fixed = jax.lax.stop_gradient((w, features))
         residual_norm = jnp.linalg.norm(self.residual(*fixed))
-        optimality_norm = jnp.max(jnp.abs(self.optimality(*fixed)))
+        optimality = self.optimality(*fixed)
+        optimality_norm = jnp.max(jnp.abs(optimality))
         converged = optimality_norm <= self.tolerance
+        if not self.is_square(features):
+            column_norms = jnp.linalg.norm(jax.jacfwd(self.residual)(*fixed), axis=0)
+            cosine = jnp.abs(optimality) / jnp.maximum(column_norms * residual_norm, jnp.finfo(w.dtype).tiny)
+            converged = converged | (jnp.max(cosine) <= self.tolerance)
         w = report_failure(
             w, converged, self.on_failure,
-            f"LeastSquaresConstraint: the inner {self.method} solve did not reach "
-            f"max|F| <= {self.tolerance:g} in {self.num_steps} steps; its implicit gradient is not valid",
+            f"LeastSquaresConstraint: the inner {self.method} solve did not reach max|F| <= {self.tolerance:g} "
+            f"(least squares: or a residual within {self.tolerance:g} of orthogonal to the Jacobian's columns) "
+            f"in {self.num_steps} steps; its implicit gradient is not valid",
         )
         return ConstraintSolution(w, residual_norm, optimality_norm, converged)
