@@ -687,12 +687,11 @@ def transfer_bases(hard_model, problem, args, x_eval, t_eval, reference):
     global EXPERT_BASES
     saved, EXPERT_BASES = EXPERT_BASES, "shared"
     try:
+        _, layer, num_basis = build("moe", problem, args.points, args.experts, args.width, args.depth,
+                                    jax.random.key(0), args.basis_factor, args.regularisation, args.split, args.bases)
+        model = Model(hard_model.net, None, "moe", args.experts, args.split)
         rows = []
         for global_conditions in (False, True):
-            _, layer, num_basis = build("moe", problem, args.points, args.experts, args.width, args.depth,
-                                        jax.random.key(0), args.basis_factor, args.regularisation, args.split,
-                                        args.bases)
-            model = Model(hard_model.net, None, "moe", args.experts, args.split)
             constraint = constraint_points(problem, args.experts, args.points // args.experts, jax.random.key(7),
                                            args.split, 0.0, global_conditions)
             error, cres, conv = evaluate(model, layer, constraint, x_eval, t_eval, reference)
@@ -1513,20 +1512,19 @@ def _main_navier_stokes(args, parser) -> int:
     a = args.ns_experts_per_axis
     if args.points % (a * a):
         parser.error("--points must be divisible by the number of experts")
-    ic_per_axis, pde_per_expert = ns_point_counts(args.points, a)
+    ic_per_axis, _ = ns_point_counts(args.points, a)
     if args.blend > 0:
         gap = 0.5 / ic_per_axis  # initial grid nodes sit half a spacing from the quadrant edges
         if args.blend >= gap:
             parser.error(f"--blend must be < {gap:g} so that no initial point lies in a blending strip")
     if a > 1 and {"moe", "coupled"} & set(args.models):
         try:
-            rows = ns_constraint_points(jnp.zeros((args.ns_resolution,) * 2), a, ic_per_axis, pde_per_expert,
-                                        jax.random.key(7), args.overlap, shared_pde=args.shared_pde)[0]
+            rows = ns_rows_per_solve(args, a)
         except ValueError as error:
             parser.error(str(error))
         bases = bases_per_expert(ns_total_bases(args), a * a)
-        if rows.shape[1] > bases and not args.bases:
-            parser.error(f"each expert has {rows.shape[1]} constraints (--overlap {args.overlap}) but only {bases} "
+        if rows > bases and not args.bases:
+            parser.error(f"each expert has {rows} constraints (--overlap {args.overlap}) but only {bases} "
                          "bases: raise --basis-factor or lower --overlap (the solves must be under-determined)")
     summary = run_navier_stokes(args)
     summary.update({**shared_settings(args), "interface_points_per_segment": INTERFACE_POINTS,
