@@ -15,11 +15,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/pdesolve demo
 
+# Test files are spread over TEST_WORKERS processes (pytest-xdist); a file stays in one process, so
+# its module-scoped fixtures (shared compiled functions) are built once. TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 test-all: $(STAMP) docs browser
-	$(BIN)/python -m pytest -m "slow or not slow"
+	$(PYTEST) -m "slow or not slow"
 
 # Headless Chromium for the report's browser test (tests/test_report_browser.py), from Debian's
 # packages; the test is skipped where it is absent.

@@ -76,28 +76,31 @@ import hard_constraints as h
 z = jnp.linspace(-1.5, 1.5, 301)
 s = h.smooth_step(z)
 assert float(s[0]) == 0.0 and float(s[-1]) == 1.0 and bool(jnp.all(jnp.diff(s) >= 0))
+d = h.smooth_step
 for k in range(1, 5):  # C^4: the first four derivatives vanish at both ends of the strip
-    d = h.smooth_step
-    for _ in range(k):
-        d = jax.grad(d)
-    assert abs(float(d(-1.0))) < 1e-9 and abs(float(d(1.0))) < 1e-9, k
+    d = jax.grad(d)
+    ends = jax.jit(jax.vmap(d))(jnp.array([-1.0, 1.0]))
+    assert float(jnp.max(jnp.abs(ends))) < 1e-9, k
 x = jnp.linspace(0, 1, 1001)
 chi = jnp.stack([h.quadrant_window(x, i, 2, 0.05) for i in range(2)])
 assert float(jnp.max(jnp.abs(chi.sum(0) - 1))) < 1e-12
 assert float(jnp.min(chi[0][(x > 0.05) & (x < 0.45)])) == 1.0 and float(jnp.max(chi[0][(x > 0.55) & (x < 0.95)])) == 0.0
 
 # blended model: equals the owning expert's fields outside the strips, continuous across an edge
+# (one compiled call for both evaluations: the fourth-order jets dominate this test's time)
+import equinox as eqx
 net = h.PeriodicBasisNet(12, 8, 1, jax.random.key(0), 2.0)
 model = h.NSModel(net, None, "moe", 2, 0.05)
 omegas = jax.random.normal(jax.random.key(1), (4, 12))
 inside = jnp.array([[0.1, 0.2, 0.3], [0.6, 0.3, 0.5], [0.9375, 0.4375, 0.0]])
-blended, own = model.evaluate(omegas, inside), model.evaluate(omegas, inside, model.expert_of(inside))
-for name in blended:
-    assert float(jnp.max(jnp.abs(blended[name] - own[name]))) == 0.0, name
 edge = jnp.array([[0.5 - 1e-7, 0.3, 0.4], [0.5 + 1e-7, 0.3, 0.4]])
-fields = model.evaluate(omegas, edge)
-jump = model.evaluate(omegas, edge, model.expert_of(edge))
-assert abs(float(fields["w"][0] - fields["w"][1])) < 1e-5 < abs(float(jump["w"][0] - jump["w"][1]))
+blended_and_own = eqx.filter_jit(lambda m, o, p: (m.evaluate(o, p), m.evaluate(o, p, m.expert_of(p))))
+blended, own = blended_and_own(model, omegas, jnp.concatenate([inside, edge]))
+for name in blended:  # equal up to round-off (the compiled sums may be ordered differently)
+    scale = 1.0 + float(jnp.max(jnp.abs(own[name][:3])))
+    assert float(jnp.max(jnp.abs(blended[name][:3] - own[name][:3]))) <= 1e-12 * scale, name
+fields, jump = blended["w"][3:], own["w"][3:]
+assert abs(float(fields[0] - fields[1])) < 1e-5 < abs(float(jump[0] - jump[1]))
 
 # overlapping constraint points: initial points shared with the neighbours, PDE points in the cores
 w0 = jax.random.normal(jax.random.key(2), (32, 32))
