@@ -609,7 +609,8 @@ def build(kind, problem, total_points, num_experts, width, depth, key, basis_fac
     elif kind != "soft" and least_squares:
         # fewer bases than constraints: the least-squares solution, implicit gradients of J^T r = 0
         single = LeastSquaresConstraint(make_constraint_residual(problem), num_basis, num_steps=LEAST_SQUARES_STEPS,
-                                        method="levenberg_marquardt", tolerance=1e-8, on_failure="ignore")
+                                        method="levenberg_marquardt", tolerance=1e-8, on_failure="ignore",
+                                        regularisation=regularisation)
         layer = HardLayer(MixtureOfExperts(single, batching="map"), problem)
     elif kind != "soft" and (bases or basis_factor > 1) and regularisation == 0.0:
         # under-determined: the exact minimum-norm solution (pseudo-inverse Gauss-Newton, KKT gradients)

@@ -140,6 +140,8 @@ h.EXPERT_BASES = "shared"
 for kind, layer_type in (("hard", LeastSquaresConstraint), ("moe", LeastSquaresConstraint)):
     _, layer, n = h.build(kind, h.DIFFUSION_SORPTION, 64, 4, 8, 1, jax.random.key(0), bases=8, split="space")
     assert n == 8 and isinstance(layer.constraint, layer_type), (kind, layer)
+_, layer, _ = h.build("hard", h.DIFFUSION_SORPTION, 64, 4, 8, 1, jax.random.key(0), regularisation=1e-4, bases=8)
+assert layer.constraint.regularisation == 1e-4  # --regularisation reaches the least-squares solve
 _, layer, n = h.build("moe", h.DIFFUSION_SORPTION, 64, 4, 8, 1, jax.random.key(0), bases=32, split="space")
 assert n == 32 and isinstance(layer.constraint, MinimumNormConstraint)  # 16 rows per expert, 32 bases
 _, layer, n = h.build("hard", h.DIFFUSION_SORPTION, 64, 4, 8, 1, jax.random.key(0), basis_factor=4)
