@@ -1436,7 +1436,7 @@ def main(argv=None) -> int:
 
 def shared_settings(args) -> dict:
     """The JSON summary's settings common to every problem."""
-    return {"steps": args.steps, "basis_factor": args.basis_factor, "constraint_points": args.points,
+    return {"seed": args.seed, "steps": args.steps, "basis_factor": args.basis_factor, "constraint_points": args.points,
             "expert_bases": EXPERT_BASES, "lr": args.lr, "clip_norm": args.clip_norm, "feature_decay": FEATURE_DECAY,
             "solve_steps": SOLVE_STEPS, "solve_method": SOLVE_METHOD, "coupled_steps": COUPLED_STEPS}
 
