@@ -80,6 +80,7 @@ Usage::
     python experiments/hard_constraints.py --quick          # < 20 min on 2 CPU cores
     python experiments/hard_constraints.py --steps 3000     # longer run
     python experiments/hard_constraints.py --json out.json  # also save the results
+    python experiments/hard_constraints.py --quick --figure fields.png  # u(x, t) and errors, 1D problems
     python experiments/hard_constraints.py --quick --problem heat
     python experiments/hard_constraints.py --quick --problem navier-stokes
     # Chalapathi et al.'s regime: 64 bases, a least-squares global layer, 4 experts x 64 coefficients
@@ -695,7 +696,7 @@ def transfer_bases(hard_model, problem, args, x_eval, t_eval, reference):
         for global_conditions in (False, True):
             constraint = constraint_points(problem, args.experts, args.points // args.experts, jax.random.key(7),
                                            args.split, 0.0, global_conditions)
-            error, cres, conv = evaluate(model, layer, constraint, x_eval, t_eval, reference)
+            error, cres, conv, _ = evaluate(model, layer, constraint, x_eval, t_eval, reference)
             rows.append({"global_conditions": global_conditions, "rel_l2": error, "constraint_residual_max": cres,
                          "final_solve_converged": conv, "bases_per_solve": num_basis})
             print(json.dumps({"transfer_bases": rows[-1]}), file=sys.stderr)
@@ -705,20 +706,22 @@ def transfer_bases(hard_model, problem, args, x_eval, t_eval, reference):
 
 
 def evaluate(model, layer, constraint, x_eval, t_eval, reference, start=None):
+    """Relative L2 error on the (t, x) grid, max |constraint residual|, whether every solve
+    converged (both ``None`` for the soft model), and the predicted field u (t, x)."""
     omegas, sol = model.coefficients(layer, *constraint, start)
     xx, tt = jnp.meshgrid(x_eval, t_eval, indexing="xy")
     pts = jnp.stack([xx.ravel(), tt.ravel()], 1)
     u = model.evaluate(omegas, pts)["b"].reshape(tt.shape)
     error = float(jnp.linalg.norm(u - reference) / jnp.linalg.norm(reference))
     if sol is None:
-        return error, None, None
+        return error, None, None, u
     features = jax.vmap(lambda p: basis_jet(model.net, p))(constraint[0])
     features = {**features, "types": constraint[1], "values": constraint[2]}
     residual = jax.vmap(layer.constraint.residual_fn)(omegas, features)  # without the Tikhonov rows
     if model.kind == "coupled":
         interface = layer.interface_residuals(omegas, lambda p: basis_jet(model.net, p))
         residual = jnp.concatenate([residual.ravel(), interface])
-    return error, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
+    return error, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged)), u
 
 
 def time_layer(solve, features, coupling, ctypes, cvalues, repeats):
@@ -1339,10 +1342,14 @@ def main(argv=None) -> int:
                         help="navier-stokes: the basis network also takes the initial streamfunction, velocity and "
                         "vorticity at (x, y) as inputs (Fourier modes |k| <= 8), as Chalapathi et al.'s FNO takes w0")
     parser.add_argument("--json", default=None, help="save the results to this file")
+    parser.add_argument("--figure", default=None,
+                        help="1D problems: save a PNG of the reference and each model's u(x, t) and error")
     args = parser.parse_args(argv)
     global EXPERT_BASES
     EXPERT_BASES = args.expert_bases
     if args.problem in ("navier-stokes", "navier_stokes"):
+        if args.figure:
+            parser.error("--figure is for the 1D problems (diffusion_sorption, heat)")
         return _main_navier_stokes(args, parser)
     if args.blend is not None or args.initial_features:
         parser.error("--blend and --initial-features are for --problem navier-stokes")
@@ -1399,12 +1406,12 @@ def main(argv=None) -> int:
     reference = reference_solution(problem, x_eval, t_eval, num_nodes=128 if args.quick else 256)
     print(f"reference ({problem.name}) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
-    results, transfer = [], None
+    results, transfer, fields = [], None, {}
     for i, kind in enumerate(args.models):
         t0 = time.perf_counter()
         model, layer, constraint, sps, losses, failures, nb, start = train(kind, problem, args,
                                                                             jax.random.key(args.seed))
-        error, cres, conv = evaluate(model, layer, constraint, x_eval, t_eval, reference, start)
+        error, cres, conv, fields[kind] = evaluate(model, layer, constraint, x_eval, t_eval, reference, start)
         if kind == "hard" and args.transfer_bases:
             transfer = transfer_bases(model, problem, args, x_eval, t_eval, reference)
         row = {"model": kind, "rel_l2": error, "constraint_residual_max": cres, "final_solve_converged": conv,
@@ -1415,6 +1422,9 @@ def main(argv=None) -> int:
         results.append(row)
         print(json.dumps(row), file=sys.stderr)
 
+    if args.figure:
+        plot_fields(args.figure, x_eval, t_eval, reference, fields,
+                    f"{problem.name}: {args.steps} Adam steps, M = {args.points} constraint points, seed {args.seed}")
     solve_timing = time_solve_only(problem, args.points, args.experts, args.width, args.depth,
                                    basis_factor=args.basis_factor, regularisation=args.regularisation, split=args.split,
                                    overlap=args.overlap, bases=args.bases, global_conditions=args.global_conditions,
@@ -1439,6 +1449,45 @@ def shared_settings(args) -> dict:
     return {"seed": args.seed, "steps": args.steps, "basis_factor": args.basis_factor, "constraint_points": args.points,
             "expert_bases": EXPERT_BASES, "lr": args.lr, "clip_norm": args.clip_norm, "feature_decay": FEATURE_DECAY,
             "solve_steps": SOLVE_STEPS, "solve_method": SOLVE_METHOD, "coupled_steps": COUPLED_STEPS}
+
+
+def plot_fields(path, x, t, reference, fields, title):
+    """Save a PNG: the reference u(x, t) and each model's prediction (top row, one colour scale)
+    and each model's |u - reference| on a shared log scale (bottom row), relative L2 in the titles.
+
+    ``reference`` and every value of ``fields`` (model name -> prediction) have shape (t, x); t is
+    the script's time variable (tau = t / 500 for diffusion-sorption).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    reference = np.asarray(reference)
+    errors = {name: np.abs(np.asarray(u) - reference) for name, u in fields.items()}
+    columns = 1 + len(fields)
+    fig, axes = plt.subplots(2, columns, figsize=(3.0 * columns + 1.0, 6.0), squeeze=False, layout="constrained")
+    extent = (float(x[0]), float(x[-1]), float(t[0]), float(t[-1]))
+    lo, hi = float(reference.min()), float(reference.max())
+    top = max([float(e.max()) for e in errors.values()] + [1e-300])
+    norm = LogNorm(vmin=max(top * 1e-6, 1e-300), vmax=top)
+    image = axes[0, 0].imshow(reference, origin="lower", aspect="auto", extent=extent, vmin=lo, vmax=hi)
+    axes[0, 0].set(title="reference", xlabel="x", ylabel="t")
+    axes[1, 0].axis("off")
+    for column, (name, u) in enumerate(fields.items(), start=1):
+        rel = np.linalg.norm(np.asarray(u) - reference) / np.linalg.norm(reference)
+        axes[0, column].imshow(np.asarray(u), origin="lower", aspect="auto", extent=extent, vmin=lo, vmax=hi)
+        axes[0, column].set(title=f"{name} (rel. L2 {rel:.2%})", xlabel="x")
+        error_image = axes[1, column].imshow(np.maximum(errors[name], norm.vmin), origin="lower", aspect="auto",
+                                             extent=extent, norm=norm, cmap="magma")
+        axes[1, column].set(title=f"|{name} - reference|", xlabel="x")
+    fig.colorbar(image, ax=list(axes[0]), label="u")
+    if fields:
+        fig.colorbar(error_image, ax=list(axes[1]), label="absolute error")
+    fig.suptitle(title)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def _report(summary, args) -> int:

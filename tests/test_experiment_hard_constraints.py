@@ -26,8 +26,10 @@ def test_hard_constraints_experiment_heat_all_models(tmp_path):
         sys.executable, str(ROOT / "experiments" / "hard_constraints.py"), "--problem", "heat", "--steps", "3",
         "--points", "32", "--interior", "32", "--boundary", "8", "--width", "16", "--depth", "1",
         "--models", "soft", "hard", "moe", "coupled", "--interface-points", "4", "--json", str(out),
+        "--figure", str(tmp_path / "heat.png"),
     ]
     subprocess.run(command, check=True, cwd=ROOT, timeout=900)
+    assert (tmp_path / "heat.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads(out.read_text())
     rows = {row["model"]: row for row in summary["results"]}
     assert set(rows) == {"soft", "hard", "moe", "coupled"}
@@ -180,7 +182,8 @@ for extra, flag in ((["--bases", "16", "--models", "coupled"], "--bases"), (["--
                     (["--bases", "16", "--overlap", "0.5"], "--bases"),
                     (["--global-conditions", "--split", "time"], "--global-conditions"),
                     (["--global-conditions", "--problem", "navier-stokes"], "--global-conditions"),
-                    (["--transfer-bases", "--models", "moe"], "--transfer-bases")):
+                    (["--transfer-bases", "--models", "moe"], "--transfer-bases"),
+                    (["--figure", "x.png", "--problem", "navier-stokes"], "--figure")):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         try:
@@ -188,6 +191,17 @@ for extra, flag in ((["--bases", "16", "--models", "coupled"], "--bases"), (["--
             raise AssertionError(f"{extra} was accepted")
         except SystemExit as exit:
             assert exit.code == 2 and flag in err.getvalue(), (extra, err.getvalue())
+
+# --figure: reference, predictions and log-scale errors, one PNG
+import os, tempfile
+import numpy as np
+x, t = np.linspace(0, 1, 9), np.linspace(0.1, 1, 5)
+reference = np.exp(-t[:, None]) * np.sin(np.pi * x[None, :])
+with tempfile.TemporaryDirectory() as folder:
+    path = os.path.join(folder, "fields.png")
+    h.plot_fields(path, x, t, reference, {"soft": reference + 1e-2, "hard": reference.copy()}, "check")
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 print("ok")
 """
 
