@@ -66,6 +66,12 @@ Reproduces the set-up of Chalapathi, Du & Krishnapriyan (ICLR 2024) at CPU scale
   diffusion-sorption, 64 for Navier-Stokes). ``--initial-features`` (Navier-Stokes) feeds the
   initial streamfunction, velocity and vorticity at (x, y) to the basis network as well, as the
   paper's FNO takes the initial field as input.
+- **Initial lift** (``--initial-lift``, Navier-Stokes, session 12): the prediction is
+  $\psi = \psi_0 + \tau\,b\cdot\omega$ with $\psi_0$ the initial streamfunction's trigonometric
+  interpolant (:class:`InitialLift`), as the paper builds $w_0$ into its output. The initial
+  condition then holds exactly everywhere, so every expert sees the whole initial field (and its
+  velocity), and all M constraint points are PDE points. ``--lift-modes k`` keeps only the modes
+  $|k_x|, |k_y| \le k$ of the initial field (a smoothed start).
 - **Reference**: method of lines with Diffrax's Kvaerno5 through
   :func:`pdesolve.integrators.solve_method_of_lines`: second-order finite differences on 257
   nodes (129 with ``--quick``; the 257- and 513-node solutions differ by 1.1e-5 relative L2),
@@ -773,6 +779,7 @@ def time_solve_only(problem, total_points, experts, width, depth, repeats=5, bas
 
 NS_VISCOSITY, NS_T_FINAL, NS_LENGTH_SCALE = 1e-4, 5.0, 0.8
 NS_INTERFACE_FIELDS = ("w", "psi_x", "psi_y")  # continuous across the quadrant edges (--interface-fields)
+NS_FIELDS = ("w", "w_t", "w_x", "w_y", "lap_w", "psi_x", "psi_y")  # what the vorticity residual needs
 
 
 class InitialFieldFeatures(eqx.Module):
@@ -805,18 +812,63 @@ class InitialFieldFeatures(eqx.Module):
         return c.real @ jnp.cos(phase) - c.imag @ jnp.sin(phase)
 
 
+class InitialLift(eqx.Module):
+    r"""The initial field built into the prediction (``--initial-lift``):
+    $\psi(x, y, \tau) = \psi_0(x, y) + \tau\, b(x, y, \tau)\cdot\omega$.
+
+    $\psi_0$ is the trigonometric interpolant of the initial streamfunction on the periodic grid,
+    $\hat\psi_k = \hat w_k / (4\pi^2|k|^2)$ with every grid mode kept, so $w = -\Delta\psi_0$
+    equals the initial vorticity at every grid node and the initial condition holds exactly at
+    every point of the domain, not only at the constraint points. Its derivatives are Fourier
+    multipliers, evaluated in closed form. Fixed, not trained. (Chalapathi et al. build the initial
+    condition into their Navier-Stokes output in the same way, $w = w_0 + c\,(t/T)\,b\cdot\omega$.)
+    With ``max_mode`` only the modes $|k_x|, |k_y| \le$ ``max_mode`` are kept: a smoothed initial
+    field, exact to the truncation (``--lift-modes``).
+    """
+
+    wavenumbers: jax.Array  # (modes, 2)
+    coefficients: jax.Array  # (modes, 7) complex: the fields of NS_FIELDS
+
+    def __init__(self, w0, max_mode: int | None = None):
+        n = w0.shape[0]
+        k = np.fft.fftfreq(n, 1.0 / n)
+        kx, ky = (a.ravel() for a in np.meshgrid(k, k, indexing="ij"))
+        w_hat = (np.fft.fft2(np.asarray(w0)) / n**2).ravel()
+        keep = (kx != 0) | (ky != 0)
+        if max_mode is not None:
+            keep &= (np.abs(kx) <= max_mode) & (np.abs(ky) <= max_mode)
+        kx, ky, w_hat = kx[keep], ky[keep], w_hat[keep]
+        ikx, iky = 2j * np.pi * kx, 2j * np.pi * ky
+        psi_hat = w_hat / (4 * np.pi**2 * (kx**2 + ky**2))
+        fields = {"w": w_hat, "w_t": 0 * w_hat, "w_x": ikx * w_hat, "w_y": iky * w_hat,
+                  "lap_w": (ikx**2 + iky**2) * w_hat, "psi_x": ikx * psi_hat, "psi_y": iky * psi_hat}
+        self.wavenumbers = jnp.asarray(np.stack([kx, ky], 1))
+        self.coefficients = jnp.asarray(np.stack([fields[name] for name in NS_FIELDS], 1))
+
+    def __call__(self, points):
+        """The fields of $\psi_0$ at points (P, 3): a dict of (P,) arrays (NS_FIELDS)."""
+        k, c = jax.lax.stop_gradient((self.wavenumbers, self.coefficients))
+        phase = 2 * jnp.pi * (points[:, :1] * k[:, 0] + points[:, 1:2] * k[:, 1])  # (P, modes)
+        values = jnp.cos(phase) @ c.real - jnp.sin(phase) @ c.imag  # Re sum_k c_k exp(i phase)
+        return {name: values[:, j] for j, name in enumerate(NS_FIELDS)}
+
+
 class PeriodicBasisNet(eqx.Module):
     """(x, y, tau) -> N streamfunction bases; sin/cos(2 pi m x), sin/cos(2 pi m y) (m = 1..4),
     sin/cos(pi m tau) and tau, each Fourier feature scaled by m**-decay, then a tanh MLP.
-    With ``initial`` (``--initial-features``) the initial psi, u, v, w at (x, y) are inputs too."""
+    With ``initial`` (``--initial-features``) the initial psi, u, v, w at (x, y) are inputs too.
+    With ``vanish_at_start`` (``--initial-lift``) every basis is multiplied by tau, so it is 0 at
+    t = 0 and the initial field comes from :class:`InitialLift` alone."""
 
     mlp: eqx.nn.MLP
     decay: float = eqx.field(static=True)
     initial: InitialFieldFeatures | None = None
+    vanish_at_start: bool = eqx.field(static=True, default=False)
 
-    def __init__(self, num_basis, width, depth, key, decay, initial=None):
+    def __init__(self, num_basis, width, depth, key, decay, initial=None, vanish_at_start=False):
         self.decay = decay
         self.initial = initial
+        self.vanish_at_start = vanish_at_start
         inputs = 1 + 6 * 4 + (0 if initial is None else 4)
         self.mlp = eqx.nn.MLP(inputs, num_basis, width, depth, activation=jnp.tanh,
                               final_activation=jnp.tanh, key=key)
@@ -831,7 +883,8 @@ class PeriodicBasisNet(eqx.Module):
         ]
         if self.initial is not None:
             features.append(self.initial(x, y))
-        return self.mlp(jnp.concatenate(features))
+        bases = self.mlp(jnp.concatenate(features))
+        return t * bases if self.vanish_at_start else bases
 
 
 def _fields_at(psi, p):
@@ -872,12 +925,20 @@ def ns_pde_residual(f):
 
 
 def ns_constraint_residual(omega, features):
-    f = {name: features[name] @ omega for name in ("w", "w_t", "w_x", "w_y", "lap_w", "psi_x", "psi_y")}
+    """Initial rows w - w0, PDE rows the vorticity residual; the fields are b . omega, plus the
+    lift's fields ``features["offset"]`` with ``--initial-lift``."""
+    offset = features.get("offset")
+    f = {name: features[name] @ omega + (0.0 if offset is None else offset[name]) for name in NS_FIELDS}
     return jnp.where(features["types"] == 1, f["w"] - features["values"], ns_pde_residual(f))
 
 
 def ns_linearised_coefficients(features):
-    """Initial guess: the minimum-norm solution with the advection term dropped."""
+    """Initial guess: the minimum-norm solution with the advection term dropped; with the initial
+    lift, the minimum-norm Gauss-Newton step from omega = 0 (the lift's advection kept)."""
+    if "offset" in features:
+        zero = jnp.zeros(features["w"].shape[-1], features["w"].dtype)
+        jacobian = jax.jacfwd(ns_constraint_residual)(zero, features)
+        return jnp.linalg.lstsq(jacobian, -ns_constraint_residual(zero, features))[0]
     typ = features["types"][:, None]
     rows = jnp.where(typ == 1, features["w"], features["w_t"] - NS_T_FINAL * NS_VISCOSITY * features["lap_w"])
     return jnp.linalg.lstsq(rows, features["values"])[0]
@@ -915,8 +976,8 @@ def ns_constraint_points(w0, experts_per_axis, ic_per_axis, pde_per_expert, key,
     """
     n = w0.shape[0]
     a = experts_per_axis
-    stride = n // ic_per_axis
-    index = np.arange(ic_per_axis) * stride + stride // 2
+    stride = n // max(ic_per_axis, 1)
+    index = np.arange(ic_per_axis) * stride + stride // 2  # empty with ic_per_axis = 0 (--initial-lift)
     half = (0.5 + overlap) / a
 
     def nodes_near(centre):  # grid indices within `half` of centre, periodic distance
@@ -927,7 +988,7 @@ def ns_constraint_points(w0, experts_per_axis, ic_per_axis, pde_per_expert, key,
     keys = jax.random.split(key, a * a)
     for ix in range(a):
         for iy in range(a):
-            i, j = nodes_near((ix + 0.5) / a), nodes_near((iy + 0.5) / a)
+            i, j = (nodes_near((ix + 0.5) / a), nodes_near((iy + 0.5) / a)) if ic_per_axis else (index, index)
             ii, jj = np.meshgrid(i, j, indexing="ij")
             ics.append(jnp.stack([ii.ravel() / n, jj.ravel() / n, jnp.zeros(ii.size)], 1))
             ic_values.append(w0[ii.ravel(), jj.ravel()])
@@ -988,12 +1049,20 @@ class NSModel(eqx.Module):
     kind: str = eqx.field(static=True)
     experts_per_axis: int = eqx.field(static=True)
     blend: float = eqx.field(static=True, default=0.0)
+    lift: InitialLift | None = None
+
+    def constraint_features(self, cpoints, ctypes, cvalues):
+        """The solve's features at the constraint points (K, m, 3): the bases' jet, the point types
+        and values, and with the initial lift its fields (``offset``)."""
+        features = {**jax.vmap(lambda p: ns_jet(self.net, p))(cpoints), "types": ctypes, "values": cvalues}
+        if self.lift is not None:
+            features["offset"] = jax.vmap(self.lift)(cpoints)
+        return features
 
     def coefficients(self, layer, cpoints, ctypes, cvalues):
         if self.kind == "soft":
             return self.omega[None], None
-        features = jax.vmap(lambda p: ns_jet(self.net, p))(cpoints)
-        features = {**features, "types": ctypes, "values": cvalues}
+        features = self.constraint_features(cpoints, ctypes, cvalues)
         init = jax.lax.stop_gradient(jax.vmap(ns_linearised_coefficients)(features))
         if self.kind == "coupled":
             sol = layer.solve(features, init, lambda p: ns_jet(self.net, p))
@@ -1015,12 +1084,19 @@ class NSModel(eqx.Module):
         return (cx[:, None] * cy[None, :]).ravel()  # k = a i_x + i_y
 
     def evaluate(self, omegas, points, expert=None):
+        """The fields (NS_FIELDS) of the prediction at points (P, 3), each from the expert that owns
+        the point (or ``expert``), blended where the model blends, plus the initial lift's fields."""
         jet = ns_jet(self.net, points)
         if self.blend > 0 and expert is None:
-            return self._blended(omegas, points, jet)
-        expert = self.expert_of(points) if expert is None else expert
-        w = omegas[expert]
-        return {name: jnp.sum(value * w, axis=-1) for name, value in jet.items()}
+            fields = self._blended(omegas, points, jet)
+        else:
+            expert = self.expert_of(points) if expert is None else expert
+            w = omegas[expert]
+            fields = {name: jnp.sum(value * w, axis=-1) for name, value in jet.items()}
+        if self.lift is not None:  # the same for every expert, so blending (sum chi = 1) leaves it as is
+            offset = self.lift(points)
+            fields = {name: value + offset[name] for name, value in fields.items()}
+        return fields
 
     def _blended(self, omegas, points, jet):
         chi = jax.vmap(self.windows)(points)  # (P, K)
@@ -1061,10 +1137,12 @@ def ns_loss(model, layer, constraint, w0, batch):
     interior, ic_index, s, tau = batch
     omegas, sol = model.coefficients(layer, *constraint)
     pde = ns_pde_residual(model.evaluate(omegas, interior))
-    n = w0.shape[0]
-    ic = jnp.stack([ic_index[:, 0] / n, ic_index[:, 1] / n, jnp.zeros(ic_index.shape[0])], 1)
-    mismatch = model.evaluate(omegas, ic)["w"] - w0[ic_index[:, 0], ic_index[:, 1]]
-    loss = jnp.mean(pde**2) + jnp.mean(mismatch**2)
+    loss = jnp.mean(pde**2)
+    if model.lift is None:  # the lift makes the initial condition exact: no initial-condition loss
+        n = w0.shape[0]
+        ic = jnp.stack([ic_index[:, 0] / n, ic_index[:, 1] / n, jnp.zeros(ic_index.shape[0])], 1)
+        mismatch = model.evaluate(omegas, ic)["w"] - w0[ic_index[:, 0], ic_index[:, 1]]
+        loss = loss + jnp.mean(mismatch**2)
     if model.experts_per_axis > 1 and model.blend == 0:  # a blended prediction has no jumps
         loss = loss + jnp.mean(model.interface_jump(omegas, s, tau) ** 2)
     return loss, (jnp.asarray(True) if sol is None else jnp.all(sol.converged))
@@ -1077,7 +1155,7 @@ def ns_total_bases(args) -> int:
 
 def ns_rows_per_solve(args, experts_per_axis: int) -> int:
     """Constraint rows of one solve (one expert's, or the global layer's for experts_per_axis = 1)."""
-    ic_per_axis, pde_per_expert = ns_point_counts(args.points, experts_per_axis)
+    ic_per_axis, pde_per_expert = ns_point_counts(args.points, experts_per_axis, args.initial_lift)
     overlap, shared = (args.overlap, args.shared_pde) if experts_per_axis > 1 else (0.0, 0)
     points = ns_constraint_points(jnp.zeros((args.ns_resolution,) * 2), experts_per_axis, ic_per_axis,
                                   pde_per_expert, jax.random.key(7), overlap, shared_pde=shared)[0]
@@ -1091,7 +1169,9 @@ def ns_build(kind, args, key, w0=None):
     num_basis = bases_per_expert(ns_total_bases(args), a * a)
     knet, kw = jax.random.split(key)
     initial = InitialFieldFeatures(w0) if args.initial_features else None
-    net = PeriodicBasisNet(num_basis, args.width, args.depth, knet, args.feature_decay, initial)
+    lift = InitialLift(w0, getattr(args, "lift_modes", None)) if args.initial_lift else None
+    net = PeriodicBasisNet(num_basis, args.width, args.depth, knet, args.feature_decay, initial,
+                           vanish_at_start=args.initial_lift)
     omega = jax.random.normal(kw, (num_basis,)) / math.sqrt(num_basis) if kind == "soft" else None
     layer = None
     if kind == "coupled":
@@ -1114,18 +1194,19 @@ def ns_build(kind, args, key, w0=None):
                                                        tolerance=1e-8, on_failure="ignore", gradient="tangent",
                                                        method=SOLVE_METHOD),
                                  batching="map")
-    return NSModel(net, omega, kind, a, args.blend if kind == "moe" else 0.0), layer, num_basis
+    return NSModel(net, omega, kind, a, args.blend if kind == "moe" else 0.0, lift), layer, num_basis
 
 
-def ns_point_counts(points, experts_per_axis):
-    """(initial points per axis, PDE points per expert): about half of the M points on the initial grid."""
-    ic_per_axis = int(round(math.sqrt(points // 2)))
+def ns_point_counts(points, experts_per_axis, initial_lift=False):
+    """(initial points per axis, PDE points per expert): about half of the M points on the initial
+    grid; with the initial lift, which makes the initial condition exact, all M are PDE points."""
+    ic_per_axis = 0 if initial_lift else int(round(math.sqrt(points // 2)))
     return ic_per_axis, (points - ic_per_axis**2) // experts_per_axis**2
 
 
 def ns_constraints_for(model, args, w0):
     a = model.experts_per_axis
-    ic_per_axis, pde_per_expert = ns_point_counts(args.points, a)
+    ic_per_axis, pde_per_expert = ns_point_counts(args.points, a, args.initial_lift)
     overlap, shared = (args.overlap, args.shared_pde) if a > 1 else (0.0, 0)
     return ns_constraint_points(w0, a, ic_per_axis, pde_per_expert, jax.random.key(7), overlap, model.blend, shared)
 
@@ -1198,7 +1279,7 @@ def ns_transfer_bases(hard_model, args, w0, frames):
     saved, EXPERT_BASES = EXPERT_BASES, "shared"
     try:
         _, layer, num_basis = ns_build("moe", args, jax.random.key(0), w0)
-        model = NSModel(hard_model.net, None, "moe", args.ns_experts_per_axis, args.blend)
+        model = NSModel(hard_model.net, None, "moe", args.ns_experts_per_axis, args.blend, hard_model.lift)
         constraint = ns_constraints_for(model, args, w0)
         error, by_time, cres, conv = ns_evaluate(model, layer, constraint, frames, max(1, args.ns_resolution // 32))
         row = {"rel_l2": error, "rel_l2_by_time": by_time, "constraint_residual_max": cres,
@@ -1214,8 +1295,8 @@ def ns_time_solve_only(args, w0, repeats=3):
     out = {}
     for kind in ("hard", "moe", "coupled") if "coupled" in args.models else ("hard", "moe"):
         model, layer, _ = ns_build(kind, args, jax.random.key(0), w0)
-        cpoints, ctypes, cvalues = ns_constraints_for(model, args, w0)
-        features = jax.vmap(lambda p: ns_jet(model.net, p))(cpoints)
+        features = model.constraint_features(*ns_constraints_for(model, args, w0))
+        ctypes, cvalues = features.pop("types"), features.pop("values")
         init = jax.vmap(ns_linearised_coefficients)({**features, "types": ctypes, "values": cvalues})
         if kind == "coupled":
             coupling = layer.coupling_features(lambda p: ns_jet(model.net, p))
@@ -1341,6 +1422,12 @@ def main(argv=None) -> int:
     parser.add_argument("--initial-features", action="store_true",
                         help="navier-stokes: the basis network also takes the initial streamfunction, velocity and "
                         "vorticity at (x, y) as inputs (Fourier modes |k| <= 8), as Chalapathi et al.'s FNO takes w0")
+    parser.add_argument("--initial-lift", action="store_true",
+                        help="navier-stokes: build the initial vorticity into the prediction, psi = psi0 + tau b.omega "
+                             "(exact initial condition everywhere; the solves take PDE points only)")
+    parser.add_argument("--lift-modes", type=int, default=None,
+                        help="with --initial-lift: keep the initial field's Fourier modes |k_x|, |k_y| <= this "
+                             "(a smoothed initial field; default: every grid mode, exact at the nodes)")
     parser.add_argument("--json", default=None, help="save the results to this file")
     parser.add_argument("--figure", default=None,
                         help="1D problems: save a PNG of the reference and each model's u(x, t) and error")
@@ -1351,8 +1438,8 @@ def main(argv=None) -> int:
         if args.figure:
             parser.error("--figure is for the 1D problems (diffusion_sorption, heat)")
         return _main_navier_stokes(args, parser)
-    if args.blend is not None or args.initial_features:
-        parser.error("--blend and --initial-features are for --problem navier-stokes")
+    if args.blend is not None or args.initial_features or args.initial_lift or args.lift_modes is not None:
+        parser.error("--blend, --initial-features, --initial-lift and --lift-modes are for --problem navier-stokes")
     if args.overlap is None:
         args.overlap = 0.0
     if args.transfer_bases and ("hard" not in args.models or args.split != "space"):
@@ -1530,6 +1617,8 @@ def _main_navier_stokes(args, parser) -> int:
         parser.error("--global-conditions is for the 1D problems (Navier-Stokes: --overlap shares the initial points)")
     if args.transfer_bases and "hard" not in args.models:
         parser.error("--transfer-bases needs the hard model in --models")
+    if args.lift_modes is not None and (not args.initial_lift or args.lift_modes < 1):
+        parser.error("--lift-modes takes a positive integer, with --initial-lift")
     FEATURE_DECAY = args.feature_decay
     SOLVE_METHOD = args.solve_method or "levenberg_marquardt"
     SOLVE_STEPS = args.solve_steps or 20
@@ -1562,8 +1651,8 @@ def _main_navier_stokes(args, parser) -> int:
     a = args.ns_experts_per_axis
     if args.points % (a * a):
         parser.error("--points must be divisible by the number of experts")
-    ic_per_axis, _ = ns_point_counts(args.points, a)
-    if args.blend > 0:
+    ic_per_axis, _ = ns_point_counts(args.points, a, args.initial_lift)
+    if args.blend > 0 and ic_per_axis:
         gap = 0.5 / ic_per_axis  # initial grid nodes sit half a spacing from the quadrant edges
         if args.blend >= gap:
             parser.error(f"--blend must be < {gap:g} so that no initial point lies in a blending strip")
@@ -1580,6 +1669,7 @@ def _main_navier_stokes(args, parser) -> int:
     summary.update({**shared_settings(args), "interface_points_per_segment": INTERFACE_POINTS,
                     "overlap": args.overlap, "blend": args.blend, "shared_pde": args.shared_pde,
                     "bases": ns_total_bases(args), "initial_features": args.initial_features,
+                    "initial_lift": args.initial_lift, "lift_modes": args.lift_modes,
                     "interface_fields": list(NS_INTERFACE_FIELDS),
                     "viscosity": NS_VISCOSITY, "t_final": NS_T_FINAL, "resolution": args.ns_resolution})
     return _report(summary, args)

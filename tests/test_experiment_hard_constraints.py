@@ -129,6 +129,59 @@ def test_navier_stokes_blended_mixture_pieces():
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
 
 
+_LIFT_CHECK = r"""
+import sys, types
+sys.path.insert(0, sys.argv[1])
+import jax
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp
+import numpy as np
+import hard_constraints as h
+
+# the lift: the initial vorticity at every grid node, and fields that are its derivatives
+w0 = jax.random.normal(jax.random.key(2), (16, 16))
+w0 = w0 - jnp.mean(w0)  # a vorticity on the periodic square has zero mean
+lift = h.InitialLift(w0)
+nodes = jnp.arange(16) / 16
+xx, yy = jnp.meshgrid(nodes, nodes, indexing="ij")
+at_start = jnp.stack([xx.ravel(), yy.ravel(), jnp.zeros(256)], 1)
+assert float(jnp.max(jnp.abs(lift(at_start)["w"] - w0.ravel()))) < 1e-12
+p = jax.random.uniform(jax.random.key(3), (4, 3))
+f, e = lift(p), 1e-5
+def dx(name, axis):
+    return (lift(p.at[:, axis].add(e))[name] - lift(p.at[:, axis].add(-e))[name]) / (2 * e)
+for name, axis, source in (("w_x", 0, "w"), ("w_y", 1, "w")):
+    assert float(jnp.max(jnp.abs(dx(source, axis) - f[name]))) < 1e-5 * float(jnp.max(jnp.abs(f[name]))), name
+assert float(jnp.max(jnp.abs(dx("w_x", 0) + dx("w_y", 1) - f["lap_w"]))) < 1e-5 * float(jnp.max(jnp.abs(f["lap_w"])))
+assert float(jnp.max(jnp.abs(-(dx("psi_x", 0) + dx("psi_y", 1)) - f["w"]))) < 1e-6 * float(jnp.max(jnp.abs(f["w"])))
+assert float(jnp.max(jnp.abs(f["w_t"]))) == 0.0
+
+# a lifted model (blended mixture) holds the initial condition exactly at t = 0 whatever its
+# coefficients; its constraint points are PDE points only
+import equinox as eqx
+args = types.SimpleNamespace(bases=None, basis_factor=4, points=16, ns_resolution=16, overlap=0.5, shared_pde=0,
+                             ns_experts_per_axis=2, width=8, depth=1, feature_decay=2.0, blend=0.05,
+                             initial_features=False, initial_lift=True)
+assert h.ns_point_counts(16, 2, True) == (0, 4) and h.ns_rows_per_solve(args, 2) == 4
+model, layer, n = h.ns_build("moe", args, jax.random.key(0), w0)
+constraint = h.ns_constraints_for(model, args, w0)
+assert bool(jnp.all(constraint[1] == 0)) and constraint[0].shape == (4, 4, 3)
+omegas = jax.random.normal(jax.random.key(1), (4, n))
+w_start = eqx.filter_jit(lambda m, o: m.evaluate(o, at_start)["w"])(model, omegas)
+assert float(jnp.max(jnp.abs(w_start - w0.ravel()))) < 1e-10
+print("ok")
+"""
+
+
+def test_navier_stokes_initial_lift():
+    """``--initial-lift``: psi = psi0 + tau b . omega reproduces the initial vorticity at every grid
+    node, its closed-form fields agree with finite differences, and a lifted mixture's prediction is
+    the initial field at t = 0 whatever its coefficients (the solves: the slow test below)."""
+    result = subprocess.run([sys.executable, "-c", _LIFT_CHECK, str(ROOT / "experiments")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
 _LAYER_CHOICE_CHECK = r"""
 import sys, types
 sys.path.insert(0, sys.argv[1])
@@ -151,7 +204,7 @@ assert n == 256 and isinstance(layer.constraint, MinimumNormConstraint)  # the d
 
 args = types.SimpleNamespace(bases=64, basis_factor=4, points=128, ns_resolution=32, overlap=0.0, shared_pde=0,
                              ns_experts_per_axis=2, width=8, depth=1, feature_decay=2.0, blend=0.05,
-                             initial_features=False)
+                             initial_features=False, initial_lift=False)
 assert h.ns_rows_per_solve(args, 1) == 128 and h.ns_rows_per_solve(args, 2) == 32
 _, hard, n = h.ns_build("hard", args, jax.random.key(0))
 assert n == 64 and isinstance(hard.constraint, LeastSquaresConstraint)
@@ -183,7 +236,9 @@ for extra, flag in ((["--bases", "16", "--models", "coupled"], "--bases"), (["--
                     (["--global-conditions", "--split", "time"], "--global-conditions"),
                     (["--global-conditions", "--problem", "navier-stokes"], "--global-conditions"),
                     (["--transfer-bases", "--models", "moe"], "--transfer-bases"),
-                    (["--figure", "x.png", "--problem", "navier-stokes"], "--figure")):
+                    (["--figure", "x.png", "--problem", "navier-stokes"], "--figure"),
+                    (["--initial-lift"], "--initial-lift"),
+                    (["--problem", "navier-stokes", "--lift-modes", "8"], "--lift-modes")):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         try:
@@ -236,3 +291,23 @@ def test_hard_constraints_experiment_navier_stokes_all_models(tmp_path):
         assert math.isfinite(row["rel_l2"]) and len(row["rel_l2_by_time"]) == 6
     for kind in ("hard", "moe", "coupled"):
         assert rows[kind]["constraint_residual_max"] < 1e-8, kind
+
+
+@pytest.mark.slow
+def test_hard_constraints_experiment_navier_stokes_initial_lift(tmp_path):
+    """``--initial-lift`` end to end: every model's error at t = 0 is round-off, and the lifted hard
+    layers hold the PDE constraints at every constraint point."""
+    out = tmp_path / "ns_lift.json"
+    command = [
+        sys.executable, str(ROOT / "experiments" / "hard_constraints.py"), "--problem", "navier-stokes",
+        "--initial-lift", "--steps", "2", "--interior", "16", "--width", "16", "--depth", "1",
+        "--ns-resolution", "32", "--points", "32", "--models", "soft", "hard", "moe", "--json", str(out),
+    ]
+    subprocess.run(command, check=True, cwd=ROOT, timeout=900)
+    summary = json.loads(out.read_text())
+    assert summary["initial_lift"] is True
+    rows = {row["model"]: row for row in summary["results"]}
+    for row in rows.values():
+        assert row["rel_l2_by_time"][0] < 1e-10 and math.isfinite(row["rel_l2"]), row["model"]
+    for kind in ("hard", "moe"):
+        assert rows[kind]["constraint_residual_max"] < 1e-8 and rows[kind]["final_solve_converged"], kind
