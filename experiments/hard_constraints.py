@@ -1271,6 +1271,17 @@ def ns_evaluate(model, layer, constraint, frames, stride):
     return error, by_time, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
 
 
+def ns_persistence(frames, stride):
+    """The baseline w(t) = w0 (nothing moves), measured as :func:`ns_evaluate` measures the models:
+    relative L2 over t = 1..5 (``rel_l2``) and per frame (``rel_l2_by_time``). A model worse than
+    this has learned none of the dynamics."""
+    reference = frames[:, ::stride, ::stride]
+    still = jnp.broadcast_to(reference[0], reference.shape)
+    error = float(jnp.linalg.norm(still[1:] - reference[1:]) / jnp.linalg.norm(reference[1:]))
+    by_time = jnp.linalg.norm(still - reference, axis=(1, 2)) / jnp.linalg.norm(reference, axis=(1, 2))
+    return {"rel_l2": error, "rel_l2_by_time": [float(e) for e in by_time]}
+
+
 def ns_transfer_bases(hard_model, args, w0, frames):
     """Diagnostic (``--transfer-bases``): the trained global model's bases re-solved by the independent
     experts (each on all N bases, with the mixture's constraint points and blending), no further
@@ -1330,6 +1341,7 @@ def run_navier_stokes(args):
         print(json.dumps(row), file=sys.stderr)
     timing = ns_time_solve_only(args, w0)
     return {"problem": "navier_stokes", "results": results, "solve_only_seconds": timing, "transfer_bases": transfer,
+            "persistence": ns_persistence(frames, max(1, args.ns_resolution // 32)),
             "experts": args.ns_experts_per_axis**2, "split": "space (2D quadrants)",
             "anchor_rel_l2_chalapathi": {"soft": 0.181, "hard": 0.118, "moe": 0.083}}
 
@@ -1590,6 +1602,8 @@ def _report(summary, args) -> int:
         summary["coupled_train_step_speedup"] = by["hard"]["seconds_per_step"] / by["coupled"]["seconds_per_step"]
     print(f"\n{summary['problem']}: {args.steps} Adam steps, M = {args.points} constraint points, "
           f"K = {summary['experts']}")
+    if summary.get("persistence"):
+        print(f"baseline w(t) = w0 (nothing moves): rel_L2 {summary['persistence']['rel_l2']:.2%}")
     print(f"{'model':7} {'rel_L2':>9} {'max|r| at constraint pts':>25} {'s/step':>8}")
     for r in results:
         cres = "-" if r["constraint_residual_max"] is None else f"{r['constraint_residual_max']:.1e}"

@@ -306,6 +306,8 @@ def test_hard_constraints_experiment_navier_stokes_initial_lift(tmp_path):
     subprocess.run(command, check=True, cwd=ROOT, timeout=900)
     summary = json.loads(out.read_text())
     assert summary["initial_lift"] is True
+    persistence = summary["persistence"]  # the w(t) = w0 baseline, exact at t = 0
+    assert persistence["rel_l2_by_time"][0] == 0.0 and 0.0 < persistence["rel_l2"] < 2.0
     rows = {row["model"]: row for row in summary["results"]}
     for row in rows.values():
         assert row["rel_l2_by_time"][0] < 1e-10 and math.isfinite(row["rel_l2"]), row["model"]
