@@ -782,6 +782,19 @@ NS_INTERFACE_FIELDS = ("w", "psi_x", "psi_y")  # continuous across the quadrant 
 NS_FIELDS = ("w", "w_t", "w_x", "w_y", "lap_w", "psi_x", "psi_y")  # what the vorticity residual needs
 
 
+def initial_modes(w0, max_mode: int | None = None):
+    """Wavenumbers k_x, k_y and coefficients of the initial vorticity on the periodic n x n grid,
+    w0(x) = sum_k w_hat_k exp(2 pi i k . x), without the mean mode; only |k_x|, |k_y| <= max_mode
+    if given."""
+    n = w0.shape[0]
+    k = np.fft.fftfreq(n, 1.0 / n)
+    kx, ky = np.meshgrid(k, k, indexing="ij")
+    keep = (kx != 0) | (ky != 0)
+    if max_mode is not None:
+        keep &= (np.abs(kx) <= max_mode) & (np.abs(ky) <= max_mode)
+    return kx[keep], ky[keep], np.fft.fft2(np.asarray(w0))[keep] / n**2
+
+
 class InitialFieldFeatures(eqx.Module):
     r"""The initial streamfunction, velocity and vorticity at any (x, y), each scaled to unit rms.
 
@@ -794,12 +807,7 @@ class InitialFieldFeatures(eqx.Module):
     coefficients: jax.Array  # (4, modes) complex: psi, u = psi_y, v = -psi_x, w
 
     def __init__(self, w0, max_mode: int = 8):
-        n = w0.shape[0]
-        k = np.fft.fftfreq(n, 1.0 / n)
-        kx, ky = np.meshgrid(k, k, indexing="ij")
-        keep = (np.abs(kx) <= max_mode) & (np.abs(ky) <= max_mode) & ((kx != 0) | (ky != 0))
-        w_hat = np.fft.fft2(np.asarray(w0))[keep] / n**2
-        kx, ky = kx[keep], ky[keep]
+        kx, ky, w_hat = initial_modes(w0, max_mode)
         psi_hat = w_hat / (4 * np.pi**2 * (kx**2 + ky**2))
         coeffs = np.stack([psi_hat, 2j * np.pi * ky * psi_hat, -2j * np.pi * kx * psi_hat, w_hat])
         coeffs = coeffs / np.sqrt(np.sum(np.abs(coeffs) ** 2, axis=1, keepdims=True))  # unit rms (Parseval)
@@ -830,14 +838,7 @@ class InitialLift(eqx.Module):
     coefficients: jax.Array  # (modes, 7) complex: the fields of NS_FIELDS
 
     def __init__(self, w0, max_mode: int | None = None):
-        n = w0.shape[0]
-        k = np.fft.fftfreq(n, 1.0 / n)
-        kx, ky = (a.ravel() for a in np.meshgrid(k, k, indexing="ij"))
-        w_hat = (np.fft.fft2(np.asarray(w0)) / n**2).ravel()
-        keep = (kx != 0) | (ky != 0)
-        if max_mode is not None:
-            keep &= (np.abs(kx) <= max_mode) & (np.abs(ky) <= max_mode)
-        kx, ky, w_hat = kx[keep], ky[keep], w_hat[keep]
+        kx, ky, w_hat = initial_modes(w0, max_mode)
         ikx, iky = 2j * np.pi * kx, 2j * np.pi * ky
         psi_hat = w_hat / (4 * np.pi**2 * (kx**2 + ky**2))
         fields = {"w": w_hat, "w_t": 0 * w_hat, "w_x": ikx * w_hat, "w_y": iky * w_hat,
@@ -1253,10 +1254,7 @@ def ns_evaluate(model, layer, constraint, frames, stride):
     for j in range(frames.shape[0]):
         pts = jnp.stack([xx.ravel(), yy.ravel(), jnp.full(xx.size, j / (frames.shape[0] - 1))], 1)
         preds.append(model.evaluate(omegas, pts)["w"].reshape(xx.shape))
-    preds, reference = jnp.stack(preds), frames[:, ::stride, ::stride]
-    error = float(jnp.linalg.norm(preds[1:] - reference[1:]) / jnp.linalg.norm(reference[1:]))
-    by_time = jnp.linalg.norm(preds - reference, axis=(1, 2)) / jnp.linalg.norm(reference, axis=(1, 2))
-    by_time = [float(e) for e in by_time]
+    error, by_time = ns_relative_errors(jnp.stack(preds), frames[:, ::stride, ::stride])
     if sol is None:
         return error, by_time, None, None
     # the residual of the model's prediction (each point evaluated by the expert(s) that own it there,
@@ -1271,15 +1269,21 @@ def ns_evaluate(model, layer, constraint, frames, stride):
     return error, by_time, float(jnp.max(jnp.abs(residual))), bool(jnp.all(sol.converged))
 
 
+def ns_relative_errors(preds, reference):
+    """Relative L2 of predicted vorticity frames (t = 0, 1, ..., 5) against the reference's: over
+    t = 1..5, and per frame."""
+    error = float(jnp.linalg.norm(preds[1:] - reference[1:]) / jnp.linalg.norm(reference[1:]))
+    by_time = jnp.linalg.norm(preds - reference, axis=(1, 2)) / jnp.linalg.norm(reference, axis=(1, 2))
+    return error, [float(e) for e in by_time]
+
+
 def ns_persistence(frames, stride):
     """The baseline w(t) = w0 (nothing moves), measured as :func:`ns_evaluate` measures the models:
     relative L2 over t = 1..5 (``rel_l2``) and per frame (``rel_l2_by_time``). A model worse than
     this has learned none of the dynamics."""
     reference = frames[:, ::stride, ::stride]
-    still = jnp.broadcast_to(reference[0], reference.shape)
-    error = float(jnp.linalg.norm(still[1:] - reference[1:]) / jnp.linalg.norm(reference[1:]))
-    by_time = jnp.linalg.norm(still - reference, axis=(1, 2)) / jnp.linalg.norm(reference, axis=(1, 2))
-    return {"rel_l2": error, "rel_l2_by_time": [float(e) for e in by_time]}
+    error, by_time = ns_relative_errors(jnp.broadcast_to(reference[0], reference.shape), reference)
+    return {"rel_l2": error, "rel_l2_by_time": by_time}
 
 
 def ns_transfer_bases(hard_model, args, w0, frames):
@@ -1307,8 +1311,8 @@ def ns_time_solve_only(args, w0, repeats=3):
     for kind in ("hard", "moe", "coupled") if "coupled" in args.models else ("hard", "moe"):
         model, layer, _ = ns_build(kind, args, jax.random.key(0), w0)
         features = model.constraint_features(*ns_constraints_for(model, args, w0))
-        ctypes, cvalues = features.pop("types"), features.pop("values")
-        init = jax.vmap(ns_linearised_coefficients)({**features, "types": ctypes, "values": cvalues})
+        init = jax.vmap(ns_linearised_coefficients)(features)
+        ctypes, cvalues = features.pop("types"), features.pop("values")  # time_layer adds them back
         if kind == "coupled":
             coupling = layer.coupling_features(lambda p: ns_jet(model.net, p))
             solve = lambda f, g: layer.mixture(f, g, init)  # noqa: E731
