@@ -127,6 +127,7 @@ from pdesolve.constraints import (  # noqa: E402
     MixtureOfExperts,
 )
 from pdesolve.integrators import solve_method_of_lines  # noqa: E402
+from pdesolve.metrics import relative_l2  # noqa: E402
 from pdesolve.pdes import AbstractPDE  # noqa: E402
 
 # --- problems --------------------------------------------------------------------------------
@@ -718,7 +719,7 @@ def evaluate(model, layer, constraint, x_eval, t_eval, reference, start=None):
     xx, tt = jnp.meshgrid(x_eval, t_eval, indexing="xy")
     pts = jnp.stack([xx.ravel(), tt.ravel()], 1)
     u = model.evaluate(omegas, pts)["b"].reshape(tt.shape)
-    error = float(jnp.linalg.norm(u - reference) / jnp.linalg.norm(reference))
+    error = float(relative_l2(u, reference))
     if sol is None:
         return error, None, None, u
     features = jax.vmap(lambda p: basis_jet(model.net, p))(constraint[0])
@@ -1272,9 +1273,8 @@ def ns_evaluate(model, layer, constraint, frames, stride):
 def ns_relative_errors(preds, reference):
     """Relative L2 of predicted vorticity frames (t = 0, 1, ..., 5) against the reference's: over
     t = 1..5, and per frame."""
-    error = float(jnp.linalg.norm(preds[1:] - reference[1:]) / jnp.linalg.norm(reference[1:]))
-    by_time = jnp.linalg.norm(preds - reference, axis=(1, 2)) / jnp.linalg.norm(reference, axis=(1, 2))
-    return error, [float(e) for e in by_time]
+    by_time = jax.vmap(relative_l2)(preds, reference)
+    return float(relative_l2(preds[1:], reference[1:])), [float(e) for e in by_time]
 
 
 def ns_persistence(frames, stride):
