@@ -25,7 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pdesolve.metrics import accumulated_error  # noqa: E402
-from pdesolve.neural_solvers import (  # noqa: E402
+from pdesolve.mp_pde import (
     MPPDE,
     default_steps_per_save,
     fit_mp_pde,

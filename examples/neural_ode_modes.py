@@ -1,8 +1,8 @@
 """Neural ODEs: learn the dynamics of the leading Fourier modes of 2D heat from an HDF5 dataset.
 
 Generates 2D heat trajectories, encodes each saved field as its Fourier modes with
-wavenumbers up to K (:class:`~pdesolve.neural_solvers.FourierModes`), and fits a
-:class:`~pdesolve.neural_solvers.NeuralODE` (an MLP vector field solved by Diffrax, gradients
+wavenumbers up to K (:class:`~pdesolve.neural_ode.FourierModes`), and fits a
+:class:`~pdesolve.neural_ode.NeuralODE` (an MLP vector field solved by Diffrax, gradients
 by the recursive-checkpoint adjoint) to the training trajectories. Test rollouts start from
 each test trajectory's first state; the figure compares the learned and true mode
 trajectories. Run with ``python examples/neural_ode_modes.py [--quick]``.
@@ -26,7 +26,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from pdesolve.datasets import generate, open_dataset  # noqa: E402
-from pdesolve.neural_solvers import FourierModes, MLPVectorField, NeuralODE, evaluate_rollouts, fit_neural_ode  # noqa: E402
+from pdesolve.neural_ode import (  # noqa: E402
+    FourierModes,
+    MLPVectorField,
+    NeuralODE,
+    evaluate_rollouts,
+    fit_neural_ode,
+)
 
 
 def run(out: Path, quick: bool = False) -> dict:

@@ -22,7 +22,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-import pdesolve.neural_solvers as ns  # noqa: E402
+import pdesolve.neural_fields as ns  # noqa: E402
 
 
 def run(out: Path, quick: bool = False) -> dict:

@@ -34,7 +34,7 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-from pdesolve.neural_solvers import (  # noqa: E402
+from pdesolve.neural_fields import (
     INSR,
     AdvectionField,
     HeatField,

@@ -2,13 +2,13 @@ r"""Message-passing neural PDE solver (MP-PDE) on the combined equation, against
 
 Reproduces Table 1 of Brandstetter, Worrall & Welling (ICLR 2022) at a chosen scale:
 
-- **Data** (:func:`pdesolve.neural_solvers.generate_combined_dataset`): E1/E2/E3 of the combined
+- **Data** (:func:`pdesolve.mp_pde.generate_combined_dataset`): E1/E2/E3 of the combined
   equation $u_t = -\alpha(u^2/2)_x + \beta u_{xx} - \gamma u_{xxx} + \delta(t,x)$ on $[0,16)$,
   solved at $n_x = 200$ (WENO5 flux + non-autonomous ETDRK4), subsampled to $n_x = 100, 50, 40$;
   250 frames on $[0, 4]$ ($[0, 2]$ for E3). Disjoint seeds: train from 0, valid from 10^6,
   test from 2*10^6.
-- **Model**: :class:`pdesolve.neural_solvers.MPPDE` (K = 25 bundle, 6 layers, hidden 128),
-  trained with :func:`pdesolve.neural_solvers.fit_mp_pde` (pushforward, AdamW); the
+- **Model**: :class:`pdesolve.mp_pde.MPPDE` (K = 25 bundle, 6 layers, hidden 128),
+  trained with :func:`pdesolve.mp_pde.fit_mp_pde` (pushforward, AdamW); the
   checkpoint with the lowest validation error (evaluated at the end of each epoch) is kept.
 - **Metric**: accumulated error $\sum_t \mathrm{mean}_x (u - u_{gt})^2$ over the predicted
   frames $t = 2K .. 249$ (the first $2K = 50$ frames are given, as in the paper's evaluation),
@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pdesolve.metrics import accumulated_error
-from pdesolve.neural_solvers import (
+from pdesolve.mp_pde import (
     MPPDE,
     fit_mp_pde,
     generate_combined_dataset,
@@ -53,7 +53,7 @@ from pdesolve.neural_solvers import (
     rollout_mp_pde,
     solve_combined_batch,
 )
-from pdesolve.neural_solvers._mp_pde_data import default_steps_per_save
+from pdesolve.mp_pde._data import default_steps_per_save
 
 PAPER_MP_PDE = {"E1": (1.55, 1.67, 1.47), "E2": (1.58, 1.63, 1.45), "E3": (4.26, 3.74, 3.70)}
 PAPER_WENO5 = {"E1": (2.02, 6.23, 9.63)}

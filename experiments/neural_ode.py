@@ -2,16 +2,16 @@ r"""Neural ODEs on pdesolve data: data-driven reduced dynamics, a closure model,
 
 1. **Data-driven** (``heat2d`` recipe, ``pdesolve.datasets.generate``): the state is the
    leading Fourier modes $|k_i| \le K$ of the 2D heat equation's solution
-   (:class:`pdesolve.neural_solvers.FourierModes`), normalised per component; an MLP vector
-   field (:class:`~pdesolve.neural_solvers.MLPVectorField`) is fitted on random windows of the
-   training trajectories (:func:`~pdesolve.neural_solvers.fit_neural_ode`) and rolled out over
+   (:class:`pdesolve.neural_ode.FourierModes`), normalised per component; an MLP vector
+   field (:class:`~pdesolve.neural_ode.MLPVectorField`) is fitted on random windows of the
+   training trajectories (:func:`~pdesolve.neural_ode.fit_neural_ode`) and rolled out over
    the whole horizon from each test sample's first frame. The field has a learned linear
    term plus the MLP (``linear=True``). Error: relative $L^2$ of the decoded
    field against the spectrally truncated truth, over the whole rollout; persistence
    ($u(t) = u_0$) is shown for scale.
 2. **Closure** (``burgers1d`` recipe solved at 256 points, truncated to 16): the coarse
    16-point spectral Burgers right-hand side alone vs the same plus a learned periodic-conv
-   correction (:class:`~pdesolve.neural_solvers.ClosureVectorField`), both integrated by the
+   correction (:class:`~pdesolve.neural_ode.ClosureVectorField`), both integrated by the
    same adaptive Tsit5 solve.
 3. **Regularisation** (Pal et al. 2021 global $R_E$, Pal et al. 2023 local): the data-driven
    and closure models trained again with the same budget plus $\lambda R$; reported: test
@@ -95,7 +95,7 @@ def _field_errors(pred_fields, true_fields):
 def _regularised_runs(label, train, evaluate, base, weights, say):
     import equinox as eqx
 
-    from pdesolve.neural_solvers import NonFiniteLossError
+    from pdesolve.training import NonFiniteLossError
 
     rows = {"none": base}
     table, failed = [], []
@@ -118,7 +118,7 @@ def _regularised_runs(label, train, evaluate, base, weights, say):
 
 
 def data_driven(args, out, say):
-    from pdesolve.neural_solvers import FourierModes, MLPVectorField, NeuralODE, evaluate_rollouts, fit_neural_ode
+    from pdesolve.neural_ode import FourierModes, MLPVectorField, NeuralODE, evaluate_rollouts, fit_neural_ode
     from pdesolve.training import plot_prediction
 
     n, res, k_max = (160, 16, 3) if args.quick else (512, 32, 4)
@@ -174,7 +174,7 @@ def data_driven(args, out, say):
 
 
 def closure(args, out, say):
-    from pdesolve.neural_solvers import (
+    from pdesolve.neural_ode import (
         ClosureVectorField,
         NeuralODE,
         PeriodicConvCorrection,
@@ -244,7 +244,7 @@ def sparse_map(args, out, say):
     and latent-ODE tasks), so many vector fields fit equally well and the solver-heuristic
     regulariser may pick one the adaptive solver integrates in fewer steps.
     """
-    from pdesolve.neural_solvers import FourierModes, MLPVectorField, NeuralODE, evaluate_rollouts, fit_neural_ode
+    from pdesolve.neural_ode import FourierModes, MLPVectorField, NeuralODE, evaluate_rollouts, fit_neural_ode
 
     n, res, k_max = (512 if args.quick else 2048), 16, args.map_kmax
     steps = args.map_steps or (1500 if args.quick else 4000)

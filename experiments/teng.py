@@ -27,7 +27,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from pdesolve.neural_solvers import (  # noqa: E402
+from pdesolve.neural_fields import (
     OBTI,
     TENG,
     InnerSolveWarning,

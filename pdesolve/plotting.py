@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (figures go straight to files)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,7 +25,7 @@ def plot_snapshot_strip(
 
     1D fields ``(n, x)`` are drawn as overlaid curves instead.
     """
-    plt = _pyplot()
+    plt = pyplot()
     frames = np.asarray(frames)
     path = Path(path)
     if frames.ndim == 2:
@@ -56,7 +57,7 @@ def plot_spectrum(
     spectra: Sequence[tuple[np.ndarray, np.ndarray, str]], path: str | Path, title: str = "", ylabel: str = "E(k)"
 ) -> Path:
     """Log-log plot of shell spectra given as ``(k, E, label)`` triples; saves a PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for k, e, label in spectra:
         mask = (k > 0) & (e > 0)

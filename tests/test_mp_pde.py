@@ -11,9 +11,8 @@ import pytest
 
 from pdesolve import DatasetError, InvalidInputError
 from pdesolve.metrics import accumulated_error
-from pdesolve.neural_solvers import (
+from pdesolve.mp_pde import (
     MPPDE,
-    NonFiniteLossError,
     fit_mp_pde,
     generate_combined_dataset,
     load_combined_dataset,
@@ -21,15 +20,15 @@ from pdesolve.neural_solvers import (
     rollout_mp_pde,
     solve_combined_batch,
 )
+from pdesolve.training import NonFiniteLossError
+from pdesolve.integrators import ForcedETDRK4, solve_at_times
 from pdesolve.pdes import (
     CombinedEquation,
-    CombinedEquationStepper,
     CombinedForcing,
     sample_combined_parameters,
-    solve_combined_equation,
     weno5_flux_derivative,
 )
-from pdesolve.integrators import ETDRK4
+from pdesolve.integrators import ETDRK4, rollout
 from pdesolve.spatial import PeriodicGrid
 
 L = 16.0
@@ -43,6 +42,11 @@ def _forcing(amplitudes, frequencies, phases, wavenumbers):
 # ----------------------------------------------------------------------------- the equation
 
 
+def _solve(pde, u0, times, steps_per_save):
+    times = np.asarray(times)
+    return solve_at_times(ForcedETDRK4(pde, (times[1] - times[0]) / steps_per_save), u0, times, steps_per_save)
+
+
 def test_linear_forced_case_matches_the_exact_solution():
     """alpha = 0: each forcing mode solves c' = lam c + (A/2i) e^{i(wt+phi)} exactly; lam = -beta k^2 + i gamma k^3."""
     beta, gamma = 0.1, 0.7
@@ -50,7 +54,7 @@ def test_linear_forced_case_matches_the_exact_solution():
     grid = PeriodicGrid(64, extent=L)
     pde = CombinedEquation(grid, 0.0, beta, gamma, _forcing(A, w, phi, ell), flux="spectral")
     times = np.linspace(0.0, 2.0, 11)
-    sol = solve_combined_equation(pde, pde.initial_condition(), times, 4)
+    sol = _solve(pde, pde.initial_condition(), times, 4)
     x = np.asarray(grid.axes()[0])
     exact = np.zeros((len(times), x.size))
     for a, om, ph, m in zip(A, w, phi, ell):
@@ -83,7 +87,7 @@ def test_forcing_time_dependence_is_fourth_order():
     exact = 0.5 * np.sin(k * x + 0.1) + 0.5 / 0.4 * (np.cos(k * x + 0.1) - np.cos(0.4 * 4.0 + k * x + 0.1))
     errs = []
     for steps in (2, 4):
-        sol = solve_combined_equation(pde, pde.initial_condition(), times, steps)
+        sol = _solve(pde, pde.initial_condition(), times, steps)
         errs.append(np.max(np.abs(np.asarray(sol[-1, 0]) - exact)))
     assert errs[0] / errs[1] > 10, errs
 
@@ -105,7 +109,7 @@ def test_weno5_and_spectral_flux_agree_on_a_smooth_viscous_case():
     sols = []
     for flux in ("weno5", "spectral"):
         pde = CombinedEquation(PeriodicGrid(64, extent=L), 1.0, 0.1, 0.0, forcing, flux=flux)
-        sols.append(np.asarray(solve_combined_equation(pde, pde.initial_condition(), times, 16)))
+        sols.append(np.asarray(_solve(pde, pde.initial_condition(), times, 16)))
     assert np.max(np.abs(sols[0] - sols[1])) < 2e-3, np.max(np.abs(sols[0] - sols[1]))
     assert np.max(np.abs(sols[0][-1] - sols[0][0])) > 0.05  # the solution does move
 
@@ -127,8 +131,10 @@ def test_generic_autonomous_steppers_are_refused():
     pde = CombinedEquation(PeriodicGrid(16, extent=L), 1.0, 0.0, 0.0, _forcing([0.1], [0.1], [0.0], [1]))
     with pytest.raises(InvalidInputError, match="time-dependent forcing"):
         ETDRK4(pde, 0.01)(pde.initial_condition())
-    stepper = CombinedEquationStepper(pde, 0.01)
-    assert stepper(0.0, pde.initial_condition()).shape == (1, 16)
+    with pytest.raises(InvalidInputError, match="solve_at_times"):
+        rollout(ForcedETDRK4(pde, 0.01), pde.initial_condition(), 2)
+    stepper = ForcedETDRK4(pde, 0.01)
+    assert stepper(pde.initial_condition(), 0.0).shape == (1, 16)
 
 
 def test_bad_equation_inputs():
@@ -145,9 +151,9 @@ def test_bad_equation_inputs():
         CombinedForcing([0.1, 0.2], [0.1], [0.0], [1])
     pde = CombinedEquation(PeriodicGrid(16, extent=L), 1.0, 0.0, 0.0, f)
     with pytest.raises(InvalidInputError, match="shape"):
-        solve_combined_equation(pde, jnp.zeros((1, 20)), np.linspace(0, 1, 3), 1)
+        solve_at_times(ForcedETDRK4(pde, 0.5), jnp.zeros((1, 20)), np.linspace(0, 1, 3), 1)
     with pytest.raises(InvalidInputError, match="uniformly"):
-        solve_combined_equation(pde, jnp.zeros((1, 16)), np.array([0.0, 0.1, 0.5]), 1)
+        solve_at_times(ForcedETDRK4(pde, 0.1), jnp.zeros((1, 16)), np.array([0.0, 0.1, 0.5]), 1)
     with pytest.raises(InvalidInputError, match="experiment"):
         sample_combined_parameters(jax.random.PRNGKey(0), "E4")
 
@@ -362,7 +368,7 @@ def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path):
 def test_cli_train_mp_pde(tiny_dataset, tmp_path, capsys):
     import json
 
-    import pdesolve.neural_solvers._mp_pde_training  # noqa: F401  (registers "mp-pde")
+    import pdesolve.mp_pde._training  # noqa: F401  (registers "mp-pde")
     from pdesolve.cli._main import main
 
     out = tmp_path / "run"

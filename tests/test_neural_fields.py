@@ -13,7 +13,8 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from pdesolve import InvalidInputError
-from pdesolve.neural_solvers import (
+from pdesolve.linalg import pointwise_jacobian
+from pdesolve.neural_fields import (
     INSR,
     OBTI,
     TENG,
@@ -28,14 +29,13 @@ from pdesolve.neural_solvers import (
     grid_points,
     heat_exact,
     parameter_count,
-    pointwise_jacobian,
     project_onto_target,
     tdvp_solve,
     teng_initial_condition,
     teng_problem,
     train_pinn,
 )
-from pdesolve.neural_solvers._field_equations import AllenCahnField, BurgersField, laplacian
+from pdesolve.neural_fields._equations import AllenCahnField, BurgersField, laplacian
 
 
 @pytest.fixture(scope="module")

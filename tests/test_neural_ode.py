@@ -14,18 +14,18 @@ import optax
 import pytest
 
 from pdesolve import InvalidInputError
-from pdesolve.neural_solvers import (
+from pdesolve.neural_ode import (
     ADJOINTS,
     ClosureVectorField,
     FourierModes,
     MLPVectorField,
     NeuralODE,
-    NonFiniteLossError,
     PeriodicConvCorrection,
     evaluate_rollouts,
     fit_neural_ode,
     function_evaluations,
 )
+from pdesolve.training import NonFiniteLossError
 from pdesolve.training import load_checkpoint, read_checkpoint_header
 from pdesolve.pdes import Burgers
 from pdesolve.spatial import PeriodicGrid
@@ -299,7 +299,7 @@ def test_bad_inputs():
 
 
 def test_neural_ode_stepper_for_the_training_loop(burgers_data):
-    from pdesolve.neural_solvers._neural_ode_plugin import NeuralODEStepper, _build
+    from pdesolve.neural_ode._plugin import NeuralODEStepper, _build
 
     data, _ = burgers_data
     model = _build({"reference": "burgers", "viscosity": 0.003, "extent": 1.0, "frame_dt": 0.05, "ode_width": 4,
@@ -326,7 +326,7 @@ def test_cli_train_neural_ode(tmp_path, monkeypatch):
     from pdesolve.datasets import generate
     from pdesolve.training import _registry
 
-    plugin = "pdesolve.neural_solvers._neural_ode_plugin"
+    plugin = "pdesolve.neural_ode._plugin"
     if plugin not in _registry.PLUGIN_MODULES:  # until the registry lists it
         monkeypatch.setattr(_registry, "PLUGIN_MODULES", _registry.PLUGIN_MODULES + [plugin])
     data = tmp_path / "burgers.h5"
@@ -352,7 +352,7 @@ class _Decay(eqx.Module):
 
 def test_stiffness_estimate_is_the_eigenvalue_of_a_linear_field():
     """For f(y) = -lam y, Hairer's estimate ||k7 - k6|| / ||g7 - g6|| is exactly lam, so R_S = lam (t1 - t0)."""
-    from pdesolve.neural_solvers import supports_stiffness_estimate
+    from pdesolve.neural_ode import supports_stiffness_estimate
 
     model = NeuralODE(_Decay(jnp.asarray(7.3)), rtol=1e-6, atol=1e-9)
     y0, ts = jnp.asarray([1.0, -0.5]), jnp.asarray([0.0, 0.4, 1.5])
@@ -410,6 +410,6 @@ def test_fit_with_local_and_stiffness_regularisers():
     with pytest.raises(InvalidInputError, match="stiffness_weight"):
         fit_neural_ode(NeuralODE(field), data, ts, num_steps=1, regulariser="local", stiffness_weight=-1.0)
     with pytest.raises(InvalidInputError, match="stiffness estimate"):
-        from pdesolve.neural_solvers import stiffness_estimate
+        from pdesolve.neural_ode import stiffness_estimate
 
         stiffness_estimate(diffrax.Euler(), jnp.ones(2), jnp.ones(2), jnp.ones((1, 2)), 0.1)

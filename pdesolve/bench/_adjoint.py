@@ -18,7 +18,7 @@ $\theta = (\theta_0, \theta_1)$.
   with the checkpointed adjoint.
 
 Each problem is solved with $N$ constant Tsit5 steps ($N$ = 100, 1000, 10000 by default) and
-differentiated with each adjoint of :class:`pdesolve.neural_solvers.NeuralODE`: the
+differentiated with each adjoint of :class:`pdesolve.neural_ode.NeuralODE`: the
 *anchor* is the default ``recursive-checkpoint`` adjoint (exact gradient of the discrete
 solve, $O(\log N)$ checkpoints); ``backsolve`` (continuous adjoint, $O(1)$ memory) and
 ``direct`` (stores every step) are compared against it row by row.
@@ -97,7 +97,7 @@ def _loss(y_final, target):
 
 
 def _solve_loss(theta, problem, y0, target, num_steps: int, adjoint: str):
-    from ..neural_solvers import NeuralODE
+    from ..neural_ode import NeuralODE
 
     model = NeuralODE(
         _Field(theta, problem, y0.shape[0]), adjoint=adjoint, dt0=_T / num_steps, adaptive=False,

@@ -18,9 +18,9 @@ _INSR_PDES = ("advection", "heat")
 
 
 def _plot_error(times, errors, path, title):
-    from ..plotting import _pyplot
+    from ..plotting import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.4))
     ax.semilogy(times, errors, marker="o", ms=3)
     ax.set_xlabel("t")
@@ -33,7 +33,7 @@ def _plot_error(times, errors, path, title):
 
 def _solve_reporting_misses(solver, net, steps, **options):
     """``solver.solve`` with its :class:`InnerSolveWarning` s collected and echoed to stderr."""
-    from ..neural_solvers import InnerSolveWarning
+    from ..neural_fields import InnerSolveWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InnerSolveWarning)
@@ -77,7 +77,7 @@ def neural_solve_to_folder(
     import jax
     import jax.numpy as jnp
 
-    from .. import neural_solvers as ns
+    from .. import neural_fields as ns
     from ..plotting import plot_snapshot_strip
 
     jax.config.update("jax_enable_x64", True)

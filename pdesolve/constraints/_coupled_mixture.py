@@ -59,7 +59,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PyTree
 
 from .._errors import InvalidInputError
-from ..optim._gauss_newton import damped_lstsq
+from ..linalg import damped_lstsq
 from ._failure import check_on_failure, report_failure
 from ._least_squares import ConstraintSolution, check_solve_settings
 from ._mixture import check_batching, num_experts_of

@@ -70,7 +70,7 @@ from jaxtyping import Array, Float, PyTree
 
 from .._errors import InvalidInputError
 from ..optim import least_squares_solve
-from ..optim._gauss_newton import damped_lstsq, dense_jacobian
+from ..linalg import damped_lstsq, dense_jacobian
 from ._failure import check_on_failure, report_failure
 from ._implicit import custom_root
 from ._least_squares import ConstraintSolution, check_solve_settings

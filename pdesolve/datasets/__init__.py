@@ -26,11 +26,15 @@ from ._generate import regenerate_samples as regenerate_samples
 from ._generate import solve_samples as solve_samples
 from ._generate import spectral_truncate as spectral_truncate
 from ._layout import LAYOUT as LAYOUT
+from ._layout import SEEDS as SEEDS
+from ._layout import TENSOR as TENSOR
 from ._layout import LayoutInfo as LayoutInfo
 from ._layout import create_file as create_file
 from ._layout import validate_file as validate_file
 from ._layout import write_samples as write_samples
 from ._loader import DataLoader as DataLoader
+from ._loader import check_shard as check_shard
+from ._loader import shard_rows as shard_rows
 from ._loader import split_indices as split_indices
 from ._pdebench import H5Dataset as H5Dataset
 from ._pdebench import describe_file as describe_file
@@ -47,6 +51,9 @@ __all__ = [
     "LayoutInfo",
     "RECIPES",
     "Recipe",
+    "SEEDS",
+    "TENSOR",
+    "check_shard",
     "create_file",
     "describe_file",
     "generate",
@@ -54,6 +61,7 @@ __all__ = [
     "open_dataset",
     "regenerate_samples",
     "resolve_config",
+    "shard_rows",
     "solve_samples",
     "spectral_truncate",
     "split_indices",

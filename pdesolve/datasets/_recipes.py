@@ -6,169 +6,24 @@ recompute any sample bit for bit from its seed (solver resolution, integrator, t
 dtype, initial-condition parameters, batch size). The config is stored in the file's
 ``config`` attribute and checked on ``--resume``.
 
-Recipes (:data:`RECIPES`):
-
-- ``heat1d`` / ``heat2d``: $u_t = \nu\Delta u$ on $[0, 2\pi)^d$, random Fourier-series
-  initial data (modes $|m_i| \le 6$), exact exponential stepping (one step per saved frame).
-- ``burgers1d``: $u_t + u u_x = \nu u_{xx}$ on $[0, 1)$ (PDEBench's domain), random Fourier
-  series ($|m| \le 4$, max $|u_0| = 1$), ETDRK4 on a 4x finer grid (at least 256 points).
-- ``ns-fno``: vorticity on $(0, 1)^2$ as in the FNO benchmark (Li et al. 2021): GRF initial
-  vorticity ($\alpha = 2.5$, $\tau = 7$, :func:`~pdesolve.initial_conditions.gaussian_random_field`),
-  forcing :func:`~pdesolve.pdes.fno_forcing`, $\nu = 10^{-3}$ (the benchmark also uses
-  $10^{-4}$ and $10^{-5}$: override ``nu``), saved every time unit up to ``t_final`` = 50, 30
-  or 20 (the benchmark's horizons for $\nu = 10^{-3}, 10^{-4}, 10^{-5}$), solved with ETDRK4 on
-  a 4x finer grid (64 -> 256 as in the benchmark; capped at 512) and spectrally truncated.
-- ``ns-kolmogorov``: vorticity on $[0, 2\pi)^2$ with
-  :func:`~pdesolve.pdes.kolmogorov_forcing` ($k = 4$), drag 0.1, ETDRK4 on a 4x finer grid.
-
-Every sample is solved on the fine grid, then its Fourier modes $|m_i| < R/2$ are kept
-(spectral truncation) to give the output resolution $R$.
+The recipes themselves are declared in :mod:`pdesolve.problems` (:class:`~pdesolve.problems.Recipe`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import InvalidInputError
+from ..problems import RECIPES, Recipe, get_recipe
 
 SPECTRAL_INTEGRATORS = ("etdrk1", "etdrk2", "etdrk3", "etdrk4", "cn-euler", "cn-rk3")
 DTYPES = ("float32", "float64")
 # Memory budget of one solved batch at the solver resolution, used for the default batch size.
 _BATCH_BYTES = 256 * 2**20
 
-
-@dataclass(frozen=True)
-class Recipe:
-    """How to generate one family of samples.
-
-    **Attributes:**
-
-    - `name`, `description`.
-    - `pde`: ``"heat"``, ``"burgers"`` or ``"navier-stokes"``; `ndim`: space dimensions;
-      `channels`: channel names; `extent`: side of the periodic box.
-    - `defaults`: the overridable parameters and their defaults (``nu``, ``t_final``, ...).
-    - `refinement`, `min_solve_resolution`, `max_solve_resolution`: the solver grid is
-      ``clip(refinement * resolution, min, max)`` (never coarser than the output).
-    - `cfl`: the time step is at most ``cfl * extent / solve_resolution`` (``None``: one step per
-      saved frame, for exact exponential stepping of linear PDEs).
-    - `initial_condition`: kind and parameters of the random initial data.
-    - `physical`: parameters stored as root attributes of the file.
-    """
-
-    name: str
-    description: str
-    pde: str
-    ndim: int
-    channels: tuple[str, ...]
-    extent: float
-    defaults: Mapping[str, Any]
-    refinement: int
-    min_solve_resolution: int
-    max_solve_resolution: int
-    cfl: float | None
-    initial_condition: Mapping[str, Any] = field(default_factory=dict)
-    physical: tuple[str, ...] = ("nu",)
-
-    @property
-    def parameters(self) -> tuple[str, ...]:
-        """Names accepted as overrides."""
-        return tuple(self.defaults) + ("solve_resolution", "dt")
-
-
-_COMMON = {"dtype": "float32"}
-
-RECIPES: dict[str, Recipe] = {
-    r.name: r
-    for r in (
-        Recipe(
-            name="heat1d",
-            description="1D heat equation on [0, 2pi), random Fourier-series initial data",
-            pde="heat",
-            ndim=1,
-            channels=("u",),
-            extent=2 * math.pi,
-            defaults={"nu": 0.02, "t_final": 2.0, "dt_save": 0.1, "integrator": "etdrk1", **_COMMON},
-            refinement=1,
-            min_solve_resolution=1,
-            max_solve_resolution=1 << 16,
-            cfl=None,
-            initial_condition={"kind": "random_fourier_series", "max_mode": 6, "amplitude": 1.0},
-        ),
-        Recipe(
-            name="heat2d",
-            description="2D heat equation on [0, 2pi)^2, random Fourier-series initial data",
-            pde="heat",
-            ndim=2,
-            channels=("u",),
-            extent=2 * math.pi,
-            defaults={"nu": 0.02, "t_final": 2.0, "dt_save": 0.1, "integrator": "etdrk1", **_COMMON},
-            refinement=1,
-            min_solve_resolution=1,
-            max_solve_resolution=4096,
-            cfl=None,
-            initial_condition={"kind": "random_fourier_series", "max_mode": 6, "amplitude": 1.0},
-        ),
-        Recipe(
-            name="burgers1d",
-            description="1D viscous Burgers on [0, 1) (PDEBench domain), random Fourier-series initial data",
-            pde="burgers",
-            ndim=1,
-            channels=("u",),
-            extent=1.0,
-            defaults={"nu": 0.01, "t_final": 2.0, "dt_save": 0.05, "integrator": "etdrk4", **_COMMON},
-            refinement=4,
-            min_solve_resolution=256,
-            max_solve_resolution=8192,
-            cfl=0.4,
-            initial_condition={"kind": "random_fourier_series", "max_mode": 4, "amplitude": 1.0},
-        ),
-        Recipe(
-            name="ns-fno",
-            description="2D Navier-Stokes vorticity on (0,1)^2, FNO benchmark setup (GRF init, fno_forcing)",
-            pde="navier-stokes",
-            ndim=2,
-            channels=("vorticity",),
-            extent=1.0,
-            defaults={
-                "nu": 1e-3, "drag": 0.0, "t_final": None, "dt_save": 1.0, "integrator": "etdrk4", **_COMMON,
-            },
-            refinement=4,
-            min_solve_resolution=64,
-            max_solve_resolution=512,
-            cfl=1.0,
-            initial_condition={"kind": "gaussian_random_field", "alpha": 2.5, "tau": 7.0, "sigma": None},
-            physical=("nu", "drag", "forcing"),
-        ),
-        Recipe(
-            name="ns-kolmogorov",
-            description="2D Navier-Stokes vorticity on [0,2pi)^2 with Kolmogorov forcing and linear drag",
-            pde="navier-stokes",
-            ndim=2,
-            channels=("vorticity",),
-            extent=2 * math.pi,
-            defaults={
-                "nu": 1e-2, "drag": 0.1, "forcing_wavenumber": 4, "forcing_amplitude": 1.0,
-                "t_final": 20.0, "dt_save": 0.5, "integrator": "etdrk4", **_COMMON,
-            },
-            refinement=4,
-            min_solve_resolution=64,
-            max_solve_resolution=512,
-            cfl=0.2,
-            initial_condition={"kind": "random_fourier_series", "max_mode": 4, "amplitude": 2.0},
-            physical=("nu", "drag", "forcing", "forcing_wavenumber", "forcing_amplitude"),
-        ),
-    )
-}
-
-
-def get_recipe(name: str) -> Recipe:
-    """The recipe called `name` (see :data:`RECIPES`)."""
-    if name not in RECIPES:
-        raise InvalidInputError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
-    return RECIPES[name]
+__all__ = ["RECIPES", "Recipe", "get_recipe", "resolve_config", "default_batch_size", "physical_attrs"]
 
 
 def _positive(name, value, kind=float):

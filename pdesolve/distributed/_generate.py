@@ -10,7 +10,7 @@ import numpy as np
 
 from .._errors import DatasetError
 from ..datasets import generate, validate_file
-from ..datasets._layout import SEEDS, TENSOR
+from ..datasets import SEEDS, TENSOR
 from ._runtime import DistributedConfig, barrier, shard_range
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import math
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -34,6 +35,9 @@ class AbstractStepper(eqx.Module):
 
     pde: eqx.AbstractVar[AbstractPDE]
     dt: eqx.AbstractVar[float]
+    #: False for steppers of non-autonomous PDEs, called as ``stepper(u, t)``; roll those out
+    #: with :func:`~pdesolve.integrators.solve_at_times`.
+    autonomous: ClassVar[bool] = True
 
     @abc.abstractmethod
     def __call__(self, u: Float[Array, "c ..."]) -> Float[Array, "c ..."]:

@@ -11,13 +11,15 @@ $r$ centred at $z$, which avoids the cancellation of the explicit formulas near 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Complex
+from jaxtyping import Array, ArrayLike, Complex, Float
 
 from .._errors import InvalidInputError
 from ..pdes import AbstractSpectralPDE
+from ..spatial import irfft, rfft
 from ._base import AbstractSpectralStepper, check_time_step
 
 
@@ -201,6 +203,50 @@ class ETDRK4(_ETDRKBase):
         return u_hat + (
             self.expm1_full * u_hat + self.alpha * n0 + 2 * self.beta * (na + nb) + self.gamma * nc
         )
+
+
+class ForcedETDRK4(AbstractSpectralStepper):
+    r"""ETDRK4 for a non-autonomous PDE $u_t = \mathcal{L}u + \mathcal{N}(t, u)$: ``stepper(u, t) -> u(t + dt)``.
+
+    Uses the Kassam-Trefethen coefficients of :class:`ETDRK4` and evaluates
+    $\hat N(t, \cdot)$ (:meth:`~pdesolve.pdes.AbstractSpectralPDE.nonlinear_at`) at the
+    Cox-Matthews stage times $t$, $t + h/2$, $t + h/2$, $t + h$ (Cox & Matthews, J. Comput.
+    Phys. 2002), so a time-dependent forcing keeps fourth order. With $\mathcal{L} = 0$ this is
+    the classical RK4 method. Roll it out with :func:`~pdesolve.integrators.solve_at_times`,
+    which carries the time.
+
+    **Arguments:** `pde` (a spectral PDE, typically with ``is_autonomous = False``, e.g.
+    :class:`~pdesolve.pdes.CombinedEquation`), `dt`.
+    """
+
+    pde: AbstractSpectralPDE
+    dt: float = eqx.field(static=True)
+    coefficients: ETDRK4
+    autonomous: ClassVar[bool] = False
+
+    def __init__(self, pde: AbstractSpectralPDE, dt: float):
+        self.coefficients = ETDRK4(pde, dt)
+        self.pde = pde
+        self.dt = self.coefficients.dt
+
+    def step_fourier(self, u_hat: Complex[Array, "c ..."], t: Float[ArrayLike, ""] = 0.0) -> Complex[Array, "c ..."]:
+        """Advance real-FFT coefficients from time `t` by one step."""
+        c = self.coefficients
+        h = self.dt
+        nl = self.pde.nonlinear_at
+        n0 = nl(t, u_hat)
+        a = u_hat + (c.expm1_half * u_hat + c.coef_half * n0)
+        na = nl(t + h / 2, a)
+        b = u_hat + (c.expm1_half * u_hat + c.coef_half * na)
+        nb = nl(t + h / 2, b)
+        cc = a + (c.expm1_half * a + c.coef_half * (2 * nb - n0))
+        nc = nl(t + h, cc)
+        return u_hat + (c.expm1_full * u_hat + c.alpha * n0 + 2 * c.beta * (na + nb) + c.gamma * nc)
+
+    def __call__(self, u: Float[Array, "c ..."], t: Float[ArrayLike, ""] = 0.0) -> Float[Array, "c ..."]:
+        """$u(t + \Delta t)$ from $u(t)$."""
+        grid = self.pde.grid
+        return irfft(self.step_fourier(rfft(u, grid), t), grid).astype(u.dtype)
 
 
 def etdrk(pde: AbstractSpectralPDE, dt: float, order: int = 4, **kwargs) -> _ETDRKBase:

@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._errors import InvalidInputError, NonFiniteError
 from ..spatial import irfft, rfft
@@ -77,6 +77,9 @@ def _rollout_jit(stepper, u0, num_steps, save_every, check_finite):
 def _validate(stepper, u0, num_steps, save_every):
     if not isinstance(stepper, AbstractStepper):
         raise InvalidInputError(f"expected a pdesolve stepper, got {type(stepper).__name__}")
+    if not stepper.autonomous:
+        raise InvalidInputError(f"{type(stepper).__name__} steps a time-dependent PDE; roll it out with "
+                                "pdesolve.integrators.solve_at_times, which carries the time")
     stepper.pde.check_state(u0, "u0")
     if not isinstance(num_steps, (int, np.integer)) or num_steps < 0:
         raise InvalidInputError(f"num_steps must be a non-negative integer, got {num_steps!r}")
@@ -188,3 +191,46 @@ def rollout_with_progress(
             done += length
             bar.update(length)
     return jnp.concatenate(frames, axis=0)
+
+
+def solve_at_times(
+    stepper: AbstractStepper,
+    u0: Float[Array, "c ..."],
+    times: Float[ArrayLike, " nt"],
+    steps_per_save: int,
+) -> Float[Array, "nt c ..."]:
+    r"""Solve from $u(t_0) = u_0$ and return $u$ at the uniformly spaced `times` (``times[0]`` = $t_0$).
+
+    For steppers of non-autonomous PDEs (``stepper(u, t)``, e.g.
+    :class:`~pdesolve.integrators.ForcedETDRK4`), which must know the time of each step; an
+    autonomous stepper works too. Takes `steps_per_save` steps between saved times, so the
+    stepper's ``dt`` must equal $(t_1 - t_0)/$`steps_per_save` (nested ``lax.scan``;
+    jit/vmap-able). Returns the frames shaped ``(nt, c, ...)``, the first being `u0`.
+    """
+    if not isinstance(stepper, AbstractStepper):
+        raise InvalidInputError(f"expected a pdesolve stepper, got {type(stepper).__name__}")
+    times = np.asarray(times, dtype=np.float64)
+    if times.ndim != 1 or times.size < 2:
+        raise InvalidInputError(f"times must be a 1D array of at least 2 saved times, got shape {times.shape}")
+    dt_save = float(times[1] - times[0])
+    if not (dt_save > 0 and np.allclose(np.diff(times), dt_save, rtol=1e-9, atol=1e-12)):
+        raise InvalidInputError("times must be increasing and uniformly spaced")
+    if isinstance(steps_per_save, bool) or int(steps_per_save) != steps_per_save or steps_per_save < 1:
+        raise InvalidInputError(f"steps_per_save must be a positive integer, got {steps_per_save!r}")
+    if not np.isclose(stepper.dt * int(steps_per_save), dt_save, rtol=1e-9):
+        raise InvalidInputError(f"stepper.dt = {stepper.dt} times steps_per_save = {steps_per_save} must equal the "
+                                f"spacing of the saved times, {dt_save}")
+    stepper.pde.check_state(u0, "u0")
+    h = stepper.dt
+    step = stepper if not stepper.autonomous else (lambda u, t: stepper(u))
+
+    def save_interval(u, t_start):
+        def inner(carry, k):
+            return step(carry, t_start + k * h), None
+
+        u_next, _ = jax.lax.scan(inner, u, jnp.arange(int(steps_per_save), dtype=u.dtype))
+        return u_next, u_next
+
+    _, frames = jax.lax.scan(save_interval, u0, jnp.asarray(times[:-1], dtype=u0.dtype))
+    return jnp.concatenate([u0[None], frames], axis=0)
+

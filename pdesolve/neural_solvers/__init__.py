@@ -1,126 +1,82 @@
-"""Neural PDE solvers.
+"""Deprecated: the neural solvers moved to :mod:`pdesolve.neural_fields`, :mod:`pdesolve.mp_pde` and :mod:`pdesolve.neural_ode`.
 
-- Neural-field solvers, whose state is a network's weights: TENG, INSR, and the TDVP /
-  optimisation-based / PINN baselines.
-- Message-passing neural PDE solver (MP-PDE).
-- Neural ODEs with a choice of adjoint.
-
-Each solver lives in its own private module and is re-exported here.
+``from pdesolve.neural_solvers import X`` still works for every name it offered, with a
+:class:`DeprecationWarning` naming the new home; it will be removed in pdesolve 0.3.
 """
 
-from ._neural_ode import ADJOINTS as ADJOINTS
-from ._neural_ode import ErrorEstimateRecorder as ErrorEstimateRecorder
-from ._neural_ode import MLPVectorField as MLPVectorField
-from ._neural_ode import NeuralODE as NeuralODE
-from ._neural_ode import SolveStats as SolveStats
-from ._neural_ode import function_evaluations as function_evaluations
-from ._neural_ode import make_adjoint as make_adjoint
-from ._neural_ode import stiffness_estimate as stiffness_estimate
-from ._neural_ode import supports_stiffness_estimate as supports_stiffness_estimate
-from ._closure import ClosureVectorField as ClosureVectorField
-from ._closure import PeriodicConvCorrection as PeriodicConvCorrection
-from ._fourier_reduction import FourierModes as FourierModes
-from .._errors import NonFiniteLossError as NonFiniteLossError
-from ._neural_ode_training import evaluate_rollouts as evaluate_rollouts
-from ._neural_ode_training import fit_neural_ode as fit_neural_ode
-from ._mp_pde import MPPDE as MPPDE
-from ._mp_pde import MessagePassingLayer as MessagePassingLayer
-from ._mp_pde import RadiusGraph as RadiusGraph
-from ._mp_pde import fit_mp_pde as fit_mp_pde
-from ._mp_pde import radius_graph as radius_graph
-from ._mp_pde import rollout_mp_pde as rollout_mp_pde
-from ._mp_pde_data import CombinedData as CombinedData
-from ._mp_pde_data import default_steps_per_save as default_steps_per_save
-from ._mp_pde_data import generate_combined_dataset as generate_combined_dataset
-from ._mp_pde_data import load_combined_dataset as load_combined_dataset
-from ._mp_pde_data import solve_combined_batch as solve_combined_batch
-# --- neural-field solvers (TENG, INSR) and their baselines ---
-from ._field_equations import AbstractFieldEquation as AbstractFieldEquation
-from ._field_equations import AdvectionField as AdvectionField
-from ._field_equations import AllenCahnField as AllenCahnField
-from ._field_equations import BurgersField as BurgersField
-from ._field_equations import HeatField as HeatField
-from ._field_networks import PeriodicMLP as PeriodicMLP
-from ._field_networks import Siren as Siren
-from ._field_networks import parameter_count as parameter_count
-from ._field_problems import TENG_PROBLEMS as TENG_PROBLEMS
-from ._field_problems import FieldProblem as FieldProblem
-from ._field_problems import grid_points as grid_points
-from ._field_problems import heat_exact as heat_exact
-from ._field_problems import teng_initial_condition as teng_initial_condition
-from ._field_problems import teng_problem as teng_problem
-from ._insr import INSR as INSR
-from ._insr import advection_pulse as advection_pulse
-from ._insr import fit_network as fit_network
-from ._insr import grid_advection_crank_nicolson as grid_advection_crank_nicolson
-from ._insr import insr_taylor_green as insr_taylor_green
-from ._pointwise_jacobian import pointwise_jacobian as pointwise_jacobian
-from ._marching import InnerSolveWarning as InnerSolveWarning
-from ._marching import MarchResult as MarchResult
-from ._marching import march as march
-from ._obti import OBTI as OBTI
-from ._pinn import SpaceTimeMLP as SpaceTimeMLP
-from ._pinn import train_pinn as train_pinn
-from ._tdvp import tdvp_solve as tdvp_solve
-from ._teng import TENG as TENG
-from ._teng import fit_initial_condition as fit_initial_condition
-from ._teng import project_onto_target as project_onto_target
+from __future__ import annotations
 
-__all__ = [
-    "ADJOINTS",
-    "AbstractFieldEquation",
-    "AdvectionField",
-    "AllenCahnField",
-    "BurgersField",
-    "ClosureVectorField",
-    "CombinedData",
-    "ErrorEstimateRecorder",
-    "FieldProblem",
-    "FourierModes",
-    "HeatField",
-    "INSR",
-    "InnerSolveWarning",
-    "MLPVectorField",
-    "MPPDE",
-    "MarchResult",
-    "MessagePassingLayer",
-    "NeuralODE",
-    "NonFiniteLossError",
-    "OBTI",
-    "PeriodicConvCorrection",
-    "PeriodicMLP",
-    "RadiusGraph",
-    "Siren",
-    "SolveStats",
-    "SpaceTimeMLP",
-    "TENG",
-    "TENG_PROBLEMS",
-    "advection_pulse",
-    "evaluate_rollouts",
-    "fit_initial_condition",
-    "fit_mp_pde",
-    "fit_network",
-    "fit_neural_ode",
-    "function_evaluations",
-    "stiffness_estimate",
-    "supports_stiffness_estimate",
-    "default_steps_per_save",
-    "generate_combined_dataset",
-    "grid_advection_crank_nicolson",
-    "grid_points",
-    "heat_exact",
-    "insr_taylor_green",
-    "load_combined_dataset",
-    "make_adjoint",
-    "march",
-    "parameter_count",
-    "pointwise_jacobian",
-    "project_onto_target",
-    "radius_graph",
-    "rollout_mp_pde",
-    "solve_combined_batch",
-    "tdvp_solve",
-    "teng_initial_condition",
-    "teng_problem",
-    "train_pinn",
-]
+import importlib
+import warnings
+
+#: Old name -> the package that holds it now.
+MOVED = {
+    "ADJOINTS": "pdesolve.neural_ode",
+    "AbstractFieldEquation": "pdesolve.neural_fields",
+    "AdvectionField": "pdesolve.neural_fields",
+    "AllenCahnField": "pdesolve.neural_fields",
+    "BurgersField": "pdesolve.neural_fields",
+    "ClosureVectorField": "pdesolve.neural_ode",
+    "CombinedData": "pdesolve.mp_pde",
+    "ErrorEstimateRecorder": "pdesolve.neural_ode",
+    "FieldProblem": "pdesolve.neural_fields",
+    "FourierModes": "pdesolve.neural_ode",
+    "HeatField": "pdesolve.neural_fields",
+    "INSR": "pdesolve.neural_fields",
+    "InnerSolveWarning": "pdesolve.neural_fields",
+    "MLPVectorField": "pdesolve.neural_ode",
+    "MPPDE": "pdesolve.mp_pde",
+    "MarchResult": "pdesolve.neural_fields",
+    "MessagePassingLayer": "pdesolve.mp_pde",
+    "NeuralODE": "pdesolve.neural_ode",
+    "NonFiniteLossError": "pdesolve.training",
+    "OBTI": "pdesolve.neural_fields",
+    "PeriodicConvCorrection": "pdesolve.neural_ode",
+    "PeriodicMLP": "pdesolve.neural_fields",
+    "RadiusGraph": "pdesolve.mp_pde",
+    "Siren": "pdesolve.neural_fields",
+    "SolveStats": "pdesolve.neural_ode",
+    "SpaceTimeMLP": "pdesolve.neural_fields",
+    "TENG": "pdesolve.neural_fields",
+    "TENG_PROBLEMS": "pdesolve.neural_fields",
+    "advection_pulse": "pdesolve.neural_fields",
+    "default_steps_per_save": "pdesolve.mp_pde",
+    "evaluate_rollouts": "pdesolve.neural_ode",
+    "fit_initial_condition": "pdesolve.neural_fields",
+    "fit_mp_pde": "pdesolve.mp_pde",
+    "fit_network": "pdesolve.neural_fields",
+    "fit_neural_ode": "pdesolve.neural_ode",
+    "function_evaluations": "pdesolve.neural_ode",
+    "generate_combined_dataset": "pdesolve.mp_pde",
+    "grid_advection_crank_nicolson": "pdesolve.neural_fields",
+    "grid_points": "pdesolve.neural_fields",
+    "heat_exact": "pdesolve.neural_fields",
+    "insr_taylor_green": "pdesolve.neural_fields",
+    "load_combined_dataset": "pdesolve.mp_pde",
+    "make_adjoint": "pdesolve.neural_ode",
+    "march": "pdesolve.neural_fields",
+    "parameter_count": "pdesolve.neural_fields",
+    "pointwise_jacobian": "pdesolve.linalg",
+    "project_onto_target": "pdesolve.neural_fields",
+    "radius_graph": "pdesolve.mp_pde",
+    "rollout_mp_pde": "pdesolve.mp_pde",
+    "solve_combined_batch": "pdesolve.mp_pde",
+    "stiffness_estimate": "pdesolve.neural_ode",
+    "supports_stiffness_estimate": "pdesolve.neural_ode",
+    "tdvp_solve": "pdesolve.neural_fields",
+    "teng_initial_condition": "pdesolve.neural_fields",
+    "teng_problem": "pdesolve.neural_fields",
+    "train_pinn": "pdesolve.neural_fields",
+}
+
+
+def __getattr__(name: str):
+    if name not in MOVED:
+        raise AttributeError(f"module 'pdesolve.neural_solvers' has no attribute {name!r}")
+    warnings.warn(f"pdesolve.neural_solvers.{name} moved to {MOVED[name]}.{name}; import it from there",
+                  DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module(MOVED[name]), name)
+
+
+def __dir__():
+    return sorted(MOVED)

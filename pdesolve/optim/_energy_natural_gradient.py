@@ -51,13 +51,13 @@ import optax
 from jaxtyping import Array, Float, Int
 
 from .._errors import InvalidInputError
+from ..linalg import flatten_residual_fn
 from ._gauss_newton import (
     LinearSolver,
     _check_nonnegative,
     _check_positive_int,
     _check_solver,
     _norm_dtype,
-    flatten_residual_fn,
     gauss_newton_direction,
 )
 

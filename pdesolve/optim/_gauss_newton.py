@@ -51,13 +51,14 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, Int, PyTree
 
 from .._errors import InvalidInputError
+from ..linalg import damped_lstsq, dense_jacobian, flatten_residual_fn
 
 LinearSolver = Literal["auto", "dense", "cg"]
 _SOLVERS = ("auto", "dense", "cg")
 
 
 # ---------------------------------------------------------------------------------------------
-# Shared linear algebra (also used by the natural-gradient modules)
+# Argument checks shared by the optimizer modules
 # ---------------------------------------------------------------------------------------------
 
 
@@ -80,55 +81,6 @@ def _check_positive_int(name: str, value: Any, allow_none: bool = True) -> None:
         ok = False
     if not ok:
         raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
-
-
-def flatten_residual_fn(
-    residual_fn: Callable[[PyTree], PyTree], params: PyTree
-) -> tuple[Float[Array, " n"], Callable[[Array], PyTree], Callable[[Array], Array]]:
-    """Ravel ``params`` and wrap ``residual_fn`` as a map between flat real vectors.
-
-    Returns ``(flat_params, unravel, flat_residual_fn)``. Complex residuals are split into
-    real and imaginary parts, so the least-squares cost is unchanged.
-    """
-    flat, unravel = ravel_pytree(params)
-
-    def flat_residual(x):
-        r, _ = ravel_pytree(residual_fn(unravel(x)))
-        if jnp.iscomplexobj(r):
-            r = jnp.concatenate([r.real, r.imag])
-        return r
-
-    return flat, unravel, flat_residual
-
-
-def dense_jacobian(fn: Callable[[Array], Array], x: Float[Array, " n"], num_outputs: int) -> Array:
-    """Jacobian of ``fn`` at ``x``, ``(m, n)``: forward mode if ``n <= m``, else reverse mode."""
-    if x.size <= num_outputs:
-        return jax.jacfwd(fn)(x)
-    return jax.jacrev(fn)(x)
-
-
-def damped_lstsq(
-    a: Float[Array, "m n"],
-    b: Float[Array, " m"],
-    damping: float | Array = 0.0,
-    rcond: float | None = None,
-) -> Float[Array, " n"]:
-    r"""$\operatorname{arg\,min}_x \|Ax - b\|^2 + \lambda\|x\|^2$ (minimum norm if $\lambda = 0$).
-
-    Computed from the thin SVD of $A$ with filter factors $\sigma/(\sigma^2 + \lambda)$, i.e.
-    the least-squares solution of $[A;\sqrt\lambda I]x \approx [b; 0]$. Singular values below
-    ``eps * max(m, n) * sigma_max`` are treated as zero (the ``jnp.linalg.lstsq`` default).
-    ``damping`` may be a traced scalar.
-    """
-    u, s, vt = jnp.linalg.svd(a, full_matrices=False)
-    if rcond is None:
-        rcond = float(np.finfo(s.dtype).eps) * max(a.shape)
-    cutoff = rcond * jnp.max(s, initial=0.0)
-    keep = s > cutoff
-    safe_s = jnp.where(keep, s, 1.0)
-    factors = jnp.where(keep, safe_s / (safe_s**2 + damping), 0.0)
-    return vt.T @ (factors * (u.T @ b))
 
 
 class _LinearisedStep(NamedTuple):

@@ -45,7 +45,8 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from .._errors import InvalidInputError
-from ._gauss_newton import _check_nonnegative, _check_positive_int, damped_lstsq, dense_jacobian
+from ..linalg import damped_lstsq, dense_jacobian
+from ._gauss_newton import _check_nonnegative, _check_positive_int
 
 
 def _real_rows(values: Array) -> Array:

@@ -15,11 +15,11 @@ from ._navier_stokes import NavierStokes2D as NavierStokes2D
 from ._navier_stokes import fno_forcing as fno_forcing
 from ._navier_stokes import kolmogorov_forcing as kolmogorov_forcing
 from ._dirichlet_heat import DirichletHeat as DirichletHeat
+from ._combined_equation import COMBINED_EXPERIMENTS as COMBINED_EXPERIMENTS
+from ._combined_equation import COMBINED_EXTENT as COMBINED_EXTENT
 from ._combined_equation import CombinedEquation as CombinedEquation
-from ._combined_equation import CombinedEquationStepper as CombinedEquationStepper
 from ._combined_equation import CombinedForcing as CombinedForcing
 from ._combined_equation import sample_combined_parameters as sample_combined_parameters
-from ._combined_equation import solve_combined_equation as solve_combined_equation
 from ._combined_equation import weno5_flux_derivative as weno5_flux_derivative
 
 __all__ = [
@@ -28,9 +28,10 @@ __all__ = [
     "AbstractSpectralPDE",
     "Advection",
     "AllenCahn",
+    "COMBINED_EXPERIMENTS",
+    "COMBINED_EXTENT",
     "Burgers",
     "CombinedEquation",
-    "CombinedEquationStepper",
     "CombinedForcing",
     "DirichletHeat",
     "Heat",
@@ -41,7 +42,6 @@ __all__ = [
     "heat_fourier_mode",
     "kolmogorov_forcing",
     "sample_combined_parameters",
-    "solve_combined_equation",
     "taylor_green_vorticity",
     "weno5_flux_derivative",
 ]

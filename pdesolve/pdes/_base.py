@@ -86,6 +86,9 @@ class AbstractSpectralPDE(AbstractPDE):
 
     grid: eqx.AbstractVar[PeriodicGrid]
     is_linear: ClassVar[bool] = False
+    #: False for a PDE whose nonlinear term depends on time (:meth:`nonlinear_at`); step it with
+    #: :class:`~pdesolve.integrators.ForcedETDRK4`.
+    is_autonomous: ClassVar[bool] = True
 
     @property
     def state_shape(self) -> tuple[int, ...]:
@@ -107,6 +110,10 @@ class AbstractSpectralPDE(AbstractPDE):
     def nonlinear(self, u_hat: Complex[Array, "c ..."]) -> Complex[Array, "c ..."]:
         r"""Fourier coefficients of $\mathcal{N}(u)$ given those of $u$ (zero by default)."""
         return jnp.zeros_like(u_hat)
+
+    def nonlinear_at(self, t: Float[ArrayLike, ""], u_hat: Complex[Array, "c ..."]) -> Complex[Array, "c ..."]:
+        r"""Fourier coefficients of $\mathcal{N}(t, u)$: :meth:`nonlinear` unless the PDE is non-autonomous."""
+        return self.nonlinear(u_hat)
 
     def rhs(self, t, u):
         u_hat = rfft(u, self.grid)

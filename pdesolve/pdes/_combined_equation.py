@@ -10,7 +10,7 @@ between forced inviscid Burgers (E1: $\alpha=1$, $\beta=\gamma=0$), forced visco
 (E2: $\beta \sim U[0, 0.2]$) and forced KdV-Burgers (E3: $\alpha \sim U[0,6]$,
 $\beta \sim U[0.1,0.4]$, $\gamma \sim U[0,1]$).
 
-The solver (:class:`CombinedEquationStepper`) treats the linear part
+The solver (:class:`pdesolve.integrators.ForcedETDRK4`) treats the linear part
 $\beta\partial_x^2 - \gamma\partial_x^3$ exactly in Fourier space and the flux plus the
 time-dependent forcing with the Cox-Matthews ETDRK4 stages, each evaluated at its own stage
 time ($t_n$, $t_n + h/2$, $t_n + h/2$, $t_n + h$). The flux derivative is either a
@@ -37,8 +37,8 @@ from ._base import AbstractNonlinearSpectralPDE, as_parameter
 COMBINED_EXTENT = 16.0
 NUM_FORCING_TERMS = 5
 FLUXES = ("weno5", "spectral")
-# Published setups: name -> (t_final, parameter sampler description).
-EXPERIMENTS = ("E1", "E2", "E3")
+#: The published set-ups of Brandstetter et al. (forced Burgers, viscous Burgers, KdV-Burgers).
+COMBINED_EXPERIMENTS = ("E1", "E2", "E3")
 
 
 class CombinedForcing(eqx.Module):
@@ -82,8 +82,8 @@ def sample_combined_parameters(key: PRNGKeyArray, experiment: str, num_terms: in
     $\gamma\sim U[0,1]$ (Brandstetter et al. 2022, Sec. 4.1). Returns a dict of float64 numpy
     scalars/arrays: ``alpha, beta, gamma, amplitudes, frequencies, phases, wavenumbers``.
     """
-    if experiment not in EXPERIMENTS:
-        raise InvalidInputError(f"experiment must be one of {', '.join(EXPERIMENTS)}, got {experiment!r}")
+    if experiment not in COMBINED_EXPERIMENTS:
+        raise InvalidInputError(f"experiment must be one of {', '.join(COMBINED_EXPERIMENTS)}, got {experiment!r}")
     keys = jax.random.split(key, 7)
     u = lambda k, lo, hi, shape=(): np.asarray(jax.random.uniform(k, shape, jnp.float64, lo, hi))  # noqa: E731
     params = {
@@ -144,7 +144,7 @@ class CombinedEquation(AbstractNonlinearSpectralPDE):
     The linear part has Fourier symbol $-\beta k^2 - \gamma (ik)^3$; the flux is WENO5 or
     dealiased pseudo-spectral (see the module docstring). Because $\delta$ depends on time,
     :meth:`nonlinear` (the autonomous interface of the generic ETDRK steppers) raises; use
-    :meth:`nonlinear_at` and :class:`CombinedEquationStepper`, or :meth:`rhs` with a
+    :meth:`nonlinear_at` and :class:`~pdesolve.integrators.ForcedETDRK4`, or :meth:`rhs` with a
     method-of-lines integrator.
 
     **Arguments:** `grid` (1D), `alpha`, `beta` $\ge 0$, `gamma`, `forcing`
@@ -160,6 +160,7 @@ class CombinedEquation(AbstractNonlinearSpectralPDE):
     flux: str = eqx.field(static=True)
     dealiasing_fraction: float = eqx.field(static=True)
     num_channels: ClassVar[int] = 1
+    is_autonomous: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -194,7 +195,7 @@ class CombinedEquation(AbstractNonlinearSpectralPDE):
 
     def nonlinear(self, u_hat):
         raise InvalidInputError(
-            "CombinedEquation has time-dependent forcing; step it with CombinedEquationStepper "
+            "CombinedEquation has time-dependent forcing; step it with pdesolve.integrators.ForcedETDRK4 "
             "(or use nonlinear_at(t, u_hat)), not a generic autonomous ETDRK/IMEX stepper"
         )
 
@@ -222,83 +223,3 @@ class CombinedEquation(AbstractNonlinearSpectralPDE):
     def initial_condition(self) -> Float[Array, "1 n"]:
         r"""$u_0 = \delta(0, x)$."""
         return self.forcing_field(0.0)
-
-
-class CombinedEquationStepper(eqx.Module):
-    r"""Non-autonomous ETDRK4 for :class:`CombinedEquation`: ``step(t, u) -> u(t + dt)``.
-
-    Uses the Kassam-Trefethen coefficients of :class:`~pdesolve.integrators.ETDRK4` and
-    evaluates $\hat N(t, \cdot)$ at the Cox-Matthews stage times $t$, $t+h/2$, $t+h/2$, $t+h$
-    (Cox & Matthews, J. Comput. Phys. 2002), so the time-dependent forcing keeps fourth order.
-    With $\beta=\gamma=0$ this is the classical RK4 method.
-    """
-
-    pde: CombinedEquation
-    coefficients: eqx.Module  # an ETDRK4 stepper, used only for its coefficients
-
-    def __init__(self, pde: CombinedEquation, dt: float):
-        from ..integrators import ETDRK4  # local import: integrators depends on pdes
-
-        if not isinstance(pde, CombinedEquation):
-            raise InvalidInputError(f"CombinedEquationStepper needs a CombinedEquation, got {type(pde).__name__}")
-        self.pde = pde
-        self.coefficients = ETDRK4(pde, dt)
-
-    @property
-    def dt(self) -> float:
-        """The step size."""
-        return self.coefficients.dt
-
-    def step_fourier(self, t, u_hat):
-        """Advance real-FFT coefficients from time `t` by one step."""
-        c = self.coefficients
-        h = c.dt
-        nl = self.pde.nonlinear_at
-        n0 = nl(t, u_hat)
-        a = u_hat + (c.expm1_half * u_hat + c.coef_half * n0)
-        na = nl(t + h / 2, a)
-        b = u_hat + (c.expm1_half * u_hat + c.coef_half * na)
-        nb = nl(t + h / 2, b)
-        cc = a + (c.expm1_half * a + c.coef_half * (2 * nb - n0))
-        nc = nl(t + h, cc)
-        return u_hat + (c.expm1_full * u_hat + c.alpha * n0 + 2 * c.beta * (na + nb) + c.gamma * nc)
-
-    def __call__(self, t: Float[ArrayLike, ""], u: Float[Array, "1 n"]) -> Float[Array, "1 n"]:
-        """$u(t + \\Delta t)$ from $u(t)$."""
-        grid = self.pde.grid
-        return irfft(self.step_fourier(t, rfft(u, grid)), grid).astype(u.dtype)
-
-
-def solve_combined_equation(
-    pde: CombinedEquation,
-    u0: Float[Array, "1 n"],
-    times: Float[ArrayLike, " nt"],
-    steps_per_save: int,
-) -> Float[Array, "nt 1 n"]:
-    r"""Solve from $u(t_0) = u_0$ and return $u$ at the uniformly spaced `times` (``times[0]`` = $t_0$).
-
-    Takes `steps_per_save` :class:`CombinedEquationStepper` steps of size
-    $(t_1 - t_0)/\text{steps\_per\_save}$ between saved times (``lax.scan``; jit/vmap-able).
-    Returns the frames shaped ``(nt, 1, n)``, the first being `u0`.
-    """
-    times = np.asarray(times, dtype=np.float64)
-    if times.ndim != 1 or times.size < 2:
-        raise InvalidInputError(f"times must be a 1D array of at least 2 saved times, got shape {times.shape}")
-    dt_save = float(times[1] - times[0])
-    if not (dt_save > 0 and np.allclose(np.diff(times), dt_save, rtol=1e-9, atol=1e-12)):
-        raise InvalidInputError("times must be increasing and uniformly spaced")
-    if int(steps_per_save) != steps_per_save or steps_per_save < 1:
-        raise InvalidInputError(f"steps_per_save must be a positive integer, got {steps_per_save!r}")
-    pde.check_state(u0, "u0")
-    stepper = CombinedEquationStepper(pde, dt_save / int(steps_per_save))
-    h = stepper.dt
-
-    def save_interval(u, t_start):
-        def inner(carry, k):
-            return stepper(t_start + k * h, carry), None
-
-        u_next, _ = jax.lax.scan(inner, u, jnp.arange(int(steps_per_save), dtype=u.dtype))
-        return u_next, u_next
-
-    _, frames = jax.lax.scan(save_interval, u0, jnp.asarray(times[:-1], dtype=u0.dtype))
-    return jnp.concatenate([u0[None], frames], axis=0)

@@ -6,7 +6,7 @@ r"""Training neural PDE surrogates: a generic, resumable, data-parallel training
 - :func:`train` with a :class:`TrainConfig`: any optimizer of :mod:`pdesolve.optim` with a
   learning-rate schedule; one-step or autoregressive rollout training; a pluggable loss
   ``loss(model, batch, key) -> scalar``; a checkpoint per epoch (atomic), exact ``resume``;
-  a NaN/Inf loss stops with :class:`~pdesolve.neural_solvers.NonFiniteLossError` naming the
+  a NaN/Inf loss stops with :class:`~pdesolve.training.NonFiniteLossError` naming the
   step; data parallelism over ``config.devices`` devices (``jax.sharding``: the batch is
   sharded over a 1D mesh, parameters are replicated).
 - :func:`evaluate`: rollout relative $L^2$ (FNO convention), nRMSE (PDEBench and exponax

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._errors import InvalidInputError
 from ..datasets import DataLoader, H5Dataset, open_dataset, split_indices
-from ..datasets._loader import check_shard, shard_rows
+from ..datasets import check_shard, shard_rows
 
 STARTS = ("first", "random")
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plotting import _pyplot
+from ..plotting import pyplot
 
 
 def plot_loss_curve(history: Sequence[dict], path, title: str = "") -> Path:
     """Training loss per epoch (and validation rollout error when recorded), log scale; saves a PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     fig, ax = plt.subplots(figsize=(5, 3.6))
     ax.semilogy(epochs, [h["train_loss"] for h in history], marker="o", ms=3, label="train loss")
@@ -37,7 +37,7 @@ def plot_prediction(truth: np.ndarray, prediction: np.ndarray, times: Sequence[f
     2D fields are drawn as images (rows: truth, prediction, error; shared symmetric colour
     scale for the first two); 1D fields as overlaid curves, one panel per time.
     """
-    plt = _pyplot()
+    plt = pyplot()
     truth, prediction = np.asarray(truth)[:, 0], np.asarray(prediction)[:, 0]
     picks = np.unique(np.linspace(0, len(truth) - 1, min(panels, len(truth))).round().astype(int))
     n = len(picks)

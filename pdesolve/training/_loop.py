@@ -297,7 +297,7 @@ def train(
       to stop the run).
     - `evaluate_test`: evaluate the test split at the end (``metrics.json``).
 
-    Raises :class:`~pdesolve.neural_solvers.NonFiniteLossError` naming the step when the
+    Raises :class:`~pdesolve.training.NonFiniteLossError` naming the step when the
     loss becomes NaN/Inf (the checkpoint of the last completed epoch is kept), and
     :class:`~pdesolve.InvalidInputError` for a bad config or a mismatched checkpoint.
     """

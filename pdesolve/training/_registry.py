@@ -16,7 +16,7 @@ import time and makes the command line import it by appending its module name to
 
     register_model("mp-pde", _build, description="message-passing PDE solver", add_arguments=_options)
 
-and, in ``pdesolve/training/_registry.py``'s :data:`PLUGIN_MODULES`, ``"pdesolve.neural_solvers._mp_pde_training"``.
+and, in ``pdesolve/training/_registry.py``'s :data:`PLUGIN_MODULES`, ``"pdesolve.mp_pde._training"``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from .._errors import InvalidInputError
 #: Modules imported by :func:`available_models` so that their ``register_model`` calls run.
 PLUGIN_MODULES: list[str] = [
     "pdesolve.training._models",
-    "pdesolve.neural_solvers._mp_pde_training",
-    "pdesolve.neural_solvers._neural_ode_plugin",
+    "pdesolve.mp_pde._training",
+    "pdesolve.neural_ode._plugin",
 ]
 
 

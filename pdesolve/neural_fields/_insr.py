@@ -39,9 +39,9 @@ import numpy as np
 import optax
 
 from .._errors import InvalidInputError
-from ._field_equations import AbstractFieldEquation
+from ._equations import AbstractFieldEquation
 from ._marching import MarchResult, march
-from ._pointwise_jacobian import pointwise_jacobian
+from ..linalg import pointwise_jacobian
 
 
 def _adam_plateau(learning_rate, factor, patience, min_scale):

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import InvalidInputError
-from ._field_equations import AbstractFieldEquation, AllenCahnField, BurgersField, HeatField
+from ._equations import AbstractFieldEquation, AllenCahnField, BurgersField, HeatField
 
 TENG_PROBLEMS = ("heat", "allen-cahn", "burgers")
 

@@ -3,7 +3,7 @@ r"""``pdesolve train mp-pde``: the MP-PDE model in the generic training loop of 
 The generic loop feeds windows ``[b, window, c, x]`` of a single-channel 1D dataset and knows
 nothing of PDE parameters or absolute times, so this registers the *parameter-free* MP-PDE
 (:class:`MPPDEFrameModel`: no $\theta$ input, time input 0); for parameter-conditioned
-training (E2/E3 with $\alpha,\beta,\gamma$) use :func:`~pdesolve.neural_solvers.fit_mp_pde`
+training (E2/E3 with $\alpha,\beta,\gamma$) use :func:`~pdesolve.mp_pde.fit_mp_pde`
 or ``experiments/mp_pde.py``.
 
 - The model's input window is the ``--window`` of the run ($K$, 25 in the paper); its graph is
@@ -33,7 +33,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import InvalidInputError
-from ._mp_pde import MPPDE, radius_graph
+from ._model import MPPDE, radius_graph
 
 MP_PDE_DEFAULTS = {"hidden": 128, "layers": 6, "neighbours": 3, "extent": 16.0, "dt": 4.0 / 249, "t_final": 4.0}
 
@@ -46,7 +46,7 @@ def _uniform_graph(num_points: int, extent: float, neighbours: int):
 
 
 class MPPDEFrameModel(eqx.Module):
-    r"""A parameter-free :class:`~pdesolve.neural_solvers.MPPDE` on a uniform periodic grid.
+    r"""A parameter-free :class:`~pdesolve.mp_pde.MPPDE` on a uniform periodic grid.
 
     :meth:`bundle` maps a window ``[K, n]`` to the next $K$ frames; ``model(frames)`` with the
     window stacked on the channel axis, ``(K, n)``, returns the first of them as ``(1, n)``

@@ -39,7 +39,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._errors import InvalidInputError
 from .._errors import NonFiniteLossError
-from ..training._checkpoint import load_checkpoint, save_checkpoint
+from ..training import load_checkpoint, save_checkpoint
 
 
 class RadiusGraph(eqx.Module):
@@ -339,7 +339,7 @@ def fit_mp_pde(
     `epoch_callback(epoch, model)` after every epoch (1-based; e.g. validation and model selection).
 
     Returns ``(model, history)`` with per-step ``loss``, ``unroll``, ``lr`` and ``wall_s``.
-    Raises :class:`~pdesolve.neural_solvers.NonFiniteLossError` on a NaN/Inf loss (the last
+    Raises :class:`~pdesolve.training.NonFiniteLossError` on a NaN/Inf loss (the last
     good parameters are saved to `checkpoint` first) and :class:`~pdesolve.InvalidInputError`
     for bad data (wrong shapes, NaN, a grid that does not match the graph).
     """

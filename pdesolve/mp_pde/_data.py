@@ -2,7 +2,7 @@ r"""Datasets of the combined equation (E1/E2/E3 of Brandstetter et al. 2022) as 
 
 :func:`generate_combined_dataset` draws sample ``i`` from seed ``seed + i``
 (:func:`~pdesolve.pdes.sample_combined_parameters`), solves it on the fine grid (``nx = 200``
-by default, WENO5 flux + ETDRK4, :func:`~pdesolve.pdes.solve_combined_equation`) and writes one
+by default, WENO5 flux + ETDRK4, :class:`~pdesolve.integrators.ForcedETDRK4`) and writes one
 file per output resolution through :func:`pdesolve.datasets.create_file` /
 :func:`pdesolve.datasets.write_samples`. Coarse grids are the fine grid's points taken every
 ``200 / nx`` (so ``nx`` must divide the fine resolution): point values, as the WENO scheme
@@ -27,8 +27,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._errors import DatasetError, InvalidInputError, NonFiniteError
-from ..pdes import CombinedEquation, CombinedForcing, sample_combined_parameters, solve_combined_equation
-from ..pdes._combined_equation import COMBINED_EXTENT, EXPERIMENTS
+from ..integrators import ForcedETDRK4, solve_at_times
+from ..pdes import (
+    COMBINED_EXPERIMENTS,
+    COMBINED_EXTENT,
+    CombinedEquation,
+    CombinedForcing,
+    sample_combined_parameters,
+)
 from ..spatial import PeriodicGrid
 
 PARAMETER_NAMES = ("alpha", "beta", "gamma")
@@ -41,8 +47,8 @@ _U_BOUND = {"E1": 3.5, "E2": 3.5, "E3": 5.0}
 
 def experiment_times(experiment: str, num_times: int = 250) -> np.ndarray:
     """Saved times of an experiment: ``linspace(0, T, num_times)``, T = 4 (E1, E2) or 2 (E3)."""
-    if experiment not in EXPERIMENTS:
-        raise InvalidInputError(f"experiment must be one of {', '.join(EXPERIMENTS)}, got {experiment!r}")
+    if experiment not in COMBINED_EXPERIMENTS:
+        raise InvalidInputError(f"experiment must be one of {', '.join(COMBINED_EXPERIMENTS)}, got {experiment!r}")
     if int(num_times) != num_times or num_times < 2:
         raise InvalidInputError(f"num_times must be an integer >= 2, got {num_times!r}")
     return np.linspace(0.0, 2.0 if experiment == "E3" else 4.0, int(num_times))
@@ -76,7 +82,8 @@ def _batched_solver(resolution: int, times: tuple, steps_per_save: int, flux: st
     def one(p, u_start):
         pde = build_combined_pde(p, resolution, flux)
         start = pde.forcing_field(times[0]) if u_start is None else u_start[None]
-        return solve_combined_equation(pde, start, times, steps_per_save)[:, 0]
+        stepper = ForcedETDRK4(pde, float(times[1] - times[0]) / steps_per_save)
+        return solve_at_times(stepper, start, times, steps_per_save)[:, 0]
 
     if with_u0:
         return jax.jit(jax.vmap(one))
@@ -152,8 +159,8 @@ def generate_combined_dataset(
     disjoint seed ranges for train/valid/test. Each file is written to ``<file>.tmp`` and renamed
     when complete. Returns ``{resolution: path}`` and ``"seconds"`` (the solve time).
     """
-    if experiment not in EXPERIMENTS:
-        raise InvalidInputError(f"experiment must be one of {', '.join(EXPERIMENTS)}, got {experiment!r}")
+    if experiment not in COMBINED_EXPERIMENTS:
+        raise InvalidInputError(f"experiment must be one of {', '.join(COMBINED_EXPERIMENTS)}, got {experiment!r}")
     if int(num_samples) != num_samples or num_samples < 1:
         raise InvalidInputError(f"num_samples must be a positive integer, got {num_samples!r}")
     resolutions = tuple(int(r) for r in resolutions)

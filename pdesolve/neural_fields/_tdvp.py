@@ -23,8 +23,8 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .._errors import InvalidInputError
-from ..optim._gauss_newton import damped_lstsq
-from ._field_equations import AbstractFieldEquation
+from ..linalg import damped_lstsq
+from ._equations import AbstractFieldEquation
 from ._marching import MarchResult
 from ._teng import check_points_weights
 

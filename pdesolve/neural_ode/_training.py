@@ -10,11 +10,11 @@ $$
 
 where $R$, $R_S$ are the solver-heuristic regularisers (error and stiffness estimates):
 
-- ``"global"`` (Pal et al. 2021, :class:`~pdesolve.neural_solvers.ErrorEstimateRecorder`):
+- ``"global"`` (Pal et al. 2021, :class:`~pdesolve.neural_ode.ErrorEstimateRecorder`):
   $R = R_E = \sum_j E_j |\Delta t_j|$ and $R_S = \sum_j S_j |\Delta t_j|$ over all
   accepted steps of the solve, differentiated through every step.
 - ``"local"`` (Pal, Edelman, Rackauckas 2023, unbiased sampling,
-  :meth:`~pdesolve.neural_solvers.NeuralODE.solve_with_local_regulariser`): a time $s$ drawn
+  :meth:`~pdesolve.neural_ode.NeuralODE.solve_with_local_regulariser`): a time $s$ drawn
   uniformly in the window per sample, and $R = E\,h$, $R_S = S\,h$ of one fresh step of
   the controller's initial size $h$ from the (gradient-stopped) solution $y(s)$. Any adjoint
   works.
@@ -38,8 +38,8 @@ import numpy as np
 import optax
 
 from .._errors import InvalidInputError, NonFiniteLossError
-from ..training._checkpoint import load_checkpoint, save_checkpoint
-from ._neural_ode import NeuralODE, function_evaluations, supports_stiffness_estimate
+from ..training import load_checkpoint, save_checkpoint
+from ._model import NeuralODE, function_evaluations, supports_stiffness_estimate
 
 REGULARISERS = ("none", "global", "local")
 
@@ -86,7 +86,7 @@ def fit_neural_ode(
 
     **Arguments:**
 
-    - `model`: the :class:`~pdesolve.neural_solvers.NeuralODE` to train (its vector field's
+    - `model`: the :class:`~pdesolve.neural_ode.NeuralODE` to train (its vector field's
       inexact arrays are trained; stop gradients inside it to freeze parts).
     - `trajectories`, `ts`: the data.
     - `num_steps`: optimiser steps; `learning_rate`: Adam step size with cosine decay to 10 %

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from .._errors import InvalidInputError
-from ._field_equations import AbstractFieldEquation
+from ._equations import AbstractFieldEquation
 
 
 class SpaceTimeMLP(eqx.Module):

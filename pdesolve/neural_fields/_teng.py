@@ -35,10 +35,10 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import InvalidInputError
 from ..optim import tangent_space_projection
-from ..optim._gauss_newton import damped_lstsq
-from ._field_equations import AbstractFieldEquation
+from ..linalg import damped_lstsq
+from ._equations import AbstractFieldEquation
 from ._marching import MarchResult, march
-from ._pointwise_jacobian import pointwise_jacobian
+from ..linalg import pointwise_jacobian
 
 Scheme = Literal["euler", "heun"]
 DEFAULT_DAMPING = (0.0, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4)

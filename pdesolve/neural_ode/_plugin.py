@@ -8,11 +8,11 @@ $$
 $$
 
 over one frame interval $\Delta t$ (`frame_dt`) with an adaptive Diffrax solve and the chosen
-adjoint, where $\mathcal{C}_\theta$ is a :class:`~pdesolve.neural_solvers.PeriodicConvCorrection`
+adjoint, where $\mathcal{C}_\theta$ is a :class:`~pdesolve.neural_ode.PeriodicConvCorrection`
 and $F_{\text{ref}}$ is a coarse reference PDE (``heat``, ``burgers``; closure use case) or
 zero (``none``; purely data-driven). Only the last frame of the window is used (the ODE is
 Markovian). With ``--regulariser global|local`` the loss adds the solver-heuristic regulariser
-of Pal et al. (2021, 2023) (:class:`~pdesolve.neural_solvers.ErrorEstimateRecorder`).
+of Pal et al. (2021, 2023) (:class:`~pdesolve.neural_ode.ErrorEstimateRecorder`).
 
 Registered as ``neural-ode`` in :data:`pdesolve.training.MODELS` when this module is imported
 (list it in :data:`pdesolve.training.PLUGIN_MODULES`).
@@ -30,7 +30,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from .._errors import InvalidInputError
 from ..spatial import PeriodicGrid
 from ._closure import PeriodicConvCorrection
-from ._neural_ode import ADJOINTS, NeuralODE
+from ._model import ADJOINTS, NeuralODE
 
 REFERENCES = ("none", "heat", "burgers")
 DEFAULTS = {

@@ -11,7 +11,7 @@ where $F_{\text{coarse}}$ is the semi-discrete right-hand side of a pdesolve PDE
 network trained so that the coarse solution follows the (filtered) fine-grid solution; this
 is the "solver-in-the-loop" / universal-differential-equation setup (Rackauckas et al. 2020,
 "Universal Differential Equations for Scientific Machine Learning"; Um et al. 2020,
-"Solver-in-the-Loop"). Wrapped in :class:`~pdesolve.neural_solvers.NeuralODE`, the correction
+"Solver-in-the-Loop"). Wrapped in :class:`~pdesolve.neural_ode.NeuralODE`, the correction
 is trained through the adaptive ODE solve with any adjoint.
 """
 

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from .._errors import InvalidInputError
-from ._field_equations import AbstractFieldEquation
+from ._equations import AbstractFieldEquation
 from ._marching import MarchResult, march
 from ._teng import check_points_weights, weighted_relative_residual
 
