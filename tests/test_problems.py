@@ -20,7 +20,7 @@ def test_every_kind_is_listed_once_with_unique_names():
 
 
 def test_unknown_or_wrong_kind_names_the_choices():
-    with pytest.raises(InvalidInputError, match=r"unknown recipe 'heat'; choose from heat1d"):
+    with pytest.raises(InvalidInputError, match=r"unknown recipe problem 'heat'; choose from heat1d"):
         problems.get("heat", Recipe)
     with pytest.raises(InvalidInputError, match=r"unknown problem 'nope'"):
         problems.get("nope")
@@ -52,3 +52,16 @@ def test_the_old_neural_solvers_path_forwards_with_a_warning():
         warnings.simplefilter("error")
         with pytest.raises(AttributeError):
             old.NotAName  # noqa: B018
+
+
+def test_cli_lists_the_registry(capsys):
+    import json
+
+    from pdesolve.cli import main
+
+    assert main(["problems", "--kind", "recipe", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["name"] for r in rows} == set(problems.names(Recipe)) and {r["kind"] for r in rows} == {"recipe"}
+    assert main(["problems"]) == 0
+    assert "ns-kolmogorov" in capsys.readouterr().out
+    assert main(["problems", "--kind", "nope"]) == 2

@@ -12,7 +12,7 @@ from .._version import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
-    from . import _bench, _datasets, _demo, _generate, _report, _solve, _train, _verify
+    from . import _bench, _datasets, _demo, _generate, _problems, _report, _solve, _train, _verify
 
     parser = argparse.ArgumentParser(
         prog="pdesolve",
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pdesolve {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_solve, _verify, _bench, _demo, _generate, _datasets, _train, _report):
+    for module in (_solve, _verify, _bench, _demo, _problems, _generate, _datasets, _train, _report):
         module.register(sub)
     return parser
 

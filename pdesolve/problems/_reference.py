@@ -51,7 +51,7 @@ class ReferenceProblem(AbstractProblem):
     :func:`build_problem`) and returns ``(pde, u0, dt, parameters)``.
     """
 
-    label: ClassVar[str] = "problem"
+    label: ClassVar[str] = "reference"
     builder: Callable[..., tuple] = field(repr=False, default=None)
 
     def build(self, resolution: int = 64, ndim: int | None = None, viscosity: float | None = None,

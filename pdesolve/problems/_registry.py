@@ -25,7 +25,8 @@ from .._errors import InvalidInputError
 class AbstractProblem:
     """Base of every registered problem: a unique `name` and a one-line `description`.
 
-    Subclasses set `label`, the word error messages use for their kind ("recipe", ...).
+    Subclasses set `label`, the short name of their kind ("recipe", "reference", ...) that
+    `pdesolve problems` and error messages use.
     """
 
     name: str
@@ -63,7 +64,7 @@ def get(name: str, kind: type[P] | None = None) -> P:
     """
     problem = _REGISTRY.get(name)
     if problem is None or (kind is not None and not isinstance(problem, kind)):
-        label = "problem" if kind is None else kind.label
+        label = "problem" if kind is None else f"{kind.label} problem"
         raise InvalidInputError(f"unknown {label} {name!r}; choose from {', '.join(names(kind))}")
     return problem
 
