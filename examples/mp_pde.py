@@ -24,17 +24,14 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pdesolve.metrics import accumulated_error  # noqa: E402
-from pdesolve.mp_pde import (
-    MPPDE,
+from pdesolve.datasets import (  # noqa: E402
     default_steps_per_save,
-    fit_mp_pde,
     generate_combined_dataset,
     load_combined_dataset,
-    radius_graph,
-    rollout_mp_pde,
     solve_combined_batch,
 )
+from pdesolve.metrics import accumulated_error  # noqa: E402
+from pdesolve.mp_pde import MPPDE, fit_mp_pde, radius_graph, rollout_mp_pde  # noqa: E402
 
 WINDOW, NX = 25, 50
 

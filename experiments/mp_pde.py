@@ -2,7 +2,7 @@ r"""Message-passing neural PDE solver (MP-PDE) on the combined equation, against
 
 Reproduces Table 1 of Brandstetter, Worrall & Welling (ICLR 2022) at a chosen scale:
 
-- **Data** (:func:`pdesolve.mp_pde.generate_combined_dataset`): E1/E2/E3 of the combined
+- **Data** (:func:`pdesolve.datasets.generate_combined_dataset`): E1/E2/E3 of the combined
   equation $u_t = -\alpha(u^2/2)_x + \beta u_{xx} - \gamma u_{xxx} + \delta(t,x)$ on $[0,16)$,
   solved at $n_x = 200$ (WENO5 flux + non-autonomous ETDRK4), subsampled to $n_x = 100, 50, 40$;
   250 frames on $[0, 4]$ ($[0, 2]$ for E3). Disjoint seeds: train from 0, valid from 10^6,
@@ -43,17 +43,14 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from pdesolve.metrics import accumulated_error
-from pdesolve.mp_pde import (
-    MPPDE,
-    fit_mp_pde,
+from pdesolve.datasets import (
+    default_steps_per_save,
     generate_combined_dataset,
     load_combined_dataset,
-    radius_graph,
-    rollout_mp_pde,
     solve_combined_batch,
 )
-from pdesolve.mp_pde._data import default_steps_per_save
+from pdesolve.metrics import accumulated_error
+from pdesolve.mp_pde import MPPDE, fit_mp_pde, radius_graph, rollout_mp_pde
 
 PAPER_MP_PDE = {"E1": (1.55, 1.67, 1.47), "E2": (1.58, 1.63, 1.45), "E3": (4.26, 3.74, 3.70)}
 PAPER_WENO5 = {"E1": (2.02, 6.23, 9.63)}

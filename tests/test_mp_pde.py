@@ -1,25 +1,17 @@
-"""Combined equation (E1/E2/E3), its datasets, the MP-PDE model, its training and its metric."""
+"""Combined equation (E1/E2/E3), the MP-PDE model, its training and its metric (datasets: test_datasets_combined.py)."""
 
 import math
 
 import equinox as eqx
-import h5py
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdesolve import DatasetError, InvalidInputError
+from pdesolve import InvalidInputError
+from pdesolve.datasets import generate_combined_dataset
 from pdesolve.metrics import accumulated_error
-from pdesolve.mp_pde import (
-    MPPDE,
-    fit_mp_pde,
-    generate_combined_dataset,
-    load_combined_dataset,
-    radius_graph,
-    rollout_mp_pde,
-    solve_combined_batch,
-)
+from pdesolve.mp_pde import MPPDE, fit_mp_pde, radius_graph, rollout_mp_pde
 from pdesolve.training import NonFiniteLossError
 from pdesolve.integrators import ForcedETDRK4, solve_at_times
 from pdesolve.pdes import (
@@ -114,19 +106,6 @@ def test_weno5_and_spectral_flux_agree_on_a_smooth_viscous_case():
     assert np.max(np.abs(sols[0][-1] - sols[0][0])) > 0.05  # the solution does move
 
 
-def test_e1_shock_stays_bounded_and_oscillation_free():
-    """Inviscid forced Burgers forms shocks; WENO5 keeps the solution bounded without large overshoots."""
-    p = sample_combined_parameters(jax.random.PRNGKey(3), "E1")
-    times = np.linspace(0.0, 4.0, 11)
-    fine = solve_combined_batch({k: np.asarray(v)[None] for k, v in p.items()}, 100, times, 16)
-    coarse = solve_combined_batch({k: np.asarray(v)[None] for k, v in p.items()}, 50, times, 8)
-    assert np.all(np.isfinite(fine))
-    bound = 2.0 * np.sum(np.abs(p["amplitudes"])) * (1 + 4.0)
-    assert np.max(np.abs(fine)) < bound
-    # Grid refinement: coarse and fine agree in the mean-square sense (shocks move little).
-    assert np.mean((coarse[0] - fine[0][:, ::2]) ** 2) < 1e-2
-
-
 def test_generic_autonomous_steppers_are_refused():
     pde = CombinedEquation(PeriodicGrid(16, extent=L), 1.0, 0.0, 0.0, _forcing([0.1], [0.1], [0.0], [1]))
     with pytest.raises(InvalidInputError, match="time-dependent forcing"):
@@ -180,50 +159,6 @@ def test_parameter_and_forcing_distributions(experiment):
         assert alpha.min() >= 0 and alpha.max() <= 6 and alpha.max() - alpha.min() > 5
         assert beta.min() >= 0.1 and beta.max() <= 0.4 and beta.max() - beta.min() > 0.25
         assert gamma.min() >= 0 and gamma.max() <= 1 and gamma.max() - gamma.min() > 0.8
-
-
-# ----------------------------------------------------------------------------- datasets
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("combined")
-    paths = generate_combined_dataset(str(out), "E3", 3, split="test", seed=5, resolutions=(40, 20),
-                                      solve_resolution=40, num_times=11, batch_size=2)
-    return paths
-
-
-def test_dataset_roundtrip_and_parameters(tiny_dataset):
-    fine = load_combined_dataset(tiny_dataset[40], resolution=40)
-    coarse = load_combined_dataset(tiny_dataset[20])
-    assert fine.u.shape == (3, 11, 40) and coarse.u.shape == (3, 11, 20)
-    np.testing.assert_array_equal(coarse.u, fine.u[:, :, ::2])
-    np.testing.assert_allclose(fine.t, np.linspace(0, 2.0, 11))  # E3: T = 2
-    for i in range(3):
-        p = sample_combined_parameters(jax.random.PRNGKey(5 + i), "E3")
-        np.testing.assert_allclose(fine.params[i], [p["alpha"], p["beta"], p["gamma"]])
-        np.testing.assert_allclose(fine.forcing["amplitudes"][i], p["amplitudes"])
-    # u0 = delta(0, x)
-    p0 = sample_combined_parameters(jax.random.PRNGKey(5), "E3")
-    f = _forcing(p0["amplitudes"], p0["frequencies"], p0["phases"], p0["wavenumbers"])
-    np.testing.assert_allclose(fine.u[0, 0], np.asarray(f(0.0, jnp.asarray(fine.x))), atol=1e-6)
-    assert fine.seeds.tolist() == [5, 6, 7] and fine.experiment == "E3"
-
-
-def test_dataset_errors(tiny_dataset, tmp_path):
-    with pytest.raises(DatasetError, match="nx = 40"):
-        load_combined_dataset(tiny_dataset[40], resolution=100)
-    with pytest.raises(InvalidInputError, match="divide"):
-        generate_combined_dataset(str(tmp_path), "E1", 2, resolutions=(30,), solve_resolution=40, num_times=3)
-    bad = tmp_path / "bad.h5"
-    with h5py.File(tiny_dataset[20], "r") as src, h5py.File(bad, "w") as dst:
-        for name in src:
-            if name != "alpha":
-                src.copy(name, dst)
-        for k, v in src.attrs.items():
-            dst.attrs[k] = v
-    with pytest.raises(DatasetError, match="missing 'alpha'"):
-        load_combined_dataset(str(bad))
 
 
 # ----------------------------------------------------------------------------- metric
@@ -362,6 +297,12 @@ def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path):
     with pytest.raises(NonFiniteLossError, match="step 1") as info:
         fit_mp_pde(huge, u * 1e30, theta, x, t, g, epochs=1, iterations_per_epoch=2, checkpoint=ckpt)
     assert info.value.checkpoint == ckpt
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    return generate_combined_dataset(str(tmp_path_factory.mktemp("combined")), "E3", 3, split="test", seed=5,
+                                     resolutions=(40, 20), solve_resolution=40, num_times=11, batch_size=2)
 
 
 @pytest.mark.slow

@@ -11,6 +11,11 @@ r"""HDF5 datasets: generate them with the reference solvers, validate them, stre
   samples are ``[t, *space, channel]`` numpy arrays, without loading the file.
 - :class:`DataLoader` streams shuffled, prefetched batches of one split
   (:func:`split_indices`), optionally as ``(inputs, targets)`` time windows.
+- :func:`generate_combined_dataset` writes the combined-equation data of the MP-PDE paper
+  (experiments E1-E3, the registry's :class:`~pdesolve.problems.CombinedRecipe` s
+  ``combined-e1/2/3``) at several resolutions from one fine solve, with the per-sample PDE
+  parameters; :func:`load_combined_dataset` reads such a file as :class:`CombinedData`, and
+  :func:`solve_combined_batch` solves a batch of its samples again (e.g. on a coarse grid).
 
 The file layout (PDEBench-compatible, channel last)::
 
@@ -21,6 +26,11 @@ The file layout (PDEBench-compatible, channel last)::
     attributes     nu, drag, ..., config (JSON recipe), axes, pdesolve_version, layout, num_complete
 """
 
+from ._combined import CombinedData as CombinedData
+from ._combined import default_steps_per_save as default_steps_per_save
+from ._combined import generate_combined_dataset as generate_combined_dataset
+from ._combined import load_combined_dataset as load_combined_dataset
+from ._combined import solve_combined_batch as solve_combined_batch
 from ._generate import generate as generate
 from ._generate import regenerate_samples as regenerate_samples
 from ._generate import solve_samples as solve_samples
@@ -45,6 +55,7 @@ from ._recipes import get_recipe as get_recipe
 from ._recipes import resolve_config as resolve_config
 
 __all__ = [
+    "CombinedData",
     "DataLoader",
     "H5Dataset",
     "LAYOUT",
@@ -55,13 +66,17 @@ __all__ = [
     "TENSOR",
     "check_shard",
     "create_file",
+    "default_steps_per_save",
     "describe_file",
     "generate",
+    "generate_combined_dataset",
     "get_recipe",
+    "load_combined_dataset",
     "open_dataset",
     "regenerate_samples",
     "resolve_config",
     "shard_rows",
+    "solve_combined_batch",
     "solve_samples",
     "spectral_truncate",
     "split_indices",

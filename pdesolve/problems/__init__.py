@@ -4,11 +4,16 @@
 - Reference problems (:class:`ReferenceProblem`, built by :func:`build_problem` into a
   :class:`Problem`: a PDE, an initial condition and a time step) behind ``pdesolve solve``.
 - Dataset recipes (:class:`Recipe`, :data:`RECIPES`) behind ``pdesolve generate`` and
-  :func:`pdesolve.datasets.generate`.
+  :func:`pdesolve.datasets.generate`; the combined-equation experiments E1-E3
+  (:class:`CombinedRecipe`, :data:`COMBINED_RECIPES`) behind
+  :func:`pdesolve.datasets.generate_combined_dataset`.
 """
 
+from ._recipes import COMBINED_RECIPES as COMBINED_RECIPES
 from ._recipes import RECIPES as RECIPES
+from ._recipes import CombinedRecipe as CombinedRecipe
 from ._recipes import Recipe as Recipe
+from ._recipes import combined_recipe as combined_recipe
 from ._recipes import get_recipe as get_recipe
 from ._reference import PROBLEMS as PROBLEMS
 from ._reference import Problem as Problem
@@ -22,12 +27,15 @@ from ._registry import registry as registry
 
 __all__ = [
     "AbstractProblem",
+    "COMBINED_RECIPES",
+    "CombinedRecipe",
     "PROBLEMS",
     "Problem",
     "RECIPES",
     "Recipe",
     "ReferenceProblem",
     "build_problem",
+    "combined_recipe",
     "get",
     "get_recipe",
     "names",

@@ -19,6 +19,18 @@ Recipes (:data:`RECIPES`):
 
 Every sample is solved on the fine grid, then its Fourier modes $|m_i| < R/2$ are kept
 (spectral truncation) to give the output resolution $R$.
+
+Combined-equation recipes (:class:`CombinedRecipe`, :data:`COMBINED_RECIPES`), the data of
+Brandstetter, Worrall & Welling (ICLR 2022),
+$u_t = -\alpha (u^2/2)_x + \beta u_{xx} - \gamma u_{xxx} + \delta(t, x)$ on $[0, 16)$, generated
+by :func:`pdesolve.datasets.generate_combined_dataset`:
+
+- ``combined-e1``: forced inviscid Burgers (experiment E1), 250 frames on $[0, 4]$.
+- ``combined-e2``: + viscosity $\beta \sim U[0, 0.2]$ (E2), 250 frames on $[0, 4]$.
+- ``combined-e3``: + dispersion and a random $\alpha$ (E3), 250 frames on $[0, 2]$.
+
+Each is solved at $n_x = 200$ (WENO5 flux, non-autonomous ETDRK4) and saved at
+$n_x = 100, 50, 40$ by taking every $200 / n_x$-th point.
 """
 
 from __future__ import annotations
@@ -28,6 +40,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
+
+from .._errors import InvalidInputError
+from ..pdes import COMBINED_EXPERIMENTS, COMBINED_EXTENT
 from ._registry import AbstractProblem, get, register, registry
 
 
@@ -159,3 +175,72 @@ RECIPES: dict[str, Recipe] = dict(registry(Recipe))
 def get_recipe(name: str) -> Recipe:
     """The recipe called `name` (see :data:`RECIPES`)."""
     return get(name, Recipe)
+
+
+@dataclass(frozen=True)
+class CombinedRecipe(AbstractProblem):
+    r"""One experiment of the combined equation (E1, E2 or E3): what its dataset files hold.
+
+    **Attributes:**
+
+    - `name`, `description` (see :class:`AbstractProblem`).
+    - `experiment`: ``"E1"``, ``"E2"`` or ``"E3"`` (the parameter distribution of
+      :func:`~pdesolve.pdes.sample_combined_parameters`).
+    - `t_final`, `num_times`: frames saved at ``linspace(0, t_final, num_times)``.
+    - `max_alpha`, `u_bound`: the largest $\alpha$ of the experiment and a bound on $|u|$; with
+      `cfl`, they fix the solver step, $\alpha_{max} u_{max} \Delta t / \Delta x \le$ `cfl`.
+    - `extent`: the period (16); `solve_resolution`: the solver grid; `resolutions`: the
+      output grids (each divides `solve_resolution`); `flux`: ``"weno5"`` or ``"spectral"``
+      (:class:`~pdesolve.pdes.CombinedEquation`).
+    """
+
+    label: ClassVar[str] = "combined-equation recipe"
+    experiment: str
+    t_final: float
+    max_alpha: float
+    u_bound: float
+    num_times: int = 250
+    cfl: float = 0.4
+    extent: float = COMBINED_EXTENT
+    solve_resolution: int = 200
+    resolutions: tuple[int, ...] = (100, 50, 40)
+    flux: str = "weno5"
+
+    def times(self, num_times: int | None = None) -> np.ndarray:
+        """The saved times ``linspace(0, t_final, num_times)`` (default: the recipe's `num_times`)."""
+        num_times = self.num_times if num_times is None else num_times
+        if isinstance(num_times, bool) or int(num_times) != num_times or num_times < 2:
+            raise InvalidInputError(f"num_times must be an integer >= 2, got {num_times!r}")
+        return np.linspace(0.0, self.t_final, int(num_times))
+
+
+# Bounds on |u| above the largest seen over 32 samples at nx = 200 (E1 3.1, E2 3.4, E3 4.4).
+for _recipe in (
+        CombinedRecipe(
+            name="combined-e1",
+            description="combined equation E1 (forced inviscid Burgers) on [0, 16), 250 frames to t = 4",
+            experiment="E1", t_final=4.0, max_alpha=1.0, u_bound=3.5,
+        ),
+        CombinedRecipe(
+            name="combined-e2",
+            description="combined equation E2 (forced viscous Burgers) on [0, 16), 250 frames to t = 4",
+            experiment="E2", t_final=4.0, max_alpha=1.0, u_bound=3.5,
+        ),
+        CombinedRecipe(
+            name="combined-e3",
+            description="combined equation E3 (forced KdV-Burgers, random alpha) on [0, 16), 250 frames to t = 2",
+            experiment="E3", t_final=2.0, max_alpha=6.0, u_bound=5.0,
+        ),
+):
+    register(_recipe)
+
+#: The combined-equation recipes by name.
+COMBINED_RECIPES: dict[str, CombinedRecipe] = dict(registry(CombinedRecipe))
+
+
+def combined_recipe(experiment: str) -> CombinedRecipe:
+    """The combined-equation recipe of `experiment`: ``"E1"``, ``"E2"``, ``"E3"`` or its name (``"combined-e1"``, ...)."""
+    for recipe in COMBINED_RECIPES.values():
+        if experiment in (recipe.experiment, recipe.name):
+            return recipe
+    raise InvalidInputError(f"experiment must be one of {', '.join(COMBINED_EXPERIMENTS)}, got {experiment!r}")
