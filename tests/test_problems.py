@@ -65,3 +65,12 @@ def test_cli_lists_the_registry(capsys):
     assert main(["problems"]) == 0
     assert "ns-kolmogorov" in capsys.readouterr().out
     assert main(["problems", "--kind", "nope"]) == 2
+
+
+def test_every_name_the_old_neural_solvers_path_offered_still_resolves():
+    import importlib
+
+    import pdesolve.neural_solvers as old
+
+    for name, home in old.MOVED.items():
+        assert hasattr(importlib.import_module(home), name), f"{name} is not in {home}"
