@@ -3,11 +3,11 @@
 Usage:
     python experiments/bench_reference.py [--resolution 128] [--steps 1000] [--out results.json]
 
-Same as `pdesolve bench reference --json`, plus the JSON is saved to --out.
+Same as `pdesolve bench reference --json`, plus the JSON (with the command, seed, commit, version
+and date that produced it) is saved to --out.
 """
 
 import argparse
-import json
 import sys
 
 import jax
@@ -16,7 +16,7 @@ jax.config.update("jax_enable_x64", False)  # float32 comparison
 
 
 def main() -> int:
-    from pdesolve.bench import format_table, run_reference_benchmark
+    from pdesolve.bench import format_table, run_reference_benchmark, write_result_json
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--resolution", type=int, default=128)
@@ -27,8 +27,7 @@ def main() -> int:
     result = run_reference_benchmark(resolution=args.resolution, num_steps=args.steps, repeats=args.repeats)
     print(format_table(result))
     if args.out:
-        with open(args.out, "w") as handle:
-            json.dump(result, handle, indent=2, default=float)
+        write_result_json(args.out, result, seed=result.get("seed"))
     return 0
 
 

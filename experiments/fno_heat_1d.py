@@ -19,7 +19,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import jax
 import numpy as np
 
 GOAL = 0.01
+SEED = 0  # data, model initialisation and training keys
 
 
 def main(argv=None) -> dict:
@@ -47,6 +47,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)  # data generation in float64; training runs in float32
 
+    from pdesolve.bench import write_result_json
     from pdesolve.datasets import generate
     from pdesolve.training import TrainConfig, TrajectoryData, build_model, train
 
@@ -56,15 +57,15 @@ def main(argv=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     data_file = out / f"heat1d_n{n}_r{args.resolution}.h5"
     t0 = time.perf_counter()
-    generate("heat1d", n, args.resolution, data_file, seed=0, resume=True, progress=not args.no_progress)
+    generate("heat1d", n, args.resolution, data_file, seed=SEED, resume=True, progress=not args.no_progress)
     generate_s = time.perf_counter() - t0
     config = TrainConfig(
         epochs=epochs, batch_size=args.batch_size, learning_rate=args.lr, optimizer="adam", schedule="cosine",
-        window=1, rollout_steps=1, start="random", residual=args.residual, seed=0, dtype="float32",
+        window=1, rollout_steps=1, start="random", residual=args.residual, seed=SEED, dtype="float32",
         splits=(0.8, 0.1, 0.1), eval_every=5, eval_batch_size=50,
     )
     with TrajectoryData(data_file, splits=config.splits) as data:
-        model = build_model("fno", in_channels=1, out_channels=1, ndim=1, key=jax.random.PRNGKey(0),
+        model = build_model("fno", in_channels=1, out_channels=1, ndim=1, key=jax.random.PRNGKey(SEED),
                             modes=args.modes, width=args.width)
         t0 = time.perf_counter()
         result = train(model, data, config, out=out / "run", resume=args.resume, progress=not args.no_progress,
@@ -94,9 +95,10 @@ def main(argv=None) -> dict:
     print(f"FNO-1D heat, one-step relative L2: ours {m['one_step_rel_l2']:.4g} | goal <= {GOAL} | "
           f"{'met' if payload['goal_met'] else 'NOT met'}  (persistence u[n+1]=u[n]: {persistence:.4g}; rollout {m['rollout_steps']} steps: {m['rollout_rel_l2']:.4g}; "
           f"train {train_s:.0f} s)")
-    (out / "results.json").write_text(json.dumps(payload, indent=2, default=float))
+    command = None if argv is None else ["experiments/fno_heat_1d.py", *argv]
+    write_result_json(out / "results.json", payload, seed=SEED, argv=command)
     if args.json:
-        Path(args.json).write_text(json.dumps(payload, indent=2, default=float))
+        write_result_json(args.json, payload, seed=SEED, argv=command)
     return payload
 
 

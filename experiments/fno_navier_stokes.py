@@ -28,7 +28,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import jax
 
 ANCHOR_FNO_2D = 0.0128
 ANCHOR_FNO_3D = 0.0086
+SEED = 0  # data, model initialisation and training keys
 
 FULL = dict(train=1000, test=200, resolution=64, solve_resolution=256, t_final=50, epochs=500, step_epochs=100)
 QUICK = dict(train=100, test=20, resolution=32, solve_resolution=64, t_final=20, epochs=40, step_epochs=8)
@@ -68,6 +68,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)  # data generation in float64; training runs in float32
 
+    from pdesolve.bench import write_result_json
     from pdesolve.datasets import generate
     from pdesolve.training import TrainConfig, TrajectoryData, build_model, train
 
@@ -81,7 +82,7 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     if args.data is None:
         data_file = out / f"ns_fno_nu1e-3_n{n}_r{resolution}_s{solve_resolution}_T{t_final}.h5"
-        generate("ns-fno", n, resolution, data_file, seed=0, resume=True, progress=not args.no_progress,
+        generate("ns-fno", n, resolution, data_file, seed=SEED, resume=True, progress=not args.no_progress,
                  nu=1e-3, t_final=float(t_final), solve_resolution=solve_resolution)
     else:
         data_file = Path(args.data)
@@ -90,14 +91,14 @@ def main(argv=None) -> dict:
     config = TrainConfig(
         epochs=epochs, batch_size=args.batch_size, learning_rate=args.lr, optimizer="adam",
         weight_decay=args.weight_decay, schedule="step", step_epochs=step_epochs, decay=0.5,
-        window=args.window, rollout_steps=args.rollout_steps or horizon, start="first", seed=0, dtype="float32",
+        window=args.window, rollout_steps=args.rollout_steps or horizon, start="first", seed=SEED, dtype="float32",
         devices=args.devices, splits=(n_train / n, 0.0, n_test / n), first_frame=1, eval_every=0,
         eval_batch_size=20,
     )
     with TrajectoryData(data_file, splits=config.splits, first_frame=1) as data:
         if data.num_times != t_final or data.split_size("train") != n_train or data.split_size("test") != n_test:
             raise SystemExit(f"{data_file}: expected {t_final} frames after t=0 and {n_train}/{n_test} samples, got {data}")
-        model = build_model("fno", in_channels=args.window, out_channels=1, ndim=2, key=jax.random.PRNGKey(0),
+        model = build_model("fno", in_channels=args.window, out_channels=1, ndim=2, key=jax.random.PRNGKey(SEED),
                             modes=args.modes, width=args.width)
         t0 = time.perf_counter()
         result = train(model, data, config, out=out / "run", resume=args.resume, progress=not args.no_progress,
@@ -131,9 +132,10 @@ def main(argv=None) -> dict:
     print(f"FNO-2D NS nu=1e-3 ({label}): relative L2 ours {m['rollout_rel_l2']:.4g} | FNO-2D paper {ANCHOR_FNO_2D} | "
           f"FNO-3D paper {ANCHOR_FNO_3D}  ({n_train}/{n_test} samples, {resolution}^2, T={t_final}, {epochs} epochs; "
           f"generate {generate_s:.0f} s, train {train_s:.0f} s)")
-    (out / "results.json").write_text(json.dumps(payload, indent=2, default=float))
+    command = None if argv is None else ["experiments/fno_navier_stokes.py", *argv]
+    write_result_json(out / "results.json", payload, seed=SEED, argv=command)
     if args.json:
-        Path(args.json).write_text(json.dumps(payload, indent=2, default=float))
+        write_result_json(args.json, payload, seed=SEED, argv=command)
     return payload
 
 

@@ -23,7 +23,7 @@ def register(sub) -> None:
     r.add_argument("--repeats", type=int, default=3)
     r.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     r.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
-    r.set_defaults(run=run_reference)
+    r.set_defaults(run=run_reference, bench_seed=0, bench_parser=r)
     o = bench_sub.add_parser(
         "optim",
         help="every optimizer on a small PINN and a small FNO regression, relative to optax.adam",
@@ -37,7 +37,7 @@ def register(sub) -> None:
     o.add_argument("--problem", action="append", choices=("pinn_poisson_1d", "fno_heat_1d"),
                    help="run only this problem (repeatable; default both)")
     o.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
-    o.set_defaults(run=run_optim)
+    o.set_defaults(run=run_optim, bench_seed=0, bench_parser=o)
     d = bench_sub.add_parser(
         "datasets",
         help="HDF5 loader throughput: our DataLoader vs naive h5py indexing vs a raw sequential read",
@@ -57,7 +57,7 @@ def register(sub) -> None:
     d.add_argument("--cache", choices=("warm", "cold", "both"), default="both", help="page-cache state(s)")
     d.add_argument("--file", default=None, help="reuse or create the benchmark file here")
     d.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
-    d.set_defaults(run=run_datasets)
+    d.set_defaults(run=run_datasets, bench_seed=0, bench_parser=d)
     im = bench_sub.add_parser(
         "implicit",
         help="implicit (custom_root) vs unrolled differentiation of an iterative solver: time and memory vs iterations",
@@ -72,7 +72,7 @@ def register(sub) -> None:
     im.add_argument("--repeats", type=int, default=3)
     im.add_argument("--quick", action="store_true", help="n=256, K in (10, 100, 400), for a smoke test")
     im.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
-    im.set_defaults(run=run_implicit)
+    im.set_defaults(run=run_implicit, bench_seed=None, bench_parser=im)
     ad = bench_sub.add_parser(
         "adjoint",
         help="neural-ODE adjoints (recursive checkpoint, backsolve, direct): time, memory and gradient error vs steps",
@@ -88,7 +88,7 @@ def register(sub) -> None:
     ad.add_argument("--repeats", type=int, default=3)
     ad.add_argument("--quick", action="store_true", help="n=16, N in (10, 100), one repeat, for a smoke test")
     ad.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
-    ad.set_defaults(run=run_adjoint)
+    ad.set_defaults(run=run_adjoint, bench_seed=0, bench_parser=ad)
     sc = bench_sub.add_parser(
         "scaling",
         help="dataset generation throughput: 1 process vs P cooperating jax.distributed processes",
@@ -104,7 +104,7 @@ def register(sub) -> None:
     sc.add_argument("--processes", type=int, default=2)
     sc.add_argument("--quick", action="store_true", help="4 samples at 16^2, for a smoke test")
     sc.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
-    sc.set_defaults(run=run_scaling)
+    sc.set_defaults(run=run_scaling, bench_seed=0, bench_parser=sc)
     p.set_defaults(run=lambda args: (p.print_help(), 0)[1])
 
 
@@ -177,12 +177,35 @@ def run_scaling(args) -> int:
     return _show(args, result, format_scaling_table)
 
 
+def _command(args) -> list[str]:
+    """The command line of this benchmark run, rebuilt from the parsed options (those that differ
+    from their defaults, in the parser's order), so it reads the same however the CLI was called."""
+    words = ["pdesolve", "bench", args.bench_name]
+    for action in args.bench_parser._actions:
+        value = getattr(args, action.dest, None) if action.option_strings else None
+        if value is None or value == action.default or action.dest == "help":
+            continue
+        flag = action.option_strings[-1]
+        if action.nargs == 0:
+            words.append(flag)
+        elif isinstance(value, list) and action.nargs in (None, "?"):
+            words += [w for item in value for w in (flag, str(item))]  # append actions
+        elif isinstance(value, (list, tuple)):
+            words += [flag, *map(str, value)]
+        else:
+            words += [flag, str(value)]
+    return words
+
+
 def _show(args, result, formatter) -> int:
-    """Print a benchmark result as JSON (``--json``) or as its text table; exit status 0."""
+    """Print a benchmark result as JSON (``--json``, with its provenance: command, seed, commit,
+    version, date, at the top level) or as its text table; exit status 0."""
+    from ..bench import provenance
     from ._main import emit_json
 
     if args.json:
-        emit_json(result)
+        seed = result.get("seed", args.bench_seed)
+        emit_json({**provenance(seed, _command(args)), **result})
     else:
         print(formatter(result))
     return 0
