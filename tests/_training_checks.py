@@ -1,4 +1,4 @@
-"""Checks shared by the tests of every training path (FNO, MP-PDE, neural ODE) through :func:`pdesolve.training.train`."""
+"""Checks shared by the tests of each training path (FNO, MP-PDE, neural ODE) through `pdesolve.training.train`."""
 
 import dataclasses
 
@@ -39,15 +39,17 @@ def check_nan_policy(make_model, data, config, tmp_path, loss=None):
     theta_2 (the last parameters that gave a finite loss, at step 3) comes from a clean run of
     two steps; the checkpoint on disk must hold exactly those, and say it stopped.
     """
+    optimizer = poisoned_sgd(1e-3, bad_from=2)
     with pytest.raises(NonFiniteLossError, match="step 4") as info:
-        train(make_model(), data, config, checkpoint=tmp_path / "nan.eqx", loss=loss,
-              optimizer=poisoned_sgd(1e-3, bad_from=2), progress=False, evaluate_test=False, figures=False)
+        train(make_model(), data, config, checkpoint=tmp_path / "nan.eqx", loss=loss, optimizer=optimizer,
+              progress=False, evaluate_test=False, figures=False)
     assert info.value.step == 4 and info.value.checkpoint == str(tmp_path / "nan.eqx")
+    # Two steps of the same optimizer are clean (its updates turn NaN from the third on).
     clean = train(make_model(), data, dataclasses.replace(config, epochs=1, steps_per_epoch=2), loss=loss,
-                  optimizer=poisoned_sgd(1e-3, bad_from=100), progress=False, evaluate_test=False, figures=False)
+                  optimizer=optimizer, progress=False, evaluate_test=False, figures=False)
     template = make_model()
     kept, _, _, header = load_checkpoint(tmp_path / "nan.eqx", model=template,
-                                         opt_state=poisoned_sgd(1e-3, 2).init(eqx.filter(template, eqx.is_inexact_array)),
+                                         opt_state=optimizer.init(eqx.filter(template, eqx.is_inexact_array)),
                                          key=jax.random.PRNGKey(0))
     assert header["step"] == 2 and header["stopped"] == "non-finite loss at step 4"
     for a, b in zip(leaves(clean.model), leaves(kept)):

@@ -1,4 +1,4 @@
-r"""Fitting neural ODEs to trajectories in :func:`pdesolve.training.train`, with optional solver-heuristic regularisation.
+r"""Fitting neural ODEs to trajectories in :func:`pdesolve.training.train`, optionally with a solver-heuristic regulariser.
 
 Given trajectories $y^{(i)}(t_k)$, each training step draws a batch of samples and a window
 start $s$ (:class:`TrajectoryWindows`), solves from $y^{(i)}(t_s)$ over the next $W$ saved
@@ -57,7 +57,7 @@ def _check_trajectories(trajectories, ts, window):
 
 
 class WindowBatch(eqx.Module):
-    """One batch of :class:`TrajectoryWindows`: `states` ``[b, W, *state]`` at `times` ``[b, W]``, and `sample_times` ``[b]``."""
+    """A batch of :class:`TrajectoryWindows`: `states` ``[b, W, *state]`` at `times` ``[b, W]``; `sample_times` ``[b]``."""
 
     states: Array
     times: Float[Array, "b W"]
@@ -117,7 +117,8 @@ class TrajectoryWindows(AbstractTrainingData):
         return int(self.trajectories.shape[1])
 
     def __repr__(self) -> str:
-        return f"TrajectoryWindows(samples={self.trajectories.shape[0]}, times={self.num_times}, state={self.trajectories.shape[2:]})"
+        samples, state = self.trajectories.shape[0], self.trajectories.shape[2:]
+        return f"TrajectoryWindows(samples={samples}, times={self.num_times}, state={state})"
 
     def split_size(self, split: str) -> int:
         if split not in self.indices:
@@ -125,12 +126,12 @@ class TrajectoryWindows(AbstractTrainingData):
         return len(self.indices[split])
 
     def check(self, config) -> None:
-        """`window` must be 1, a window of `rollout_steps` + 1 times must fit, and a batch must fit the training split."""
+        """`window` must be 1, `rollout_steps` + 1 times must fit, and a batch must fit in the training split."""
         if config.window != 1:
             raise InvalidInputError(f"a neural ODE starts from one state: window must be 1, got {config.window}")
         if config.rollout_steps + 1 > self.num_times:
-            raise InvalidInputError(f"window must be an integer in [2, {self.num_times}], got {config.rollout_steps + 1} "
-                                    f"(rollout_steps {config.rollout_steps} + 1)")
+            raise InvalidInputError(f"window must be an integer in [2, {self.num_times}], got "
+                                    f"{config.rollout_steps + 1} (rollout_steps {config.rollout_steps} + 1)")
         if config.batch_size > self.split_size("train"):
             raise InvalidInputError(f"the training split has {self.split_size('train')} samples, fewer than "
                                     f"batch_size {config.batch_size}")
@@ -183,7 +184,7 @@ def _predict(model, y0s, ts):
 
 
 class NeuralODELoss(eqx.Module):
-    r"""The windowed ODE-solve loss for :func:`pdesolve.training.train` (module docstring), with an optional regulariser.
+    r"""The windowed ODE-solve loss of the module docstring for :func:`pdesolve.training.train`, optionally regularised.
 
     ``loss(model, batch, key)`` with a :class:`~pdesolve.neural_ode.NeuralODE` `model` and a
     :class:`WindowBatch` solves each window from its first state (a failed solve gives NaN,
@@ -196,8 +197,8 @@ class NeuralODELoss(eqx.Module):
     - `regulariser`: ``None``, :class:`~pdesolve.neural_ode.GlobalErrorRegulariser` or
       :class:`~pdesolve.neural_ode.LocalErrorRegulariser`.
     - `kind`: the data term per window, ``"mse"`` (the mean of $(\hat y - y)^2$ over the $W$
-      times and the state) or ``"relative_l2"`` (the mean over the $W$ times of
-      $\|\hat y(t_k) - y(t_k)\|_2 / \|y(t_k)\|_2$).
+      times and the state) or ``"relative_l2"`` (the mean over the $W - 1$ predicted times
+      $k \ge 1$ of $\|\hat y(t_k) - y(t_k)\|_2 / \|y(t_k)\|_2$).
     """
 
     regulariser: AbstractSolverRegulariser | None = None
@@ -227,10 +228,11 @@ class NeuralODELoss(eqx.Module):
                 pred, reg, stiff, steps = regulariser.solve(model, y[0], ts, sample_time)
             if self.kind == "mse":
                 error = jnp.mean((pred - y) ** 2)
-            else:
+            else:  # the predicted times only: the first is the given state (and sqrt has no gradient at 0)
                 axes = tuple(range(1, y.ndim))
-                norm = jnp.sqrt(jnp.sum(y**2, axis=axes))
-                error = jnp.mean(jnp.sqrt(jnp.sum((pred - y) ** 2, axis=axes)) / jnp.maximum(norm, jnp.finfo(dtype).tiny))
+                norm = jnp.sqrt(jnp.sum(y[1:] ** 2, axis=axes))
+                error = jnp.mean(jnp.sqrt(jnp.sum((pred[1:] - y[1:]) ** 2, axis=axes))
+                                 / jnp.maximum(norm, jnp.finfo(dtype).tiny))
             return error, (reg, stiff, steps)
 
         error, (reg, stiff, steps) = jax.vmap(one)(batch.states, batch.times, batch.sample_times)
@@ -310,7 +312,8 @@ def fit_neural_ode(
         rollout_steps=int(window) - 1, dtype=str(trajectories.dtype), splits=(1.0, 0.0, 0.0), eval_every=0,
         checkpoint_every=int(checkpoint_every),
     )
-    data = TrajectoryWindows(np.asarray(trajectories), np.asarray(ts), key=jax.random.PRNGKey(0) if key is None else key)
+    key = jax.random.PRNGKey(0) if key is None else key
+    data = TrajectoryWindows(np.asarray(trajectories), np.asarray(ts), key=key)
     history = {"loss": [], "data_loss": [], "regulariser": [], "stiffness": [], "num_steps": [], "wall_s": []}
 
     def on_step(step, record):
