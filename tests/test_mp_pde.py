@@ -509,7 +509,6 @@ def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path):
 def test_cli_train_mp_pde(tiny_dataset, tmp_path, capsys):
     import json
 
-    import pdesolve.mp_pde._training  # noqa: F401  (registers "mp-pde")
     from pdesolve.cli._main import main
 
     out = tmp_path / "run"

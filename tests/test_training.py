@@ -23,7 +23,6 @@ from pdesolve.training import (
     TrainConfig,
     TrajectoryData,
     build_model,
-    load_checkpoint,
     make_rollout_loss,
     read_checkpoint_header,
     train,

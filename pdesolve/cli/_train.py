@@ -161,7 +161,9 @@ def run(args) -> int:
         m = result.metrics
         line = f"trained {args.model} for {result.step} steps in {seconds:.1f} s -> {out}"
         if m:
-            line += (f"\ntest: rollout rel. L2 {m['rollout_rel_l2']:.4g} over {m['rollout_steps']} steps, "
-                     f"one-step rel. L2 {m['one_step_rel_l2']:.4g}, nRMSE (PDEBench) {m['rollout_nrmse_pdebench']:.4g}")
+            names = {"rollout_rel_l2": "rollout rel. L2", "one_step_rel_l2": "one-step rel. L2",
+                     "rollout_nrmse_pdebench": "nRMSE (PDEBench)", "accumulated_error": "accumulated error"}
+            scores = ", ".join(f"{label} {m[key]:.4g}" for key, label in names.items() if key in m)
+            line += f"\ntest over {m.get('rollout_steps', '?')} steps: {scores}"
         print(line, file=sys.stdout)
     return 0
