@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import diffrax
 import jax
 
 jax.config.update("jax_enable_x64", True)
@@ -49,7 +50,8 @@ def run(out: Path, quick: bool = False) -> dict:
     scale = z[:n_train, 0].std(axis=0) + 1e-6                                # per-mode normalisation
     z = jnp.asarray(z / scale)
 
-    model = NeuralODE(MLPVectorField(modes.size, 64, 2, key=jax.random.PRNGKey(0)), adjoint="recursive-checkpoint")
+    model = NeuralODE(MLPVectorField(modes.size, 64, 2, key=jax.random.PRNGKey(0)),
+                      adjoint=diffrax.RecursiveCheckpointAdjoint())
     model, history = fit_neural_ode(model, z[:n_train], jnp.asarray(times), num_steps=steps, learning_rate=3e-3,
                                     batch_size=16, key=jax.random.PRNGKey(1))
     scores = evaluate_rollouts(model, z[n_train:], jnp.asarray(times))

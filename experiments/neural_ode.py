@@ -92,6 +92,13 @@ def _field_errors(pred_fields, true_fields):
     return float(np.mean(total)), np.mean(per_time, axis=0)
 
 
+def _regulariser(kind, weight):
+    """The regulariser object of a command-line name: ``none``, ``global`` or ``local``."""
+    from pdesolve.neural_ode import GlobalErrorRegulariser, LocalErrorRegulariser
+
+    return {"none": lambda w: None, "global": GlobalErrorRegulariser, "local": LocalErrorRegulariser}[kind](weight)
+
+
 def _regularised_runs(label, train, evaluate, base, weights, say):
     import equinox as eqx
 
@@ -141,9 +148,9 @@ def data_driven(args, out, say):
         model = NeuralODE(field, rtol=args.rtol, atol=args.atol)
         began = time.perf_counter()
         model, history = fit_neural_ode(model, train_z, ts, num_steps=steps, learning_rate=args.lr,
-                                        batch_size=16, window=6 if args.quick else 11, regulariser=regulariser,
-                                        regularisation_weight=weight, key=jax.random.PRNGKey(args.seed + 1),
-                                        progress=not args.no_progress)
+                                        batch_size=16, window=6 if args.quick else 11,
+                                        regulariser=_regulariser(regulariser, weight),
+                                        key=jax.random.PRNGKey(args.seed + 1), progress=not args.no_progress)
         return model, time.perf_counter() - began
 
     def evaluate(trained):
@@ -201,7 +208,7 @@ def closure(args, out, say):
         model = NeuralODE(ClosureVectorField(coarse, correction), rtol=args.rtol, atol=args.atol)
         began = time.perf_counter()
         model, _ = fit_neural_ode(model, train_u, ts, num_steps=steps, learning_rate=args.lr, batch_size=16,
-                                  window=5, regulariser=regulariser, regularisation_weight=weight,
+                                  window=5, regulariser=_regulariser(regulariser, weight),
                                   key=jax.random.PRNGKey(args.seed + 1), progress=not args.no_progress)
         return model, time.perf_counter() - began
 
@@ -269,7 +276,7 @@ def sparse_map(args, out, say):
         model = NeuralODE(field, rtol=args.rtol, atol=args.atol)
         began = time.perf_counter()
         model, _ = fit_neural_ode(model, train_z, ts, num_steps=steps, learning_rate=args.map_lr, batch_size=16,
-                                  regulariser=regulariser, regularisation_weight=weight,
+                                  regulariser=_regulariser(regulariser, weight),
                                   key=jax.random.PRNGKey(args.seed + 1), progress=not args.no_progress)
         return model, time.perf_counter() - began
 

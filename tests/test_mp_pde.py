@@ -7,12 +7,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _training_checks import check_nan_policy, leaves
 
 from pdesolve import InvalidInputError
 from pdesolve.datasets import generate_combined_dataset
 from pdesolve.metrics import accumulated_error
-from pdesolve.mp_pde import MPPDE, fit_mp_pde, radius_graph, rollout_mp_pde
-from pdesolve.training import NonFiniteLossError
+from pdesolve.mp_pde import (
+    MPPDE,
+    PushforwardBatch,
+    PushforwardLoss,
+    PushforwardTrajectories,
+    fit_mp_pde,
+    radius_graph,
+    rollout_mp_pde,
+)
+from pdesolve.training import NonFiniteLossError, TrainConfig, read_checkpoint_header, train
 from pdesolve.integrators import ForcedETDRK4, solve_at_times
 from pdesolve.pdes import (
     CombinedEquation,
@@ -288,6 +297,142 @@ def test_training_input_errors():
         rollout_mp_pde(model, jnp.asarray(u[:, :4]), jnp.zeros(4), jnp.asarray(theta), jnp.asarray(x), g, 5)
 
 
+# ----------------------------------------------------------------------------- training through train()
+
+
+def _tiny_model(K=2, dtype=None):
+    return MPPDE(dt=0.1, window=K, hidden=60, num_layers=1, t_final=2.0, key=jax.random.PRNGKey(0), dtype=dtype)
+
+
+def test_pushforward_loss_matches_a_hand_written_reference():
+    """L = || G(w_r, t_r) - target ||, w_0 = inputs, w_{j+1} = G(w_j, t_j) held constant, per sample by hand."""
+    K, n, r, b = 2, 8, 2, 2
+    model = _tiny_model(K)
+    x = np.arange(n) * L / n
+    g = radius_graph(x, 3 * L / n, L)
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.normal(size=(b, K, n)), rng.normal(size=(b, K, n))
+    times, theta = rng.uniform(0, 2, size=(b, r + 1)), rng.normal(size=(b, 3))
+    batch = PushforwardBatch(jnp.asarray(inputs), jnp.asarray(targets), jnp.asarray(times), jnp.asarray(theta), r)
+    loss = PushforwardLoss(x, g)
+    (value, aux), grad = eqx.filter_jit(eqx.filter_value_and_grad(loss, has_aux=True))(model, batch)
+    assert int(aux["unroll"]) == r
+
+    def unrolled(m):  # r model applications per sample; application j sees t[s + jK - 1] = times[:, j]
+        windows = []
+        for i in range(b):
+            w = inputs[i]
+            for j in range(r):
+                w = m(w, times[i, j], theta[i], x, g)
+            windows.append(w)
+        return windows
+
+    def reference(m, windows):
+        return jnp.sqrt(sum(jnp.sum((m(windows[i], times[i, r], theta[i], x, g) - targets[i]) ** 2) for i in range(b)))
+
+    def fixed(m):  # the pushforward: the unrolled windows are constants
+        return reference(m, jax.lax.stop_gradient(unrolled(m)))
+
+    expected, expected_grad = eqx.filter_jit(eqx.filter_value_and_grad(fixed))(model)
+    np.testing.assert_allclose(float(value), float(expected), rtol=1e-12)
+    # The gradient is the reference's with the windows held fixed ...
+    for u_, v_ in zip(leaves(grad), leaves(expected_grad)):
+        np.testing.assert_allclose(u_, v_, rtol=1e-9, atol=1e-12)
+    # ... not the gradient through the unrolls (so this check can fail).
+    through = eqx.filter_jit(eqx.filter_grad(lambda m: reference(m, unrolled(m))))(model)
+    assert not np.allclose(np.asarray(through.encoder_in.weight), np.asarray(grad.encoder_in.weight))
+
+
+def test_pushforward_batches_are_the_drawn_windows():
+    """Frames encode (sample, frame) so every batch can be decoded and checked against its definition."""
+    N, T, n, K, R = 5, 14, 4, 3, 2
+    u = 1000.0 * np.arange(N)[:, None, None] + np.arange(T)[None, :, None] + np.zeros(n)
+    t, theta = 0.1 * np.arange(T), np.arange(N, dtype=float)[:, None] * np.ones((1, 2))
+    x = np.arange(n) * L / n
+    g = radius_graph(x, 1.5 * L / n, L)
+    splits = (0.6, 0.2, 0.2)  # training samples 0, 1, 2
+    config = TrainConfig(epochs=3, batch_size=4, window=K, rollout_steps=K * (R + 1), steps_per_epoch=5, splits=splits)
+    data = PushforwardTrajectories(u, theta, t, x, g, splits=splits)
+    data.check(config)
+    unrolls = []
+    for epoch in range(3):
+        for batch in data.train_batches(config, epoch):
+            r = batch.unrolls
+            assert 0 <= r <= min(epoch, R)
+            i, s = (batch.inputs[:, 0, 0] // 1000).astype(int), (batch.inputs[:, 0, 0] % 1000).astype(int) + K
+            assert set(i) <= {0, 1, 2} and np.all(s >= K) and np.all(s <= T - K * (r + 1))
+            frames = np.arange(K)
+            np.testing.assert_array_equal(batch.inputs, u[i[:, None], s[:, None] - K + frames])
+            np.testing.assert_array_equal(batch.targets, u[i[:, None], s[:, None] + r * K + frames])
+            np.testing.assert_array_equal(batch.times, t[s[:, None] + K * np.arange(r + 1) - 1])
+            np.testing.assert_array_equal(batch.theta, theta[i])
+            unrolls.append(r)
+    assert unrolls[:5] == [0] * 5 and set(unrolls[10:]) == {0, 1, 2}
+    # A fresh source replays the chains from step 0: epoch 2 alone gives the same batches.
+    again = list(PushforwardTrajectories(u, theta, t, x, g, splits=splits).train_batches(config, 2))
+    assert [b.unrolls for b in again] == unrolls[10:]
+    with pytest.raises(InvalidInputError, match="multiple of window"):
+        data.check(TrainConfig(window=3, rollout_steps=4, splits=splits))
+    with pytest.raises(InvalidInputError, match="exceed"):
+        data.check(TrainConfig(window=3, rollout_steps=12, splits=splits))
+
+
+def _mp_setup():
+    u, theta, x, t = _toy_data(num_samples=6, num_times=12)
+    g = radius_graph(x, 3 * L / 16, L)
+    config = TrainConfig(epochs=2, steps_per_epoch=3, batch_size=3, learning_rate=1e-3, optimizer="adamw",
+                         weight_decay=1e-8, schedule="milestones", milestones=(1,), decay=0.4, window=2,
+                         rollout_steps=4, dtype="float64", splits=(1.0, 0.0, 0.0), eval_every=0, checkpoint_every=2)
+    return u, theta, x, t, g, config
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resumed_mp_pde_run_equals_the_uninterrupted_one(tmp_path):
+    u, theta, x, t, g, config = _mp_setup()
+    loss = PushforwardLoss(x, g)
+    full = train(_tiny_model(), PushforwardTrajectories(u, theta, t, x, g), config, loss=loss, progress=False,
+                 evaluate_test=False, figures=False)
+    assert [h["train_unroll"] for h in full.history][0] == 0  # no pushforward in epoch 0
+
+    def stop_at_5(step, record):
+        if step == 5:
+            raise _Interrupt
+
+    ckpt = tmp_path / "mp.eqx"
+    with pytest.raises(_Interrupt):
+        train(_tiny_model(), PushforwardTrajectories(u, theta, t, x, g), config, checkpoint=ckpt, loss=loss,
+              progress=False, on_step=stop_at_5, evaluate_test=False, figures=False)
+    assert read_checkpoint_header(ckpt)["step"] == 4  # inside epoch 2
+    resumed = train(_tiny_model(), PushforwardTrajectories(u, theta, t, x, g), config, checkpoint=ckpt, resume=True,
+                    loss=loss, progress=False, evaluate_test=False, figures=False)
+    for a, b in zip(leaves(full.model), leaves(resumed.model)):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.history == [dict(h, seconds=r["seconds"]) for h, r in zip(full.history, resumed.history)]
+
+
+def test_mp_pde_nan_stop_keeps_the_last_good_parameters(tmp_path):
+    u, theta, x, t, g, config = _mp_setup()
+    check_nan_policy(_tiny_model, PushforwardTrajectories(u, theta, t, x, g), config, tmp_path,
+                     loss=PushforwardLoss(x, g))
+
+
+def test_mp_pde_evaluation_scores_the_rollout():
+    u, theta, x, t, g, config = _mp_setup()
+    data = PushforwardTrajectories(u, theta, t, x, g, splits=(0.5, 0.0, 0.5))
+    model = _tiny_model()
+    metrics = data.evaluate(model, "test", config)
+    pred = rollout_mp_pde(model, jnp.asarray(u[3:, :2]), jnp.full(3, t[1]), jnp.asarray(theta[3:]), jnp.asarray(x),
+                          g, 10)
+    truth = u[3:, 2:]
+    rel = np.mean([np.linalg.norm(pred[b] - truth[b]) / np.linalg.norm(truth[b]) for b in range(3)])
+    np.testing.assert_allclose(metrics["rollout_rel_l2"], rel, rtol=1e-10)
+    np.testing.assert_allclose(metrics["accumulated_error"], float(np.mean(accumulated_error(pred, truth))), rtol=1e-10)
+    assert (metrics["samples"], metrics["rollout_steps"]) == (3, 10)
+
+
 @pytest.mark.slow
 def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path):
     u, theta, x, t = _toy_data(num_samples=4)
@@ -296,7 +441,8 @@ def test_non_finite_loss_stops_and_keeps_the_checkpoint(tmp_path):
     ckpt = str(tmp_path / "mp.eqx")
     with pytest.raises(NonFiniteLossError, match="step 1") as info:
         fit_mp_pde(huge, u * 1e30, theta, x, t, g, epochs=1, iterations_per_epoch=2, checkpoint=ckpt)
-    assert info.value.checkpoint == ckpt
+    # No parameters gave a finite loss yet, so no checkpoint is written (see the NaN policy test below).
+    assert info.value.checkpoint is None and not (tmp_path / "mp.eqx").exists()
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +455,6 @@ def tiny_dataset(tmp_path_factory):
 def test_cli_train_mp_pde(tiny_dataset, tmp_path, capsys):
     import json
 
-    import pdesolve.mp_pde._training  # noqa: F401  (registers "mp-pde")
     from pdesolve.cli._main import main
 
     out = tmp_path / "run"

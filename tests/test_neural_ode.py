@@ -12,20 +12,26 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from _training_checks import check_nan_policy, leaves
 
 from pdesolve import InvalidInputError
 from pdesolve.neural_ode import (
-    ADJOINTS,
+    NEURAL_ODE_SPEC,
     ClosureVectorField,
     FourierModes,
+    GlobalErrorRegulariser,
+    LocalErrorRegulariser,
     MLPVectorField,
     NeuralODE,
+    NeuralODELoss,
     PeriodicConvCorrection,
+    TrajectoryWindows,
+    WindowBatch,
     evaluate_rollouts,
     fit_neural_ode,
     function_evaluations,
 )
-from pdesolve.training import NonFiniteLossError
+from pdesolve.training import NonFiniteLossError, TrainConfig, train
 from pdesolve.training import load_checkpoint, read_checkpoint_header
 from pdesolve.pdes import Burgers
 from pdesolve.spatial import PeriodicGrid
@@ -61,12 +67,15 @@ def finite_difference_gradient():
     """Central differences of the solver's loss in a[0] (the forward pass is the same for every adjoint)."""
     jitted = eqx.filter_jit(_solver_loss)
     eps = 1e-5
-    plus = jitted(_Linear(_A.at[0].add(eps), _B), "recursive-checkpoint")
-    minus = jitted(_Linear(_A.at[0].add(-eps), _B), "recursive-checkpoint")
+    plus = jitted(_Linear(_A.at[0].add(eps), _B), diffrax.RecursiveCheckpointAdjoint())
+    minus = jitted(_Linear(_A.at[0].add(-eps), _B), diffrax.RecursiveCheckpointAdjoint())
     return (plus - minus) / (2 * eps)
 
 
-@pytest.mark.parametrize("adjoint", ADJOINTS)
+ADJOINTS = (diffrax.RecursiveCheckpointAdjoint(), diffrax.BacksolveAdjoint(), diffrax.DirectAdjoint())
+
+
+@pytest.mark.parametrize("adjoint", ADJOINTS, ids=lambda a: type(a).__name__)
 def test_adjoint_gradient_matches_exact_and_finite_differences(adjoint, finite_difference_gradient):
     grad = eqx.filter_jit(eqx.filter_grad(_solver_loss))(_Linear(_A, _B), adjoint)
     exact_a, exact_b = jax.grad(_exact_loss, argnums=(0, 1))(_A, _B, _Y0, 1.5)
@@ -93,7 +102,7 @@ def test_backsolve_agrees_with_checkpoint_on_a_rotation():
 
         return eqx.filter_jit(eqx.filter_grad(loss))(Rotation(jnp.asarray(1.3))).omega
 
-    g_checkpoint, g_backsolve = grad_for("recursive-checkpoint"), grad_for("backsolve")
+    g_checkpoint, g_backsolve = grad_for(diffrax.RecursiveCheckpointAdjoint()), grad_for(diffrax.BacksolveAdjoint())
     assert abs(float(g_checkpoint)) > 1e-3
     np.testing.assert_allclose(g_backsolve, g_checkpoint, rtol=1e-5)
 
@@ -193,13 +202,18 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
         return optax.GradientTransformation(init, update)
 
     checkpoint = str(tmp_path / "nan.eqx")
+    optimizer = poison()
     with pytest.raises(NonFiniteLossError, match="step 3") as info:
-        fit_neural_ode(model, data, ts, num_steps=10, optimizer=poison(), checkpoint=checkpoint)
+        fit_neural_ode(model, data, ts, num_steps=10, optimizer=optimizer, checkpoint=checkpoint)
     assert info.value.step == 3 and info.value.checkpoint == checkpoint
-    saved, _, _, header = load_checkpoint(checkpoint, model=model, opt_state=poison().init(None), key=None)
-    assert header["step"] == 2 and header["stopped"] == "non-finite loss"
-    leaves = jax.tree_util.tree_leaves(eqx.filter(saved, eqx.is_inexact_array))
-    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in leaves)
+    saved, _, _, header = load_checkpoint(checkpoint, model=model, opt_state=optimizer.init(None),
+                                          key=jax.random.PRNGKey(0))
+    # The last parameters that gave a finite loss (at step 2) are those after step 1: one clean step.
+    assert header["step"] == 1 and header["stopped"] == "non-finite loss at step 3"
+    one_step, _ = fit_neural_ode(model, data, ts, num_steps=1, optimizer=optimizer)
+    for a, b in zip(leaves(saved), leaves(one_step)):
+        np.testing.assert_array_equal(a, b)
+    assert all(np.all(np.isfinite(leaf)) for leaf in leaves(saved))
     scores = evaluate_rollouts(saved, data, ts, repeats=1)
     assert scores["predictions"].shape == data.shape
     assert len(scores["relative_l2_per_time"]) == 3 and scores["relative_l2_per_time"][0] == 0.0
@@ -252,8 +266,8 @@ def test_cli_bench_adjoint_quick_json(capsys):
 
 def test_bad_inputs():
     field = MLPVectorField(2, 4, 1, key=jax.random.PRNGKey(0))
-    with pytest.raises(InvalidInputError, match="unknown adjoint"):
-        NeuralODE(field, adjoint="adjoint-of-doom")
+    with pytest.raises(InvalidInputError, match="Diffrax adjoint object"):
+        NeuralODE(field, adjoint="backsolve")
     with pytest.raises(InvalidInputError, match="no error estimate"):
         NeuralODE(field, solver=diffrax.Euler())
     with pytest.raises(InvalidInputError, match="dt0"):
@@ -271,8 +285,8 @@ def test_bad_inputs():
         model(jnp.asarray([1.0, jnp.nan]), jnp.asarray([0.0, 1.0]))
     with pytest.raises(InvalidInputError, match="floating"):
         model(jnp.asarray([1, 2]), jnp.asarray([0.0, 1.0]))
-    with pytest.raises(InvalidInputError, match="backsolve"):
-        NeuralODE(field, adjoint="backsolve").solve_with_stats(jnp.ones(2), jnp.asarray([0.0, 1.0]))
+    with pytest.raises(InvalidInputError, match="BacksolveAdjoint"):
+        NeuralODE(field, adjoint=diffrax.BacksolveAdjoint()).solve_with_stats(jnp.ones(2), jnp.asarray([0.0, 1.0]))
     ts = jnp.asarray([0.0, 1.0])
     with pytest.raises(InvalidInputError, match="samples, times"):
         fit_neural_ode(model, jnp.ones((2, 2)), ts)
@@ -298,37 +312,39 @@ def test_bad_inputs():
         run_adjoint_benchmark(problems=("poisson",))
 
 
-def test_neural_ode_stepper_for_the_training_loop(burgers_data):
-    from pdesolve.neural_ode._plugin import NeuralODEStepper, _build
-
-    data, _ = burgers_data
-    model = _build({"reference": "burgers", "viscosity": 0.003, "extent": 1.0, "frame_dt": 0.05, "ode_width": 4,
-                    "ode_depth": 1}, in_channels=2, out_channels=1, ndim=1, key=jax.random.PRNGKey(0))
-    assert isinstance(model, NeuralODEStepper)
-    window = jnp.concatenate([data[0, 0], data[0, 1]], axis=0)  # two frames stacked on channels
-    nxt = eqx.filter_jit(model)(window)
-    assert nxt.shape == (1, 16)
-    # the untrained correction is zero, so one step is the coarse Burgers solve over frame_dt
-    np.testing.assert_allclose(nxt, data[0, 2], rtol=0.2, atol=0.05)
+def test_neural_ode_spec_builds_a_closure_model(burgers_data):
+    data, ts = burgers_data
+    windows = TrajectoryWindows(np.asarray(data), np.asarray(ts))
+    config = TrainConfig(window=1, rollout_steps=2, batch_size=2, dtype="float64", splits=(1.0, 0.0, 0.0))
+    options = {"reference": "burgers", "viscosity": 0.003, "extent": 1.0, "ode_width": 4, "ode_depth": 1,
+               "adjoint": "direct", "regulariser": "global", "regularisation_weight": 1e-3}
+    model = NEURAL_ODE_SPEC.build(options, windows, config, key=jax.random.PRNGKey(0))
+    assert isinstance(model, NeuralODE) and isinstance(model.adjoint, diffrax.DirectAdjoint)
+    assert isinstance(model.vector_field, ClosureVectorField)
+    # the untrained correction is zero, so the model is the coarse Burgers solve
+    pred = eqx.filter_jit(lambda m: m(data[0, 0], ts))(model)
+    np.testing.assert_allclose(pred[1:], data[0, 1:], rtol=0.2, atol=0.05)
+    loss = NEURAL_ODE_SPEC.make_loss(options, windows, config)
+    assert isinstance(loss.regulariser, GlobalErrorRegulariser) and loss.regulariser.weight == 1e-3
+    assert loss.kind == "relative_l2"  # the config's loss
     with pytest.raises(InvalidInputError, match="reference"):
-        NeuralODEStepper(1, 1, key=jax.random.PRNGKey(0), reference="navier")
+        NEURAL_ODE_SPEC.build({"reference": "navier"}, windows, config, key=jax.random.PRNGKey(0))
     with pytest.raises(InvalidInputError, match="unknown neural-ode option"):
-        NeuralODEStepper(1, 1, key=jax.random.PRNGKey(0), depth=3)
-    with pytest.raises(InvalidInputError, match="regulariser needs"):
-        NeuralODEStepper(1, 1, key=jax.random.PRNGKey(0), adjoint="backsolve", regulariser="global")
+        NEURAL_ODE_SPEC.build({"depth": 3}, windows, config, key=jax.random.PRNGKey(0))
+    with pytest.raises(InvalidInputError, match="global solver-heuristic"):
+        NEURAL_ODE_SPEC.build({"adjoint": "backsolve", "regulariser": "global"}, windows, config,
+                              key=jax.random.PRNGKey(0))
+    with pytest.raises(InvalidInputError, match="window must be 1"):
+        windows.check(TrainConfig(window=2, rollout_steps=1, batch_size=2))
 
 
 @pytest.mark.slow
-def test_cli_train_neural_ode(tmp_path, monkeypatch):
+def test_cli_train_neural_ode(tmp_path):
     import json
 
     from pdesolve.cli._main import main
     from pdesolve.datasets import generate
-    from pdesolve.training import _registry
 
-    plugin = "pdesolve.neural_ode._plugin"
-    if plugin not in _registry.PLUGIN_MODULES:  # until the registry lists it
-        monkeypatch.setattr(_registry, "PLUGIN_MODULES", _registry.PLUGIN_MODULES + [plugin])
     data = tmp_path / "burgers.h5"
     generate("burgers1d", 10, 16, data, progress=False, t_final=0.2)
     out = tmp_path / "run"
@@ -388,7 +404,7 @@ def test_local_regulariser_is_one_fresh_step_and_works_with_backsolve(mlp_model)
         g = eqx.filter_jit(eqx.filter_grad(lambda m: m.solve_with_local_regulariser(y0, ts, s)[1]))(model)
         return jnp.concatenate([jnp.ravel(x) for x in jax.tree_util.tree_leaves(eqx.filter(g, eqx.is_inexact_array))])
 
-    g_checkpoint, g_backsolve = grad_with("recursive-checkpoint"), grad_with("backsolve")
+    g_checkpoint, g_backsolve = grad_with(diffrax.RecursiveCheckpointAdjoint()), grad_with(diffrax.BacksolveAdjoint())
     assert float(jnp.linalg.norm(g_checkpoint)) > 0
     np.testing.assert_allclose(g_backsolve, g_checkpoint, rtol=1e-6, atol=1e-12)
 
@@ -397,19 +413,136 @@ def test_fit_with_local_and_stiffness_regularisers():
     field = MLPVectorField(2, 8, 1, key=jax.random.PRNGKey(3))
     data = jax.random.normal(jax.random.PRNGKey(4), (4, 3, 2))
     ts = jnp.asarray([0.0, 0.5, 1.0])
-    model = NeuralODE(field, adjoint="backsolve")  # the local variant needs no particular adjoint
-    _, history = fit_neural_ode(model, data, ts, num_steps=2, batch_size=2, regulariser="local",
-                                regularisation_weight=1e-2, stiffness_weight=1e-3)
+    model = NeuralODE(field, adjoint=diffrax.BacksolveAdjoint())  # the local variant needs no particular adjoint
+    _, history = fit_neural_ode(model, data, ts, num_steps=2, batch_size=2,
+                                regulariser=LocalErrorRegulariser(1e-2, stiffness_weight=1e-3))
     assert all(math.isfinite(v) and v > 0 for v in history["regulariser"] + history["stiffness"])
     np.testing.assert_allclose(history["loss"][0], history["data_loss"][0] + 1e-2 * history["regulariser"][0]
                                + 1e-3 * history["stiffness"][0], rtol=1e-10)
     with pytest.raises(InvalidInputError, match="global solver-heuristic"):
-        fit_neural_ode(model, data, ts, num_steps=1, regulariser="global", regularisation_weight=1e-3)
+        fit_neural_ode(model, data, ts, num_steps=1, regulariser=GlobalErrorRegulariser(1e-3))
     with pytest.raises(InvalidInputError, match="stiffness_weight"):
-        fit_neural_ode(NeuralODE(field), data, ts, num_steps=1, stiffness_weight=1e-3)
+        fit_neural_ode(NeuralODE(field, solver=diffrax.Heun()), data, ts, num_steps=1,
+                       regulariser=GlobalErrorRegulariser(0.0, stiffness_weight=1e-3))
     with pytest.raises(InvalidInputError, match="stiffness_weight"):
-        fit_neural_ode(NeuralODE(field), data, ts, num_steps=1, regulariser="local", stiffness_weight=-1.0)
+        LocalErrorRegulariser(1e-3, stiffness_weight=-1.0)
+    with pytest.raises(InvalidInputError, match="regulariser must be None"):
+        fit_neural_ode(NeuralODE(field), data, ts, num_steps=1, regulariser="global")
     with pytest.raises(InvalidInputError, match="stiffness estimate"):
         from pdesolve.neural_ode import stiffness_estimate
 
         stiffness_estimate(diffrax.Euler(), jnp.ones(2), jnp.ones(2), jnp.ones((1, 2)), 0.1)
+
+
+# --- training through pdesolve.training.train: resume, NaN policy, regulariser definitions ---------
+
+
+def _window_setup():
+    data = np.asarray(jax.random.normal(jax.random.PRNGKey(4), (6, 5, 3)))
+    ts = np.linspace(0.0, 1.0, 5)
+    config = TrainConfig(epochs=2, steps_per_epoch=3, batch_size=3, learning_rate=1e-2, schedule="cosine",
+                         final_lr_fraction=0.1, window=1, rollout_steps=2, dtype="float64", splits=(1.0, 0.0, 0.0),
+                         eval_every=0, checkpoint_every=2)
+    return data, ts, config
+
+
+def _ode():
+    return NeuralODE(MLPVectorField(3, 8, 1, key=jax.random.PRNGKey(3)), rtol=1e-5, atol=1e-7)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resumed_neural_ode_run_equals_the_uninterrupted_one(tmp_path):
+    data, ts, config = _window_setup()
+    loss = NeuralODELoss(LocalErrorRegulariser(1e2))
+    full = train(_ode(), TrajectoryWindows(data, ts), config, loss=loss, progress=False, evaluate_test=False,
+                 figures=False)
+    assert full.history[0]["train_regulariser"] > 0 and full.history[0]["train_num_steps"] > 0
+
+    def stop_at_5(step, record):
+        if step == 5:
+            raise _Interrupt
+
+    ckpt = tmp_path / "ode.eqx"
+    with pytest.raises(_Interrupt):
+        train(_ode(), TrajectoryWindows(data, ts), config, checkpoint=ckpt, loss=loss, progress=False,
+              on_step=stop_at_5, evaluate_test=False, figures=False)
+    assert read_checkpoint_header(ckpt)["step"] == 4  # inside epoch 2
+    resumed = train(_ode(), TrajectoryWindows(data, ts), config, checkpoint=ckpt, resume=True, loss=loss,
+                    progress=False, evaluate_test=False, figures=False)
+    for a, b in zip(leaves(full.model), leaves(resumed.model)):
+        np.testing.assert_array_equal(a, b)
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
+
+
+def test_neural_ode_nan_stop_keeps_the_last_good_parameters(tmp_path):
+    data, ts, config = _window_setup()
+    check_nan_policy(_ode, TrajectoryWindows(data, ts), config, tmp_path, loss=NeuralODELoss())
+
+
+def test_windows_are_the_drawn_samples_and_times():
+    data, ts, config = _window_setup()
+    windows = TrajectoryWindows(data, ts, key=jax.random.PRNGKey(7))
+    batches = list(windows.train_batches(config, 1))
+    assert len(batches) == 3
+    for n, batch in zip(range(3, 6), batches):
+        k_batch, k_start, k_time = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(7), n), 3)
+        idx = np.asarray(jax.random.choice(k_batch, 6, (3,), replace=False))
+        first = int(jax.random.randint(k_start, (), 0, 3))
+        np.testing.assert_array_equal(batch.states, data[idx, first : first + 3])
+        np.testing.assert_array_equal(batch.times, np.broadcast_to(ts[first : first + 3], (3, 3)))
+        assert np.all((batch.sample_times >= ts[first]) & (batch.sample_times <= ts[first + 2]))
+
+
+def test_regulariser_values_match_their_definitions():
+    """On dy/dt = -lam y: R_E = sum_j E_j |dt_j| over the accepted steps (recomputed step by step), R_S = lam T,
+    local R = E h at s, and the loss is the data term plus the weighted regularisers."""
+    lam = 2.3
+    model = NeuralODE(_Decay(jnp.asarray(lam)), rtol=1e-6, atol=1e-8)
+    y = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3, 3)))
+    ts = jnp.linspace(0.0, 1.0, 3)
+    batch = WindowBatch(y, jnp.broadcast_to(ts, (2, 3)), jnp.asarray([0.3, 0.8]))
+    exact = np.exp(-lam * np.asarray(ts))[None, :, None] * np.asarray(y[:, :1])  # y_i(0) e^{-lam t}
+    term, solver = diffrax.ODETerm(model.vector_field), model.solver
+
+    @jax.jit
+    def accepted_steps(y0):  # the plain solve's accepted steps (t_j, y_j)
+        sol = diffrax.diffeqsolve(term, solver, 0.0, 1.0, None, y0, saveat=diffrax.SaveAt(steps=True),
+                                  stepsize_controller=diffrax.PIDController(rtol=1e-6, atol=1e-8), max_steps=64)
+        return sol.ts, sol.ys, sol.stats["num_accepted_steps"]
+
+    @jax.jit
+    def scaled_error(t0, t1, y0):  # E_j of one Tsit5 step: the embedded error over atol + rtol max(|y0|, |y1|)
+        y1, err, _, _, _ = solver.step(term, t0, t1, y0, None, solver.init(term, t0, t1, y0, None), False)
+        return jnp.sqrt(jnp.mean((err / (1e-8 + 1e-6 * jnp.maximum(jnp.abs(y0), jnp.abs(y1)))) ** 2))
+
+    expected = []
+    for i in range(2):
+        t_steps, y_steps, n = accepted_steps(y[i, 0])
+        n = int(n)
+        assert n > 3
+        t_steps, y_steps = np.concatenate([[0.0], t_steps[:n]]), jnp.concatenate([y[i, :1], y_steps[:n]])
+        expected.append(sum(float(scaled_error(t_steps[j], t_steps[j + 1], y_steps[j])) * (t_steps[j + 1] - t_steps[j])
+                            for j in range(n)))
+    (loss, aux) = eqx.filter_jit(NeuralODELoss(GlobalErrorRegulariser(0.5, stiffness_weight=0.25)))(model, batch)
+    np.testing.assert_allclose(aux["regulariser"], np.mean(expected), rtol=1e-6)
+    np.testing.assert_allclose(aux["stiffness"], lam * 1.0, rtol=1e-8)  # Hairer's estimate of a linear field
+    np.testing.assert_allclose(aux["data_loss"], np.mean((exact - np.asarray(y)) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(loss, aux["data_loss"] + 0.5 * aux["regulariser"] + 0.25 * aux["stiffness"], rtol=1e-12)
+    # The local variant: R = E h of one fresh step at each sample's time s.
+    (loss, aux) = eqx.filter_jit(NeuralODELoss(LocalErrorRegulariser(100.0)))(model, batch)
+    local = eqx.filter_jit(lambda m: jax.vmap(lambda y0, s: m.solve_with_local_regulariser(y0, ts, s)[1])(
+        y[:, 0], batch.sample_times))(model)
+    # (E of the short fresh step is near round-off: how the solve is batched moves it in the 5th digit.)
+    np.testing.assert_allclose(aux["regulariser"], np.mean(local), rtol=1e-3)
+    np.testing.assert_allclose(loss, aux["data_loss"] + 100.0 * aux["regulariser"], rtol=1e-12)
+    # Without a regulariser the loss is the data term alone; the relative-L2 data term averages over
+    # the predicted times (t_1, t_2), with a finite gradient.
+    (loss, aux), grad = eqx.filter_jit(eqx.filter_value_and_grad(NeuralODELoss(kind="relative_l2"), has_aux=True))(
+        model, batch)
+    assert float(loss) == float(aux["data_loss"]) and float(aux["regulariser"]) == 0.0
+    diff, truth = exact[:, 1:] - np.asarray(y[:, 1:]), np.asarray(y[:, 1:])
+    np.testing.assert_allclose(loss, np.mean(np.linalg.norm(diff, axis=2) / np.linalg.norm(truth, axis=2)), rtol=1e-5)
+    assert np.isfinite(float(grad.vector_field.rate)) and float(grad.vector_field.rate) != 0.0

@@ -13,19 +13,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _training_checks import check_nan_policy
 
 from pdesolve._errors import InvalidInputError
 from pdesolve.metrics import mean_relative_l2, nrmse
 from pdesolve.training import (
-    MODELS,
+    ModelSpec,
     NonFiniteLossError,
     TrainConfig,
     TrajectoryData,
     build_model,
     make_rollout_loss,
     read_checkpoint_header,
-    register_model,
     train,
+    window_to_frame,
 )
 
 N_SAMPLES, N_TIMES, N_X = 12, 5, 16
@@ -229,7 +230,7 @@ def test_cli_train_and_resume(pdebench_file, tmp_path, capsys):
     assert "learning_rate" in capsys.readouterr().err
 
 
-def test_registered_model_appears_in_cli_and_builds():
+def test_model_spec_objects_appear_in_cli_and_build(trajectories):
     from pdesolve.cli import _train
 
     class Pointwise(eqx.Module):
@@ -244,21 +245,82 @@ def test_registered_model_appears_in_cli_and_builds():
     def arguments(parser):
         parser.add_argument("--tiny-width", type=int, default=2)
 
-    register_model("test-tiny-unet", build, description="test model", add_arguments=arguments)
-    try:
-        with pytest.raises(InvalidInputError, match="already registered"):
-            register_model("test-tiny-unet", build)
-        parser = argparse.ArgumentParser()
-        _train.register(parser.add_subparsers())
-        args = parser.parse_args(["train", "test-tiny-unet", "--data", "x.h5", "--tiny-width", "3"])
-        assert args.tiny_width == 3 and "tiny_width" in args.model_options
-        model = build_model("test-tiny-unet", in_channels=2, out_channels=1, ndim=1, key=jax.random.PRNGKey(0),
-                            tiny_width=3)
-        np.testing.assert_allclose(model(jnp.ones((2, 8))), 6.0 * jnp.ones((1, 8)))
-    finally:
-        MODELS.pop("test-tiny-unet", None)
+    spec = ModelSpec("test-tiny", window_to_frame(build), description="test model", add_arguments=arguments)
+    assert [s.name for s in _train.model_specs()] == ["fno", "unet", "mp-pde", "neural-ode"]
+    parser = argparse.ArgumentParser()
+    _train.register(parser.add_subparsers(), specs=_train.model_specs() + (spec,))
+    args = parser.parse_args(["train", "test-tiny", "--data", "x.h5", "--tiny-width", "3"])
+    assert args.tiny_width == 3 and "tiny_width" in args.model_options and args.spec is spec
+    data = TrajectoryData(trajectories, splits=(0.68, 0.0, 0.32))
+    model = spec.build({"tiny_width": 3}, data, _config(window=2), key=jax.random.PRNGKey(0))
+    np.testing.assert_allclose(model(jnp.ones((2, 8))), 6.0 * jnp.ones((1, 8)))
+    assert spec.make_loss({}, data, _config()) is None  # the default rollout loss
+    with pytest.raises(InvalidInputError, match="two models are called 'test-tiny'"):
+        _train.register(argparse.ArgumentParser().add_subparsers(), specs=(spec, spec))
+    with pytest.raises(InvalidInputError, match="non-empty word"):
+        ModelSpec("two words", window_to_frame(build))
     with pytest.raises(InvalidInputError, match="unknown model"):
         build_model("no-such-model", in_channels=1, out_channels=1, ndim=1, key=jax.random.PRNGKey(0))
+
+
+def test_train_help_lists_every_model(capsys):
+    from pdesolve.cli._main import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    for name in ("fno", "unet", "mp-pde", "neural-ode"):
+        assert f"  {name}" in text
+
+
+# --- schedules, mid-epoch checkpoints, NaN policy ----------------------------------------------
+
+
+def test_milestone_and_cosine_floor_schedules():
+    from pdesolve.training import make_schedule
+
+    milestones = make_schedule(_config(epochs=6, schedule="milestones", milestones=(4, 2, 9), decay=0.4), 10)
+    assert [float(milestones(n)) for n in (0, 19, 20, 39, 40, 59)] == pytest.approx(
+        [1e-2, 1e-2, 4e-3, 4e-3, 1.6e-3, 1.6e-3])  # drops at epochs 2 and 4; 9 >= epochs is ignored
+    cosine = make_schedule(_config(epochs=2, schedule="cosine", final_lr_fraction=0.1), 5)
+    assert float(cosine(0)) == pytest.approx(1e-2) and float(cosine(10)) == pytest.approx(1e-3)
+    assert float(cosine(5)) == pytest.approx(1e-2 * (0.1 + 0.9 * 0.5))
+    with pytest.raises(InvalidInputError, match="final_lr_fraction"):
+        _config(final_lr_fraction=1.5).validate()
+    with pytest.raises(InvalidInputError, match="milestones"):
+        _config(milestones=(-1,)).validate()
+    config = _config(schedule="milestones", milestones=(1, 2))
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_resume_inside_an_epoch_continues_exactly(trajectories, tmp_path):
+    """Checkpoints every 3 steps of 2-step epochs: the run is cut after step 4, which resumes mid-epoch from 3."""
+    config = _config(epochs=3, checkpoint_every=3, start="random")
+    data = TrajectoryData(trajectories, splits=(0.68, 0.0, 0.32))
+    full = train(_model(), data, config, progress=False, evaluate_test=False, figures=False)
+
+    def stop_at_4(step, record):
+        if step == 4:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        train(_model(), data, config, out=tmp_path, progress=False, on_step=stop_at_4, figures=False)
+    header = read_checkpoint_header(tmp_path / "checkpoint.eqx")
+    assert (header["step"], header["epoch"], len(header["history"]), len(header["partial"]["loss"])) == (3, 1, 1, 1)
+    resumed = train(_model(key=5), data, config, out=tmp_path, resume=True, progress=False, evaluate_test=False,
+                    figures=False)
+    for a, b in zip(_leaves(full.model), _leaves(resumed.model)):
+        np.testing.assert_array_equal(a, b)
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
+
+
+def test_nan_policy_keeps_the_last_parameters_with_a_finite_loss(trajectories, tmp_path):
+    data = TrajectoryData(trajectories, splits=(0.68, 0.0, 0.32))
+    kept = check_nan_policy(_model, data, _config(epochs=2, schedule="constant", start="random"), tmp_path)
+    # theta_2 is the end of epoch 1 here, so the kept checkpoint resumes like any other.
+    header = read_checkpoint_header(tmp_path / "nan.eqx")
+    assert header["epoch"] == 1 and len(header["history"]) == 1
+    assert not any(np.isnan(leaf).any() for leaf in _leaves(kept))
 
 
 # --- data parallelism --------------------------------------------------------------------------

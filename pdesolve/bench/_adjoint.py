@@ -18,10 +18,12 @@ $\theta = (\theta_0, \theta_1)$.
   with the checkpointed adjoint.
 
 Each problem is solved with $N$ constant Tsit5 steps ($N$ = 100, 1000, 10000 by default) and
-differentiated with each adjoint of :class:`pdesolve.neural_ode.NeuralODE`: the
-*anchor* is the default ``recursive-checkpoint`` adjoint (exact gradient of the discrete
-solve, $O(\log N)$ checkpoints); ``backsolve`` (continuous adjoint, $O(1)$ memory) and
-``direct`` (stores every step) are compared against it row by row.
+differentiated with each Diffrax adjoint a :class:`pdesolve.neural_ode.NeuralODE` takes, named
+here as in the result rows (:data:`ADJOINT_NAMES`): the *anchor* is the default
+``recursive-checkpoint`` (:class:`diffrax.RecursiveCheckpointAdjoint`: exact gradient of the
+discrete solve, $O(\log N)$ checkpoints); ``backsolve`` (:class:`diffrax.BacksolveAdjoint`:
+continuous adjoint, $O(1)$ memory) and ``direct`` (:class:`diffrax.DirectAdjoint`: stores every
+step) are compared against it row by row.
 
 Reported per row: wall time of one ``value_and_grad`` after compilation (best of `repeats`),
 relative gradient error against the reference, and memory. **Memory** is XLA's compile-time
@@ -45,6 +47,12 @@ from .._errors import InvalidInputError
 from ._timing import best_time
 
 PROBLEMS = ("advection", "burgers")
+#: Benchmark row names of the Diffrax adjoints; the first is the anchor the others are compared with.
+ADJOINT_NAMES = {
+    "recursive-checkpoint": diffrax.RecursiveCheckpointAdjoint,
+    "backsolve": diffrax.BacksolveAdjoint,
+    "direct": diffrax.DirectAdjoint,
+}
 _ADJOINTS = ("backsolve", "direct")  # compared against the recursive-checkpoint anchor
 _T = 1.0
 _DIFFUSIVE_DECAY = 36.0  # lambda_max * T of the viscous term of the Burgers problem
@@ -96,7 +104,7 @@ def _loss(y_final, target):
     return 0.5 * jnp.sum((y_final - target) ** 2)
 
 
-def _solve_loss(theta, problem, y0, target, num_steps: int, adjoint: str):
+def _solve_loss(theta, problem, y0, target, num_steps: int, adjoint: diffrax.AbstractAdjoint):
     from ..neural_ode import NeuralODE
 
     model = NeuralODE(
@@ -194,7 +202,7 @@ def run_adjoint_benchmark(
                 for adjoint in ("recursive-checkpoint",) + tuple(adjoints):
                     say(f"{problem} N={n} {adjoint}")
 
-                    def loss(th, adjoint=adjoint, n=n, problem=problem):
+                    def loss(th, adjoint=ADJOINT_NAMES[adjoint](), n=n, problem=problem):
                         return _solve_loss(th, problem, y0, target, n, adjoint)
 
                     compiled, memory = _compile(jax.value_and_grad(loss), theta)

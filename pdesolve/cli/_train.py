@@ -1,11 +1,10 @@
-"""``pdesolve train <model>``: train a neural operator on an HDF5 dataset.
+"""``pdesolve train <model>``: train a model on an HDF5 dataset with :func:`pdesolve.training.train`.
 
-One sub-command per model family registered in :mod:`pdesolve.training` (``fno``, ``unet``
-built in). To add a model (e.g. ``mp-pde``, ``neural-ode``), call
-:func:`pdesolve.training.register_model` in a module listed in
-:data:`pdesolve.training.PLUGIN_MODULES`; its ``add_arguments`` adds the model's own options
-and ``build(options, in_channels=..., out_channels=..., ndim=..., key=...)`` receives them as a
-dict. Nothing here needs editing.
+One sub-command per :class:`~pdesolve.training.ModelSpec` in :func:`model_specs`: the
+package that owns a model defines its spec (``pdesolve.training.FNO_SPEC``, ``UNET_SPEC``,
+``pdesolve.mp_pde.MP_PDE_SPEC``, ``pdesolve.neural_ode.NEURAL_ODE_SPEC``) and this module
+lists them. A spec's ``add_arguments`` adds the model's own options; ``open_data``, ``build``
+and ``loss`` receive them as a dict.
 """
 
 from __future__ import annotations
@@ -24,6 +23,8 @@ _COMMON_HELP = (
 
 
 def _add_common(p) -> None:
+    from ..training import SCHEDULES
+
     p.add_argument("--data", required=True, help="HDF5 dataset (pdesolve or PDEBench layout)")
     p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
     p.add_argument("--epochs", type=int, default=10, help="passes over the training split (10)")
@@ -31,10 +32,12 @@ def _add_common(p) -> None:
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
     p.add_argument("--optimizer", default="adam", help="a pdesolve.optim optimizer name: adam, adamw, sgd, lion, ... (adam)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (adamw: decoupled) (0)")
-    p.add_argument("--schedule", default="constant", choices=("constant", "step", "cosine", "warmup-cosine"),
-                   help="learning-rate schedule (constant)")
+    p.add_argument("--schedule", default="constant", choices=SCHEDULES, help="learning-rate schedule (constant)")
     p.add_argument("--step-epochs", type=int, default=100, help="step schedule: epochs between decays (100)")
-    p.add_argument("--decay", type=float, default=0.5, help="step schedule: factor per decay (0.5)")
+    p.add_argument("--decay", type=float, default=0.5, help="step and milestones schedules: factor per decay (0.5)")
+    p.add_argument("--milestones", type=int, nargs="+", default=(), help="milestones schedule: epochs of the decays")
+    p.add_argument("--final-lr-fraction", type=float, default=0.0,
+                   help="cosine schedules: final learning rate as a fraction of the peak (0)")
     p.add_argument("--window", type=int, default=1, help="input frames (1)")
     p.add_argument("--rollout-steps", type=int, default=1, help="predicted frames per training sample (1: one-step)")
     p.add_argument("--eval-rollout-steps", type=int, default=None, help="evaluation rollout length (default: to the end)")
@@ -51,6 +54,10 @@ def _add_common(p) -> None:
     p.add_argument("--devices", type=int, default=1, help="data-parallel devices (1; with --distributed: all)")
     p.add_argument("--eval-every", type=int, default=1, help="validate every n epochs, 0 = never (1)")
     p.add_argument("--eval-batch-size", type=int, default=32, help="samples per evaluation batch (32)")
+    p.add_argument("--steps-per-epoch", type=int, default=None,
+                   help="optimizer steps per epoch (default: the training samples // batch size)")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="also checkpoint every n steps (default: at the end of each epoch)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.eqx")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")
@@ -61,10 +68,25 @@ def _add_common(p) -> None:
     p.add_argument("--json", action="store_true", help="print the final metrics as JSON")
 
 
-def register(sub) -> None:
-    from ..training import available_models
+def model_specs() -> tuple:
+    """The model specs ``pdesolve train`` offers: fno, unet, mp-pde, neural-ode."""
+    from ..mp_pde import MP_PDE_SPEC
+    from ..neural_ode import NEURAL_ODE_SPEC
+    from ..training import FNO_SPEC, UNET_SPEC
 
-    models = available_models()
+    return (FNO_SPEC, UNET_SPEC, MP_PDE_SPEC, NEURAL_ODE_SPEC)
+
+
+def register(sub, specs=None) -> None:
+    """Add ``train`` with one sub-command per spec of `specs` (default :func:`model_specs`)."""
+    from .._errors import InvalidInputError
+
+    specs = model_specs() if specs is None else tuple(specs)
+    models = {}
+    for spec in specs:
+        if spec.name in models:
+            raise InvalidInputError(f"two models are called {spec.name!r}")
+        models[spec.name] = spec
     p = sub.add_parser(
         "train",
         help="train on an HDF5 dataset: fno, unet, mp-pde, neural-ode (checkpoints, --resume)",
@@ -78,7 +100,7 @@ def register(sub) -> None:
         if spec.add_arguments is not None:
             group = mp.add_argument_group(f"{name} options")
             spec.add_arguments(group)
-        mp.set_defaults(run=run, model_options=_option_names(spec))
+        mp.set_defaults(run=run, spec=spec, model_options=_option_names(spec))
     p.set_defaults(run=lambda args: p.print_help() or 2)
 
 
@@ -105,29 +127,28 @@ def _splits(text: str):
 def run(args) -> int:
     import jax
 
-    from ..training import TrainConfig, TrajectoryData, available_models, train
+    from ..training import TrainConfig, train
     from ._distributed_options import initialize_from_arguments
     from ._main import emit_json
 
     initialize_from_arguments(args)
-    spec = available_models()[args.model]
+    spec = args.spec
     config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, optimizer=args.optimizer,
         weight_decay=args.weight_decay, schedule=args.schedule, step_epochs=args.step_epochs, decay=args.decay,
-        window=args.window, rollout_steps=args.rollout_steps, eval_rollout_steps=args.eval_rollout_steps,
+        milestones=tuple(args.milestones), final_lr_fraction=args.final_lr_fraction, window=args.window, rollout_steps=args.rollout_steps, eval_rollout_steps=args.eval_rollout_steps,
         start=args.start, residual=args.residual, loss=args.loss, clip_norm=args.clip_norm, seed=args.seed,
         dtype=args.dtype, devices=args.devices, splits=_splits(args.splits), time_stride=args.time_stride,
         first_frame=args.first_frame, eval_every=args.eval_every, eval_batch_size=args.eval_batch_size,
+        steps_per_epoch=args.steps_per_epoch, checkpoint_every=args.checkpoint_every,
     )
     config.validate()
     out = args.out or f"runs/{args.model}"
     options = {name: getattr(args, name) for name in args.model_options}
     started = time.perf_counter()
-    with TrajectoryData(args.data, splits=config.splits, time_stride=config.time_stride,
-                        first_frame=config.first_frame) as data:
-        model = spec.build(options, in_channels=config.window * data.num_channels, out_channels=data.num_channels,
-                           ndim=data.ndim, key=jax.random.PRNGKey(config.seed))
-        loss = spec.loss(config) if spec.loss is not None else None
+    with spec.data(args.data, config, options) as data:
+        model = spec.build(options, data, config, key=jax.random.PRNGKey(config.seed))
+        loss = spec.make_loss(options, data, config)
         result = train(model, data, config, out=out, resume=args.resume, loss=loss,
                        progress=not (args.no_progress or args.json), figures=not args.no_figures, name=args.model)
     seconds = time.perf_counter() - started
@@ -140,7 +161,9 @@ def run(args) -> int:
         m = result.metrics
         line = f"trained {args.model} for {result.step} steps in {seconds:.1f} s -> {out}"
         if m:
-            line += (f"\ntest: rollout rel. L2 {m['rollout_rel_l2']:.4g} over {m['rollout_steps']} steps, "
-                     f"one-step rel. L2 {m['one_step_rel_l2']:.4g}, nRMSE (PDEBench) {m['rollout_nrmse_pdebench']:.4g}")
+            names = {"rollout_rel_l2": "rollout rel. L2", "one_step_rel_l2": "one-step rel. L2",
+                     "rollout_nrmse_pdebench": "nRMSE (PDEBench)", "accumulated_error": "accumulated error"}
+            scores = ", ".join(f"{label} {m[key]:.4g}" for key, label in names.items() if key in m)
+            line += f"\ntest over {m.get('rollout_steps', '?')} steps: {scores}"
         print(line, file=sys.stdout)
     return 0

@@ -17,29 +17,22 @@ $x_i$, the time $t_k$ and the PDE parameters $\theta$. The network is
 The first layer of $\phi$ is linear in the concatenation, so it is applied to node features
 before gathering them onto edges (the same function, fewer operations).
 
-Training (:func:`fit_mp_pde`) uses the pushforward trick: at epoch $e$ a number of unrolls
-$r \in \{0, .., \min(e, R)\}$ is drawn; the model is applied $r$ times without gradient and the
-loss $\sqrt{\sum (\hat u - u)^2}$ is taken on the next bundle. AdamW, lr $10^{-4}$ multiplied by
-0.4 at epochs $\{R, 5, 10, 15\}$, batch 16.
+Training (:mod:`pdesolve.mp_pde._training`: :class:`PushforwardTrajectories`,
+:class:`PushforwardLoss`, :func:`fit_mp_pde`) runs in :func:`pdesolve.training.train` with
+the pushforward trick.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import time
-from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._errors import InvalidInputError
-from .._errors import NonFiniteLossError
-from ..training import load_checkpoint, save_checkpoint
 
 
 class RadiusGraph(eqx.Module):
@@ -297,158 +290,3 @@ def rollout_mp_pde(
         return frames.reshape(-1, u0.shape[-1])[:num_steps]
 
     return jax.vmap(one)(u_start, t_start, theta)
-
-
-def fit_mp_pde(
-    model: MPPDE,
-    u,
-    theta,
-    x,
-    t,
-    graph: RadiusGraph,
-    *,
-    epochs: int = 20,
-    iterations_per_epoch: int | None = None,
-    batch_size: int = 16,
-    learning_rate: float = 1e-4,
-    weight_decay: float = 1e-8,
-    max_unroll: int = 1,
-    lr_milestones: Sequence[int] | None = None,
-    lr_decay: float = 0.4,
-    key: PRNGKeyArray | None = None,
-    checkpoint: str | None = None,
-    checkpoint_every: int = 500,
-    resume: bool = False,
-    progress: bool = False,
-    callback: Callable[[int, dict], None] | None = None,
-    epoch_callback: Callable[[int, MPPDE], None] | None = None,
-) -> tuple[MPPDE, dict]:
-    r"""Train `model` on trajectories `u` ``[sample, t, x]`` with PDE parameters `theta` ``[sample, p]``.
-
-    Each step draws `batch_size` samples and start frames $s$ (uniform over the frames that
-    leave room for the window, the unrolls and the target), applies the pushforward trick
-    (``r ~ U{0..min(epoch, max_unroll)}`` gradient-free unrolls, loss on the next bundle) and
-    takes an AdamW step on $\sqrt{\sum_{b,\ell,x} (\hat u - u)^2}$.
-
-    **Arguments:** `x` node positions, `t` frame times, `graph` (:func:`radius_graph`);
-    `epochs`; `iterations_per_epoch` (default ``nt * N / batch_size`` as in the paper:
-    every start frame of every sample once per epoch in expectation); `learning_rate`,
-    `weight_decay`; `lr_milestones` (epochs; default ``{max_unroll, 5, 10, 15}``) and
-    `lr_decay`; `key`; `checkpoint` (file; written every `checkpoint_every` steps and at the
-    end) and `resume`; `progress` (tqdm bar); `callback(step, record)` after every step;
-    `epoch_callback(epoch, model)` after every epoch (1-based; e.g. validation and model selection).
-
-    Returns ``(model, history)`` with per-step ``loss``, ``unroll``, ``lr`` and ``wall_s``.
-    Raises :class:`~pdesolve.training.NonFiniteLossError` on a NaN/Inf loss (the last
-    good parameters are saved to `checkpoint` first) and :class:`~pdesolve.InvalidInputError`
-    for bad data (wrong shapes, NaN, a grid that does not match the graph).
-    """
-    if not isinstance(model, MPPDE):
-        raise InvalidInputError(f"model must be an MPPDE, got {type(model).__name__}")
-    u = check_trajectories(u, model.window)
-    theta = np.asarray(theta)
-    if theta.shape != (u.shape[0], model.num_params) or not np.all(np.isfinite(theta)):
-        raise InvalidInputError(f"theta must be finite and shaped [{u.shape[0]}, {model.num_params}], got {theta.shape}")
-    _check_nodes(model, u, x, graph)
-    t = np.asarray(t, dtype=np.float64)
-    if t.shape != (u.shape[1],):
-        raise InvalidInputError(f"t has shape {t.shape}; the data have {u.shape[1]} frames")
-    if not np.allclose(np.diff(t), model.dt, rtol=1e-6):
-        raise InvalidInputError(f"frame spacing {t[1] - t[0]:.6g} differs from the model's dt = {model.dt:.6g}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every)):
-        if isinstance(value, bool) or int(value) != value or value < 1:
-            raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
-    if not (learning_rate > 0 and math.isfinite(learning_rate)):
-        raise InvalidInputError(f"learning_rate must be positive and finite, got {learning_rate!r}")
-    num_samples, num_times, _ = u.shape
-    K = model.window
-    max_unroll = int(max(0, min(max_unroll, (num_times - 2 * K) // K)))
-    batch_size = min(int(batch_size), num_samples)
-    if iterations_per_epoch is None:
-        iterations_per_epoch = max(1, num_times * num_samples // batch_size)
-    total = int(epochs) * int(iterations_per_epoch)
-    milestones = sorted(set([max_unroll, 5, 10, 15] if lr_milestones is None else lr_milestones))
-    boundaries = {int(m) * int(iterations_per_epoch): lr_decay for m in milestones if 0 < m < epochs}
-    schedule = optax.piecewise_constant_schedule(learning_rate, boundaries)
-    optimizer = optax.adamw(schedule, weight_decay=weight_decay)
-    key = jax.random.PRNGKey(0) if key is None else key
-    dtype = model.encoder_in.weight.dtype  # data are cast to the weights' dtype
-    data = jnp.asarray(u, dtype)
-    params_all = jnp.asarray(theta, dtype)
-    times = jnp.asarray(t, dtype)
-    x = jnp.asarray(x, dtype)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    opt_state = optimizer.init(params)
-    start = 0
-    if checkpoint and resume and os.path.exists(checkpoint):
-        model, opt_state, _, header = load_checkpoint(checkpoint, model=model, opt_state=opt_state, key=None)
-        start = int(header["step"])
-        params, static = eqx.partition(model, eqx.is_inexact_array)
-
-    def windows(idx, s, length):
-        return jax.vmap(lambda i, si: jax.lax.dynamic_slice_in_dim(data[i], si, length, axis=0))(idx, s)
-
-    def make_step(unroll: int):
-        @eqx.filter_jit
-        def step(params, opt_state, key):
-            k1, k2 = jax.random.split(key)
-            idx = jax.random.randint(k1, (batch_size,), 0, num_samples)
-            # window [s-K, s), unrolls, then a target [s + rK, s + (r+1)K) inside the data.
-            s = jax.random.randint(k2, (batch_size,), K, num_times - K * (unroll + 1) + 1)
-            inputs = windows(idx, s - K, K)
-            th = params_all[idx]
-            apply = jax.vmap(lambda m, w, tt, p: m(w, tt, p, x, graph), in_axes=(None, 0, 0, 0))
-            model_ = eqx.combine(params, static)
-            for r in range(unroll):  # pushforward: no gradient through the unrolled bundles
-                inputs = jax.lax.stop_gradient(apply(model_, inputs, times[s + r * K - 1], th))
-            target = windows(idx, s + unroll * K, K)
-            t_last = times[s + unroll * K - 1]
-
-            def loss_fn(p):
-                pred = apply(eqx.combine(p, static), inputs, t_last, th)
-                return jnp.sqrt(jnp.sum((pred - target) ** 2))
-
-            loss, grads = jax.value_and_grad(loss_fn)(params)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return optax.apply_updates(params, updates), opt_state, loss
-
-        return step
-
-    steps = {r: make_step(r) for r in range(max_unroll + 1)}
-    history = {"loss": [], "unroll": [], "lr": [], "wall_s": []}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, initial=start, desc="mp-pde", unit="step")
-    t0 = time.perf_counter()
-    good = (params, opt_state)
-    rng = np.random.default_rng(int(jax.random.randint(key, (), 0, 2**31 - 1)) + start)
-    for step_index in range(start, total):
-        epoch = step_index // int(iterations_per_epoch)
-        unroll = int(rng.integers(0, min(epoch, max_unroll) + 1))
-        key, sub = jax.random.split(jax.random.fold_in(key, step_index))
-        params, opt_state, loss = steps[unroll](params, opt_state, sub)
-        loss = float(loss)
-        if not math.isfinite(loss):
-            if checkpoint:
-                save_checkpoint(checkpoint, model=eqx.combine(good[0], static), opt_state=good[1], key=None,
-                                step=step_index, epoch=0, metadata={"stopped": "non-finite loss"})
-            raise NonFiniteLossError(step_index + 1, checkpoint)
-        good = (params, opt_state)
-        record = {"loss": loss, "unroll": unroll, "lr": float(schedule(step_index)), "wall_s": time.perf_counter() - t0}
-        for k_, v in record.items():
-            history[k_].append(v)
-        if callback is not None:
-            callback(step_index + 1, record)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3g}", epoch=epoch)
-        if checkpoint and ((step_index + 1) % int(checkpoint_every) == 0 or step_index + 1 == total):
-            save_checkpoint(checkpoint, model=eqx.combine(params, static), opt_state=opt_state, key=None,
-                            step=step_index + 1, epoch=0)
-        if epoch_callback is not None and (step_index + 1) % int(iterations_per_epoch) == 0:
-            epoch_callback((step_index + 1) // int(iterations_per_epoch), eqx.combine(params, static))
-    if bar is not None:
-        bar.close()
-    return eqx.combine(params, static), history

@@ -3,15 +3,17 @@ r"""Neural ODEs $\dot y = f_\theta(t, y)$ solved with Diffrax, with a choice of 
 A neural ODE (Chen et al., NeurIPS 2018) is a vector field network $f_\theta$ integrated
 by an ODE solver; the prediction at times $t_0 < t_1 < \dots < t_K$ is
 $y(t_k) = y_0 + \int_{t_0}^{t_k} f_\theta(t, y)\,\mathrm dt$. Its gradient with respect to
-$\theta$ can be computed three ways (the `adjoint` of :class:`NeuralODE`):
+$\theta$ can be computed three ways, chosen by the Diffrax adjoint object given to
+:class:`NeuralODE` (``adjoint=``):
 
-- ``"recursive-checkpoint"`` (default, :class:`diffrax.RecursiveCheckpointAdjoint`):
+- :class:`diffrax.RecursiveCheckpointAdjoint` (default):
   *discretise-then-optimise*. Reverse-mode autodiff through the solver's own steps, storing
   only $O(\log N)$ checkpoints of an $N$-step solve (binomial checkpointing, recomputing the
-  rest). The gradient is the exact derivative of the computed solution, so it is as accurate
-  as the forward solve. It needs `max_steps`, the most steps any solve may take; memory grows
-  slowly with `max_steps`. The right choice almost always.
-- ``"backsolve"`` (:class:`diffrax.BacksolveAdjoint`): the *continuous adjoint*
+  rest; ``RecursiveCheckpointAdjoint(checkpoints=...)`` sets their number). The gradient is
+  the exact derivative of the computed solution, so it is as accurate as the forward solve.
+  It needs `max_steps`, the most steps any solve may take; memory grows slowly with
+  `max_steps`. The right choice almost always.
+- :class:`diffrax.BacksolveAdjoint`: the *continuous adjoint*
   (optimise-then-discretise). The adjoint ODE
   $\dot a = -a^\top \partial_y f$, $\dot g = -a^\top \partial_\theta f$ is solved backwards
   from $t_K$ together with $y$ itself, so memory is $O(1)$ in the number of steps. The
@@ -22,7 +24,7 @@ $\theta$ can be computed three ways (the `adjoint` of :class:`NeuralODE`):
   and truncation errors until the gradient is garbage. Use it only for non-dissipative
   dynamics (oscillators, advection, Hamiltonian systems) when memory is the constraint.
   Gradients are taken only with respect to the vector field's parameters, ``y0`` and ``args``.
-- ``"direct"`` (:class:`diffrax.DirectAdjoint`): differentiate the solver loop directly
+- :class:`diffrax.DirectAdjoint`: differentiate the solver loop directly
   (a bounded while loop). Exact like checkpointing, but stores every step up to `max_steps`
   and is slower; it is the one that supports forward-mode (``jax.jvp``) and higher-order
   derivatives.
@@ -46,28 +48,6 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray, PyTree
 
 from .._errors import InvalidInputError
-
-ADJOINTS = ("recursive-checkpoint", "backsolve", "direct")
-
-
-def make_adjoint(name: str, *, checkpoints: int | None = None) -> diffrax.AbstractAdjoint:
-    """The Diffrax adjoint called `name` (one of :data:`ADJOINTS`).
-
-    **Arguments:**
-
-    - `name`: ``"recursive-checkpoint"``, ``"backsolve"`` or ``"direct"`` (see the module docs
-      for when each is right).
-    - `checkpoints`: number of checkpoints of the recursive-checkpoint adjoint (default:
-      Diffrax's choice, about $\\log_2$ of `max_steps`).
-    """
-    if name == "recursive-checkpoint":
-        return diffrax.RecursiveCheckpointAdjoint(checkpoints=checkpoints)
-    if name == "backsolve":
-        return diffrax.BacksolveAdjoint()
-    if name == "direct":
-        return diffrax.DirectAdjoint()
-    raise InvalidInputError(f"unknown adjoint {name!r}; choose from {', '.join(ADJOINTS)}")
-
 
 def _rms(tree) -> Array:
     """Root-mean-square over all leaves, with a zero (not NaN) gradient at zero."""
@@ -289,8 +269,9 @@ class NeuralODE(eqx.Module):
 
     - `vector_field`: a callable module ``f(t, y, args) -> dy/dt`` (e.g. :class:`MLPVectorField`,
       :class:`ClosureVectorField`).
-    - `adjoint`: ``"recursive-checkpoint"`` (default), ``"backsolve"`` or ``"direct"`` (see
-      the module documentation for when each is right).
+    - `adjoint`: a Diffrax adjoint: ``diffrax.RecursiveCheckpointAdjoint()`` (default),
+      ``diffrax.BacksolveAdjoint()`` or ``diffrax.DirectAdjoint()`` (see the module
+      documentation for when each is right).
     - `solver`: a Diffrax solver (default ``Tsit5()``).
     - `rtol`, `atol`: tolerances of the adaptive step-size controller.
     - `dt0`: initial step (``None``: chosen by the controller). With ``adaptive=False`` the
@@ -298,34 +279,35 @@ class NeuralODE(eqx.Module):
     - `adaptive`: use a PID controller (default) or constant steps of `dt0`.
     - `max_steps`: the most steps one solve may take (the checkpointed and direct adjoints
       need it; a solve that needs more fails with a Diffrax error).
-    - `checkpoints`: checkpoints of the recursive-checkpoint adjoint (``None``: automatic).
     """
 
     vector_field: Callable
     solver: diffrax.AbstractSolver
-    adjoint: str = eqx.field(static=True)
+    adjoint: diffrax.AbstractAdjoint
     rtol: float = eqx.field(static=True)
     atol: float = eqx.field(static=True)
     dt0: float | None = eqx.field(static=True)
     adaptive: bool = eqx.field(static=True)
     max_steps: int = eqx.field(static=True)
-    checkpoints: int | None = eqx.field(static=True)
 
     def __init__(
         self,
         vector_field: Callable,
         *,
-        adjoint: str = "recursive-checkpoint",
+        adjoint: diffrax.AbstractAdjoint | None = None,
         solver: diffrax.AbstractSolver | None = None,
         rtol: float = 1e-5,
         atol: float = 1e-7,
         dt0: float | None = None,
         adaptive: bool = True,
         max_steps: int = 4096,
-        checkpoints: int | None = None,
     ):
-        if adjoint not in ADJOINTS:
-            raise InvalidInputError(f"unknown adjoint {adjoint!r}; choose from {', '.join(ADJOINTS)}")
+        adjoint = diffrax.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
+        if not isinstance(adjoint, diffrax.AbstractAdjoint):
+            raise InvalidInputError(
+                f"adjoint must be a Diffrax adjoint object such as diffrax.RecursiveCheckpointAdjoint(), "
+                f"diffrax.BacksolveAdjoint() or diffrax.DirectAdjoint(), got {adjoint!r}"
+            )
         if not callable(vector_field):
             raise InvalidInputError(f"vector_field must be callable f(t, y, args), got {type(vector_field).__name__}")
         solver = diffrax.Tsit5() if solver is None else solver
@@ -348,7 +330,6 @@ class NeuralODE(eqx.Module):
         self.dt0 = None if dt0 is None else float(dt0)
         self.adaptive = bool(adaptive)
         self.max_steps = int(max_steps)
-        self.checkpoints = checkpoints
 
     def _controller(self, norm=None):
         if not self.adaptive:
@@ -401,7 +382,7 @@ class NeuralODE(eqx.Module):
             args=args,
             saveat=diffrax.SaveAt(ts=save_times),
             stepsize_controller=self._controller(),
-            adjoint=make_adjoint(self.adjoint, checkpoints=self.checkpoints),
+            adjoint=self.adjoint,
             max_steps=self.max_steps,
             throw=throw,
         )
@@ -435,15 +416,17 @@ class NeuralODE(eqx.Module):
         (For the local variant of Pal et al. 2023 use :meth:`solve_with_local_regulariser`.) The steps taken are
         exactly those of :meth:`__call__`.
 
-        Needs an adaptive solver and the ``"recursive-checkpoint"`` or ``"direct"`` adjoint
-        (the backsolve adjoint would integrate the accumulators backwards, which is not meaningful).
+        Needs an adaptive solver and a discretise-then-optimise adjoint (recursive checkpoint or
+        direct; :class:`diffrax.BacksolveAdjoint` would integrate the accumulators backwards,
+        which is not meaningful).
         ``throw=False`` turns a failed solve into NaN outputs, as in :meth:`solve`.
         """
         if not self.adaptive:
             raise InvalidInputError("solve_with_stats records adaptive error estimates; this NeuralODE has adaptive=False")
-        if self.adjoint == "backsolve":
+        if isinstance(self.adjoint, diffrax.BacksolveAdjoint):
             raise InvalidInputError(
-                "solver-heuristic regularisation needs the 'recursive-checkpoint' or 'direct' adjoint, not 'backsolve'"
+                "solver-heuristic regularisation through the solve needs a recursive-checkpoint or direct adjoint, "
+                "not diffrax.BacksolveAdjoint (the local regulariser works with any)"
             )
         ts = self._check_times(y0, ts)
         dtype = jax.tree_util.tree_leaves(y0)[0].dtype
@@ -466,7 +449,7 @@ class NeuralODE(eqx.Module):
             args=args,
             saveat=diffrax.SaveAt(ts=ts, t1=True),
             stepsize_controller=self._controller(norm=lambda s: _rms(s.y)),
-            adjoint=make_adjoint(self.adjoint, checkpoints=self.checkpoints),
+            adjoint=self.adjoint,
             max_steps=self.max_steps,
             throw=throw,
         )
@@ -495,8 +478,8 @@ class NeuralODE(eqx.Module):
         that one step and return its scaled error estimate times the step, $E\,h$, and its
         stiffness estimate times the step, $S\,h$ (:func:`stiffness_estimate`; 0 if the solver
         has none). $y$ and $h$ are constants (gradients are stopped): the gradient reaches
-        $	heta$ only through the one step's stages, so this works with any adjoint, including
-        ``"backsolve"``. It costs two vector-field evaluations for $h$ plus one step's.
+        $\theta$ only through the one step's stages, so this works with any adjoint, including
+        :class:`diffrax.BacksolveAdjoint`. It costs two vector-field evaluations for $h$ plus one step's.
         """
         if not self.adaptive or not isinstance(self.solver, diffrax.AbstractAdaptiveSolver):
             raise InvalidInputError("the local regulariser needs an adaptive solver with an error estimate")

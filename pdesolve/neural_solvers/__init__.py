@@ -11,7 +11,6 @@ import warnings
 
 #: Old name -> the package that holds it now.
 MOVED = {
-    "ADJOINTS": "pdesolve.neural_ode",
     "AbstractFieldEquation": "pdesolve.neural_fields",
     "AdvectionField": "pdesolve.neural_fields",
     "AllenCahnField": "pdesolve.neural_fields",
@@ -53,7 +52,6 @@ MOVED = {
     "heat_exact": "pdesolve.neural_fields",
     "insr_taylor_green": "pdesolve.neural_fields",
     "load_combined_dataset": "pdesolve.datasets",
-    "make_adjoint": "pdesolve.neural_ode",
     "march": "pdesolve.neural_fields",
     "parameter_count": "pdesolve.neural_fields",
     "pointwise_jacobian": "pdesolve.linalg",

@@ -1,7 +1,8 @@
 """Atomic training checkpoints: model, optimizer state, RNG key and counters in one file.
 
 File format: one line of JSON metadata (``step``, ``epoch``, ``history``, ``config``, format
-version), then the array leaves of ``(model, opt_state, key)`` written by
+version; :func:`~pdesolve.training.train` adds ``steps_per_epoch``, ``partial`` (the per-step
+values of an unfinished epoch) and, after a non-finite loss, ``stopped``), then the array leaves of ``(model, opt_state, key)`` written by
 :func:`equinox.tree_serialise_leaves`. It is written to ``<path>.tmp``, flushed, fsynced and
 renamed over `path`, so a crash leaves either the previous checkpoint or the new one.
 """

@@ -1,6 +1,10 @@
-"""Trajectory data for training: in-memory numpy arrays or HDF5 files, split and batched into windows.
+"""Training data sources: the interface :func:`~pdesolve.training.train` reads, and trajectory windows.
 
-Training samples are *windows*: `window` consecutive frames in, the `horizon` frames after
+:class:`AbstractTrainingData` is what the training loop needs from data: the size of each
+split, one epoch of batches (pytrees of arrays whose leaves share a leading batch axis) that
+depend only on the run's config and the epoch number, and an evaluation of a model on a split.
+
+:class:`TrajectoryData` implements it for window-to-frame surrogates. Training samples are *windows*: `window` consecutive frames in, the `horizon` frames after
 them as targets. Batches hold ``inputs [b, window, c, *space]`` and ``targets [b, horizon, c,
 *space]`` (channel first, the layout of every pdesolve field). HDF5 files (pdesolve or
 PDEBench layout) are streamed with :class:`pdesolve.datasets.DataLoader`; a numpy array
@@ -10,19 +14,71 @@ same batches for the same data.
 
 from __future__ import annotations
 
+import abc
+import itertools
 import os
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from .._errors import InvalidInputError
 from ..datasets import DataLoader, H5Dataset, open_dataset, split_indices
 from ..datasets import check_shard, shard_rows
+from ._evaluate import evaluate
 
 STARTS = ("first", "random")
 
 
-class TrajectoryData:
+class AbstractTrainingData(abc.ABC):
+    r"""A source of training batches and evaluations for :func:`~pdesolve.training.train`.
+
+    The loop runs `config.epochs` epochs of :meth:`steps_per_epoch` optimizer steps. Epoch $e$
+    takes the batches of :meth:`train_batches` ``(config, e)`` in order; the loss sees each
+    batch as it is yielded (floating leaves cast to `config.dtype`). For an exact resume the
+    batches of epoch $e$ must depend only on `config` (its `seed` included) and $e$, never on
+    what was drawn before in this process: a run resumed at step $n$ replays the batches of
+    its epoch up to $n$ and discards them. With data parallelism every leaf of a batch is
+    sharded along its first axis, so all leaves carry the batch axis first.
+
+    Use it as a context manager (or call :meth:`close`) to release files it opened.
+    """
+
+    @abc.abstractmethod
+    def split_size(self, split: str) -> int:
+        """Samples in `split` (``train``, ``val``, ``test`` or ``all``)."""
+
+    @abc.abstractmethod
+    def check(self, config) -> None:
+        """Raise :class:`~pdesolve.InvalidInputError` if `config` does not fit these data."""
+
+    @abc.abstractmethod
+    def steps_per_epoch(self, config) -> int:
+        """Optimizer steps in one epoch of `config` (at least 1, or :class:`~pdesolve.InvalidInputError`)."""
+
+    @abc.abstractmethod
+    def train_batches(self, config, epoch: int, *, shard: tuple[int, int] | None = None) -> Iterator[Any]:
+        """The :meth:`steps_per_epoch` batches of `epoch` (0-based), deterministic in ``(config, epoch)``.
+
+        `shard` ``(index, count)``: yield only this process's rows of every global batch (a
+        multi-process data-parallel run).
+        """
+
+    @abc.abstractmethod
+    def evaluate(self, model, split: str, config, *, figures: bool = False, out=None, name: str = "model") -> dict:
+        """Metrics of `model` on `split` (a dict of JSON-ready values; ``rollout_rel_l2`` when it applies)."""
+
+    def close(self) -> None:
+        """Release what this source opened (nothing by default)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class TrajectoryData(AbstractTrainingData):
     r"""Trajectories ``[sample, t, c, *space]`` from a numpy array or an HDF5 file, with splits.
 
     **Arguments:**
@@ -190,6 +246,39 @@ class TrajectoryData:
             data = np.concatenate(item, axis=1) if isinstance(item, tuple) else item
             yield np.moveaxis(data, -1, 2)
 
+    # -- the training interface ------------------------------------------------------------
+    def check(self, config) -> None:
+        """The run's `splits`, `time_stride`, `first_frame` must be these data's; `window` + `rollout_steps` must fit."""
+        for name in ("splits", "time_stride", "first_frame"):
+            if tuple(np.atleast_1d(getattr(self, name))) != tuple(np.atleast_1d(getattr(config, name))):
+                raise InvalidInputError(f"data was opened with {name} = {getattr(self, name)!r} but config.{name} = "
+                                        f"{getattr(config, name)!r}")
+        self.check_window(config.window, config.rollout_steps)
+
+    def steps_per_epoch(self, config) -> int:
+        """``floor(train samples / batch_size)`` full batches (or `config.steps_per_epoch`, at most that many)."""
+        full = self.split_size("train") // config.batch_size
+        if full < 1:
+            raise InvalidInputError(f"the training split has {self.split_size('train')} samples, fewer than "
+                                    f"batch_size {config.batch_size}")
+        if config.steps_per_epoch is None:
+            return full
+        if config.steps_per_epoch > full:
+            raise InvalidInputError(f"steps_per_epoch {config.steps_per_epoch} exceeds the {full} full batches of the "
+                                    "training split (an epoch is at most one pass over it)")
+        return int(config.steps_per_epoch)
+
+    def train_batches(self, config, epoch: int, *, shard: tuple[int, int] | None = None):
+        """Shuffled windows ``(inputs, targets)`` of the training split (see :meth:`batches`), full batches only."""
+        batches = self.batches("train", config.batch_size, window=config.window, horizon=config.rollout_steps,
+                               epoch=epoch, seed=config.seed, shuffle=True, drop_last=True, start=config.start,
+                               shard=shard)
+        return itertools.islice(batches, self.steps_per_epoch(config))
+
+    def evaluate(self, model, split: str, config, *, figures: bool = False, out=None, name: str = "model") -> dict:
+        """Rollout and one-step errors of a window-to-frame `model` (:func:`~pdesolve.training.evaluate`)."""
+        return evaluate(model, self, split, config, figures=figures, out=out, name=name)
+
     def close(self) -> None:
         """Stop reader threads and close a file opened here."""
         for loader in self._loaders.values():
@@ -197,9 +286,3 @@ class TrajectoryData:
         self._loaders.clear()
         if self._owns and self.dataset is not None:
             self.dataset.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

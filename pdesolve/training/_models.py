@@ -1,9 +1,10 @@
-"""Built-in trainable models: ``fno`` (:class:`~pdesolve.operators.FNO`) and ``unet`` (:class:`~pdesolve.operators.UNet`)."""
+"""Built-in window-to-frame models: :data:`FNO_SPEC` (:class:`~pdesolve.operators.FNO`) and :data:`UNET_SPEC` (:class:`~pdesolve.operators.UNet`)."""
 
 from __future__ import annotations
 
 from ..operators import FNO, UNet
-from ._registry import MODELS, register_model
+from .._errors import InvalidInputError
+from ._registry import ModelSpec, window_to_frame
 
 FNO_DEFAULTS = {"modes": 12, "width": 20, "layers": 4, "projection_width": 128}
 UNET_DEFAULTS = {"width": 16, "levels": 2, "kernel_size": 3}
@@ -35,8 +36,23 @@ def _build_unet(options, *, in_channels, out_channels, ndim, key):
                 kernel_size=o["kernel_size"], key=key)
 
 
-if "fno" not in MODELS:
-    register_model("fno", _build_fno, description="Fourier Neural Operator (Li et al. 2021), 1D/2D/3D",
-                   add_arguments=_fno_arguments)
-if "unet" not in MODELS:
-    register_model("unet", _build_unet, description="periodic U-Net baseline, 1D/2D", add_arguments=_unet_arguments)
+#: ``pdesolve train fno``: the FNO as a window-to-frame surrogate on :class:`~pdesolve.training.TrajectoryData`.
+FNO_SPEC = ModelSpec("fno", window_to_frame(_build_fno), description="Fourier Neural Operator (Li et al. 2021), 1D/2D/3D",
+                     add_arguments=_fno_arguments)
+#: ``pdesolve train unet``: the periodic U-Net baseline, window to frame.
+UNET_SPEC = ModelSpec("unet", window_to_frame(_build_unet), description="periodic U-Net baseline, 1D/2D",
+                      add_arguments=_unet_arguments)
+
+_FRAME_BUILDERS = {"fno": _build_fno, "unet": _build_unet}
+
+
+def build_model(name: str, *, in_channels: int, out_channels: int, ndim: int, key, **options):
+    """The built-in window-to-frame model ``"fno"`` or ``"unet"`` with `options` (others default).
+
+    `in_channels` = window x field channels, `out_channels` = field channels, `ndim` = space
+    dimensions; `options` are those of :data:`FNO_SPEC` / :data:`UNET_SPEC` (e.g. ``modes``,
+    ``width``).
+    """
+    if name not in _FRAME_BUILDERS:
+        raise InvalidInputError(f"unknown model {name!r}; build_model offers {', '.join(_FRAME_BUILDERS)}")
+    return _FRAME_BUILDERS[name](options, in_channels=in_channels, out_channels=out_channels, ndim=ndim, key=key)

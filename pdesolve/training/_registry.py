@@ -1,56 +1,48 @@
-"""The registry of trainable models read by ``pdesolve train``.
+"""Model specs: what ``pdesolve train <model>`` needs to know about a model family.
 
-A model family is a :class:`ModelSpec`: a name, a ``build`` function, optional command-line
-options, and optionally its own loss. Built-in: ``fno`` and ``unet``
-(:mod:`pdesolve.training._models`). Another module adds one with :func:`register_model` at
-import time and makes the command line import it by appending its module name to
-:data:`PLUGIN_MODULES` (or simply by being imported before :func:`available_models` runs)::
+A model family is a :class:`ModelSpec` object: a name, how to open the data, how to build the
+model for those data and the run's config, its loss, and its command-line options. Each package
+defines its own spec next to its model (``pdesolve.training`` has :data:`FNO_SPEC` and
+:data:`UNET_SPEC`, :mod:`pdesolve.mp_pde` and :mod:`pdesolve.neural_ode` theirs), and the
+command line lists the specs it offers explicitly (``pdesolve/cli/_train.py``)::
 
-    from pdesolve.training import register_model, PLUGIN_MODULES
+    def build(options, data, config, *, key):
+        return MySolver(data.num_channels, hidden=options.get("hidden") or 128, key=key)
 
-    def _build(options, *, in_channels, out_channels, ndim, key):
-        return MyMessagePassingSolver(in_channels, out_channels, hidden=options.get("hidden", 128), key=key)
-
-    def _options(parser):
+    def options(parser):
         parser.add_argument("--hidden", type=int, default=128)
 
-    register_model("mp-pde", _build, description="message-passing PDE solver", add_arguments=_options)
-
-and, in ``pdesolve/training/_registry.py``'s :data:`PLUGIN_MODULES`, ``"pdesolve.mp_pde._training"``.
+    MY_SPEC = ModelSpec("my-solver", build, description="my solver", add_arguments=options)
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .._errors import InvalidInputError
-
-#: Modules imported by :func:`available_models` so that their ``register_model`` calls run.
-PLUGIN_MODULES: list[str] = [
-    "pdesolve.training._models",
-    "pdesolve.mp_pde._training",
-    "pdesolve.neural_ode._plugin",
-]
+from ._data import AbstractTrainingData, TrajectoryData
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A trainable model family.
+    """A trainable model family: the model, its loss and its data source, for :func:`~pdesolve.training.train`.
 
     **Attributes:**
 
-    - `name`: the sub-command name (``pdesolve train <name>``).
-    - `build`: ``build(options, *, in_channels, out_channels, ndim, key) -> eqx.Module``; the
-      model maps a window of frames stacked on the channel axis, ``(in_channels, *space)``,
-      to the next frame ``(out_channels, *space)``. `options` is a mapping of the model's
-      options (missing keys take the model's defaults).
+    - `name`: the sub-command name (``pdesolve train <name>``), one word.
+    - `build`: ``build(options, data, config, *, key) -> eqx.Module``: the model for the opened
+      `data` (an :class:`~pdesolve.training.AbstractTrainingData`) and the
+      :class:`~pdesolve.training.TrainConfig`. `options` maps the model's option names (those
+      `add_arguments` adds) to values; ``None`` or a missing key means the model's default.
     - `description`: one line for ``--help``.
     - `add_arguments`: ``add_arguments(parser)`` adds the model's command-line options.
-    - `loss`: ``loss(config) -> (model, batch, key) -> scalar`` to replace the default
-      rollout loss (``None``: :func:`~pdesolve.training.make_rollout_loss`).
+    - `loss`: ``loss(options, data, config) -> loss`` with ``loss(model, batch, key)`` as
+      :func:`~pdesolve.training.train` takes it (``None``: the default rollout loss of
+      window-to-frame models, :func:`~pdesolve.training.make_rollout_loss`).
+    - `open_data`: ``open_data(path, config, options) -> AbstractTrainingData`` for an HDF5
+      file (``None``: :class:`~pdesolve.training.TrajectoryData` windows).
     """
 
     name: str
@@ -58,40 +50,35 @@ class ModelSpec:
     description: str = ""
     add_arguments: Callable[[Any], None] | None = None
     loss: Callable[..., Callable] | None = None
+    open_data: Callable[..., AbstractTrainingData] | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name or any(c.isspace() for c in self.name):
+            raise InvalidInputError(f"model name must be a non-empty word, got {self.name!r}")
+        if not callable(self.build):
+            raise InvalidInputError(f"build of model {self.name!r} must be callable")
+
+    def data(self, path, config, options) -> AbstractTrainingData:
+        """The training data in the HDF5 file `path` for this model (see `open_data`)."""
+        if self.open_data is not None:
+            return self.open_data(path, config, options)
+        return TrajectoryData(path, splits=config.splits, time_stride=config.time_stride,
+                              first_frame=config.first_frame)
+
+    def make_loss(self, options, data, config):
+        """The loss for :func:`~pdesolve.training.train` (``None``: its default)."""
+        return None if self.loss is None else self.loss(options, data, config)
 
 
-MODELS: dict[str, ModelSpec] = {}
+def window_to_frame(build_frame: Callable[..., Any]) -> Callable[..., Any]:
+    """A :attr:`ModelSpec.build` for a window-to-frame model from ``build_frame(options, *, in_channels, out_channels, ndim, key)``.
 
+    The model sees ``config.window`` frames of :class:`~pdesolve.training.TrajectoryData`
+    stacked on the channel axis (``window * channels`` in) and predicts one frame.
+    """
 
-def register_model(
-    name: str,
-    build: Callable[..., Any],
-    *,
-    description: str = "",
-    add_arguments: Callable[[Any], None] | None = None,
-    loss: Callable[..., Callable] | None = None,
-    overwrite: bool = False,
-) -> ModelSpec:
-    """Add a model family to :data:`MODELS` (see :class:`ModelSpec`); returns its spec."""
-    if not isinstance(name, str) or not name or any(c.isspace() for c in name):
-        raise InvalidInputError(f"model name must be a non-empty word, got {name!r}")
-    if name in MODELS and not overwrite:
-        raise InvalidInputError(f"a model called {name!r} is already registered")
-    spec = ModelSpec(name, build, description, add_arguments, loss)
-    MODELS[name] = spec
-    return spec
+    def build(options, data, config, *, key):
+        return build_frame(options, in_channels=config.window * data.num_channels, out_channels=data.num_channels,
+                           ndim=data.ndim, key=key)
 
-
-def available_models() -> Mapping[str, ModelSpec]:
-    """Every registered model, after importing :data:`PLUGIN_MODULES`."""
-    for module in list(PLUGIN_MODULES):
-        importlib.import_module(module)
-    return dict(MODELS)
-
-
-def build_model(name: str, *, in_channels: int, out_channels: int, ndim: int, key, **options):
-    """Build the registered model `name` with `options` (others default)."""
-    models = available_models()
-    if name not in models:
-        raise InvalidInputError(f"unknown model {name!r}; choose from {', '.join(sorted(models))}")
-    return models[name].build(options, in_channels=in_channels, out_channels=out_channels, ndim=ndim, key=key)
+    return build
