@@ -52,7 +52,7 @@ def test_registry_declares_the_papers_three_experiments():
         np.testing.assert_allclose(np.diff(times), t_final / 249, rtol=1e-12)
     # The generic recipes of `generate` / `pdesolve generate` are a different kind.
     assert not set(problems.COMBINED_RECIPES) & set(RECIPES)
-    with pytest.raises(InvalidInputError, match="unknown recipe 'combined-e1'"):
+    with pytest.raises(InvalidInputError, match="unknown recipe problem 'combined-e1'"):
         problems.get("combined-e1", problems.Recipe)
     with pytest.raises(InvalidInputError, match="experiment must be one of E1, E2, E3, got 'E4'"):
         problems.combined_recipe("E4")
