@@ -5,8 +5,16 @@
   :class:`Problem`: a PDE, an initial condition and a time step) behind ``pdesolve solve``.
 - Dataset recipes (:class:`Recipe`, :data:`RECIPES`) behind ``pdesolve generate`` and
   :func:`pdesolve.datasets.generate`.
+- Neural-field benchmarks (:class:`FieldProblem`: a declared PDE, box, initial condition,
+  reference and network; :meth:`FieldProblem.reference` gives the error grid as a
+  :class:`FieldReference`) behind ``pdesolve solve --method teng|tdvp|insr`` and
+  :mod:`pdesolve.neural_fields`.
 """
 
+from ._fields import FieldNetwork as FieldNetwork
+from ._fields import FieldProblem as FieldProblem
+from ._fields import FieldReference as FieldReference
+from ._fields import grid_points as grid_points
 from ._recipes import RECIPES as RECIPES
 from ._recipes import Recipe as Recipe
 from ._recipes import get_recipe as get_recipe
@@ -22,6 +30,9 @@ from ._registry import registry as registry
 
 __all__ = [
     "AbstractProblem",
+    "FieldNetwork",
+    "FieldProblem",
+    "FieldReference",
     "PROBLEMS",
     "Problem",
     "RECIPES",
@@ -30,6 +41,7 @@ __all__ = [
     "build_problem",
     "get",
     "get_recipe",
+    "grid_points",
     "names",
     "register",
     "registry",
