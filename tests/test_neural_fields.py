@@ -245,22 +245,20 @@ def test_failed_inner_solve_warns_with_the_step_number(name, heat_fit):
     assert result.failed_steps == [1, 2]
 
 
-def test_tdvp_with_diffrax_tracks_the_solution_and_counts_solver_steps(heat_fit):
+def test_tdvp_with_an_adaptive_diffrax_controller_tracks_the_solution(heat_fit):
+    """Adaptive Bosh3 steps inside each output step; the error is then the tangent-space error alone."""
     pts, w, net = heat_fit
-    result = TDVP(HeatField(0.1), pts, w, dt=0.1, solver=diffrax.Heun()).solve(net, 2, progress=False)
-    error = _heat_semigroup_error(net, result.state, 0.2, dt=0.1)
-    change = _heat_semigroup_error(net, net, 0.2, dt=0.1)
+    solver = TDVP(HeatField(0.1), pts, w, dt=0.1, solver=diffrax.Bosh3(),
+                  stepsize_controller=diffrax.PIDController(rtol=1e-4, atol=1e-7))
+    result = solver.solve(net, 2, progress=False)
+    error = _heat_semigroup_error(net, result.state, 0.2)
+    change = _heat_semigroup_error(net, net, 0.2)
     # TDVP on this underdetermined tiny problem is poor (measured ~0.7 of the change) but must
     # beat doing nothing; its accuracy is compared in experiments/teng.py
     assert error < 0.9 * change, (error, change)
-    assert result.iterations == [1, 1]  # one constant Diffrax step per output step
+    assert len(result.iterations) == 2 and all(i >= 2 for i in result.iterations)
     # the residual is the relative misfit of the TDVP least-squares problem: between 0 and 1
     assert all(0.0 < r < 1.0 for r in result.residuals)
-    # an adaptive controller takes its own steps inside each output step
-    adaptive = TDVP(HeatField(0.1), pts, w, dt=0.1, solver=diffrax.Bosh3(),
-                    stepsize_controller=diffrax.PIDController(rtol=1e-3, atol=1e-6)).solve(net, 2, progress=False)
-    assert len(adaptive.iterations) == 2 and all(i >= 1 for i in adaptive.iterations)
-    np.testing.assert_allclose(ravel_pytree(adaptive.state)[0], ravel_pytree(result.state)[0], rtol=0.2, atol=0.2)
     with pytest.raises(InvalidInputError, match="solver"):
         TDVP(HeatField(0.1), pts, w, dt=0.1, solver="tsit5")
     with pytest.raises(InvalidInputError, match="stepsize_controller"):
@@ -402,7 +400,7 @@ def test_grid_crank_nicolson_converges_to_the_exact_pulse():
     "argv",
     [
         ["advection", "--method", "insr", "--steps", "2", "--iterations", "5", "--finish-steps", "1",
-         "--ic-steps", "20", "--resolution", "101", "--tolerance", "1e-12"],
+         "--ic-steps", "300", "--resolution", "101", "--tolerance", "1e-12"],
         ["heat", "--method", "teng", "--steps", "2", "--resolution", "8", "--width", "6", "--depth", "2",
          "--ic-steps", "50", "--ic-lbfgs-steps", "20", "--inner-iterations", "1", "--scheme", "euler"],
     ],
@@ -411,8 +409,8 @@ def test_grid_crank_nicolson_converges_to_the_exact_pulse():
 def test_cli_neural_solve_writes_summary_and_figures(argv, tmp_path, capsys, monkeypatch):
     from pdesolve.cli import _neural_solve, main
 
-    # 5 instead of 50 Levenberg-Marquardt steps in INSR's initial fit keep the test cheap
-    monkeypatch.setitem(_neural_solve._INSR_FIT_LM_STEPS, "insr-advection", 5)
+    # no Levenberg-Marquardt stage in INSR's initial fit (50 SVDs of 4000 x 481) keeps the test cheap
+    monkeypatch.setattr(_neural_solve, "_INSR_FIT_LM_STEPS", {})
     assert main(["solve", *argv, "--snapshots", "2", "--out", str(tmp_path), "--json"]) == 0
     captured = capsys.readouterr()
     summary = json.loads(captured.out)
@@ -425,7 +423,8 @@ def test_cli_neural_solve_writes_summary_and_figures(argv, tmp_path, capsys, mon
         assert summary["errors"][0] == pytest.approx(summary["ic_fit_residual"], rel=0.2)
         assert summary["warnings"][0].startswith("TENG-euler: step 1 ")
     else:
-        assert summary["errors"][0] < 0.5
+        # measured: 6.6e-3 after the fit, 8.8e-3 after two steps against the translated pulse
+        assert summary["errors"][0] < 1e-2 and summary["final_error"] < 2e-2
     assert summary["errors"][-1] == summary["final_error"] and np.isfinite(summary["final_error"])
     # every step that misses the inner-solve tolerance is named, in the summary and on stderr
     assert len(summary["warnings"]) == len(summary["failed_steps"])

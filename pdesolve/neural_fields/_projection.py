@@ -170,9 +170,11 @@ def project_onto_target(
     - `target`, `points`, `weights`: target values ``(N,)`` at points ``(N, d)``, quadrature weights.
     - `key`: PRNG key of the subset draws.
     - `ridge`: Tikhonov parameter of each least-squares solve.
-    - `jacobian`: :class:`PointwiseJacobian` (default, with the damping safeguard) or :class:`JVPJacobian`.
+    - `jacobian`: :class:`PointwiseJacobian` (default: ``PointwiseJacobian(damping=None)``, the plain
+      step; :class:`TENG` and :func:`fit_initial_condition` default to the damping safeguard) or
+      :class:`JVPJacobian`.
     """
-    jacobian = PointwiseJacobian() if jacobian is None else jacobian
+    jacobian = PointwiseJacobian(damping=None) if jacobian is None else jacobian
     if not isinstance(jacobian, AbstractTangentJacobian):
         raise InvalidInputError(f"jacobian must be PointwiseJacobian(...) or JVPJacobian(), got {jacobian!r}")
     flat0, unravel = ravel_pytree(net)
