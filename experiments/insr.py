@@ -4,7 +4,7 @@
     python experiments/insr.py                   # CPU configuration: advection 240 steps, heat, Taylor-Green
     python experiments/insr.py --problems advection --out results/insr_adv.json
 
-Problems:
+Problems (``insr-advection`` and ``insr-heat`` from ``pdesolve.problems``):
 - advection: u_t + 0.25 u_x = 0 on [-2, 2], Gaussian pulse at -1.5 (width 0.1), dt = 0.05,
   240 steps, inflow value u(-2) = 0, scored against the exact translated pulse. INSR with Adam
   only ("insr") and with a Levenberg-Marquardt finish per step ("insr+lm"), compared with
@@ -36,17 +36,18 @@ jax.config.update("jax_enable_x64", True)
 
 from pdesolve.neural_fields import (
     INSR,
-    AdvectionField,
-    HeatField,
+    ImplicitMidpoint,
+    LeastSquaresFinish,
     Siren,
-    advection_pulse,
+    build_network,
+    field_equation,
     fit_network,
     grid_advection_crank_nicolson,
-    heat_exact,
     insr_taylor_green,
     parameter_count,
-    teng_initial_condition,
 )
+from pdesolve.optim import levenberg_marquardt
+from pdesolve.problems import FieldProblem, get
 
 CONFIGS = {
     "quick": dict(adv_steps=10, adv_iters=200, adv_samples=1000, adv_finish=5, adv_finish_points=1000, heat_steps=3, heat_iters=100, tg_steps=2,
@@ -67,31 +68,27 @@ def _peak_bytes(fn, *args):
 
 
 def run_advection(cfg, seed=0, progress=True):
-    dt, velocity = 0.05, 0.25
-    eq = AdvectionField(velocity)
-    net = Siren(jax.random.PRNGKey(seed), 1, cfg["hidden"], bounds=(-2.0, 2.0))
-    net, fit_rms = fit_network(net, lambda x: advection_pulse(x[0], 0.0), -2.0, 2.0, adam_steps=cfg["fit_steps"],
+    problem = get("insr-advection", FieldProblem)
+    net = build_network(problem, jax.random.PRNGKey(seed), hidden=cfg["hidden"])
+    net, fit_rms = fit_network(net, problem.initial_values, problem.lower, problem.upper, adam_steps=cfg["fit_steps"],
                                lm_steps=100)
     params = parameter_count(net)
-    xs = jnp.linspace(-2, 2, 2001)[:, None]
+    reference = problem.reference(2001)
     steps = cfg["adv_steps"]
-
-    def error(n, t):
-        exact = advection_pulse(xs[:, 0], t, velocity)
-        return float(jnp.linalg.norm(jax.vmap(n)(xs) - exact) / jnp.linalg.norm(exact))
-
-    t_final = steps * dt
+    t_final = steps * problem.dt
     rows = []
     # the inflow end x = -2 holds u = 0 (the exact value there is below 4e-6 for t >= 0); without it
     # the implicit step's zero-residual boundary mode grows at the inflow (see INSR's docstring)
     variants = [("insr", 0)] + ([("insr+lm", cfg["adv_finish"])] if cfg["adv_finish"] > 0 else [])
     for method, finish in variants:
-        solver = INSR(eq, -2.0, 2.0, dt=dt, num_samples=cfg["adv_samples"], max_iterations=cfg["adv_iters"],
-                      learning_rate=1e-4, plateau_patience=50, finish_steps=finish,
-                      finish_method="levenberg_marquardt", num_finish_points=max(cfg["adv_finish_points"], 1),
-                      boundary_points=[[-2.0]], boundary_values=[0.0])
+        solver = INSR(field_equation(problem), problem.lower, problem.upper, dt=problem.dt, scheme=ImplicitMidpoint(),
+                      num_samples=cfg["adv_samples"], max_iterations=cfg["adv_iters"], learning_rate=1e-4,
+                      plateau_patience=50,
+                      finish=LeastSquaresFinish(levenberg_marquardt(), steps=finish,
+                                                num_points=cfg["adv_finish_points"]) if finish else None,
+                      boundary_points=problem.boundary_points, boundary_values=problem.boundary_values)
         start = time.perf_counter()
-        result = solver.solve(net, steps, error_fn=error, error_every=max(1, steps // 12), progress=progress)
+        result = solver.solve(net, steps, error_fn=reference.error, error_every=max(1, steps // 12), progress=progress)
         wall = time.perf_counter() - start
         peak = _peak_bytes(lambda n, k: solver.step(n, k)[0], net, jax.random.PRNGKey(0))
         rows.append(dict(problem="advection", method=method, values=params, error=result.final_error, wall_s=wall,
@@ -101,9 +98,9 @@ def run_advection(cfg, seed=0, progress=True):
                          max_step_residual=float(np.max(result.residuals))))
     for scheme in ("fd2", "spectral"):
         start = time.perf_counter()
-        x, u = grid_advection_crank_nicolson(params, steps, dt, velocity=velocity, scheme=scheme)
+        x, u = grid_advection_crank_nicolson(problem, params, steps, scheme=scheme)
         grid_wall = time.perf_counter() - start
-        exact = np.asarray(advection_pulse(x, t_final, velocity))
+        exact = np.asarray(problem.exact_values(x[:, None], t_final))
         err = float(np.linalg.norm(u - exact) / np.linalg.norm(exact))
         # peak: state + FFT workspace (complex copy) + amplification factors
         rows.append(dict(problem="advection", method=f"grid-cn-{scheme}", values=params, error=err, wall_s=grid_wall,
@@ -112,23 +109,16 @@ def run_advection(cfg, seed=0, progress=True):
 
 
 def run_heat(cfg, seed=0, progress=True):
-    dt, nu = 0.05, 0.1
-    two_pi = 2 * np.pi
-    net = Siren(jax.random.PRNGKey(seed), 2, (32, 32), bounds=(0.0, two_pi), periodic=True, omega0=5.0)
-    net, fit_rms = fit_network(net, teng_initial_condition, (0.0, 0.0), (two_pi, two_pi), adam_steps=cfg["fit_steps"])
-    axis = jnp.arange(48) * two_pi / 48
-    pts = jnp.stack([a.ravel() for a in jnp.meshgrid(axis, axis, indexing="ij")], axis=1)
-
-    def error(n, t):
-        exact = heat_exact(pts, t, nu)
-        return float(jnp.linalg.norm(jax.vmap(n)(pts) - exact) / jnp.linalg.norm(exact))
-
-    solver = INSR(HeatField(nu), (0.0, 0.0), (two_pi, two_pi), dt=dt, num_samples=2000,
-                  max_iterations=cfg["heat_iters"], learning_rate=1e-4, integrator="midpoint")
+    problem = get("insr-heat", FieldProblem)
+    net = build_network(problem, jax.random.PRNGKey(seed))
+    net, fit_rms = fit_network(net, problem.initial_values, problem.lower, problem.upper, adam_steps=cfg["fit_steps"])
+    reference = problem.reference(48)
+    solver = INSR(field_equation(problem), problem.lower, problem.upper, dt=problem.dt, num_samples=2000,
+                  max_iterations=cfg["heat_iters"], learning_rate=1e-4, scheme=ImplicitMidpoint())
     start = time.perf_counter()
-    result = solver.solve(net, cfg["heat_steps"], error_fn=error, error_every=1, progress=progress)
+    result = solver.solve(net, cfg["heat_steps"], error_fn=reference.error, error_every=1, progress=progress)
     return [dict(problem="heat-2d", method="insr", values=parameter_count(net), error=result.final_error,
-                 final_time=cfg["heat_steps"] * dt, wall_s=time.perf_counter() - start, ic_fit_rms=fit_rms,
+                 final_time=cfg["heat_steps"] * problem.dt, wall_s=time.perf_counter() - start, ic_fit_rms=fit_rms,
                  times=result.times, errors=result.errors)]
 
 

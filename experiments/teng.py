@@ -1,5 +1,9 @@
 """TENG vs TDVP / OBTI-Adam / PINN on the TENG problems (heat, Allen-Cahn, Burgers), float64.
 
+The problems are the registry's ``teng-heat``, ``teng-allen-cahn`` and ``teng-burgers``
+(``pdesolve.problems``: PDE, initial condition, reference and network); ``--problems`` takes
+their short names.
+
     python experiments/teng.py --quick                      # seconds-to-minutes smoke run
     python experiments/teng.py --problems heat              # CPU configuration (heat)
     python experiments/teng.py --config paper               # paper scale (GPU)
@@ -27,19 +31,29 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
+import diffrax
+
 from pdesolve.neural_fields import (
     OBTI,
+    PINN,
+    TDVP,
     TENG,
+    Heun,
     InnerSolveWarning,
-    PeriodicMLP,
+    JVPJacobian,
+    PointwiseJacobian,
+    SpaceTimeMLP,
+    build_network,
+    field_equation,
     fit_initial_condition,
-    grid_points,
     parameter_count,
-    tdvp_solve,
-    teng_initial_condition,
-    teng_problem,
-    train_pinn,
 )
+from pdesolve.problems import FieldProblem, get
+
+#: Configuration strings -> Diffrax solvers (``--set tdvp_solver=bosh3``) and TENG Jacobians.
+TDVP_SOLVERS = {"euler": diffrax.Euler, "heun": diffrax.Heun, "midpoint": diffrax.Midpoint, "bosh3": diffrax.Bosh3,
+                "tsit5": diffrax.Tsit5, "dopri5": diffrax.Dopri5}
+JACOBIANS = {"rows": PointwiseJacobian, "jvp": JVPJacobian}
 
 CONFIGS = {
     # collocation grid n x n, network widths, parameter subset, Heun dt, inner projections per stage
@@ -54,54 +68,55 @@ CONFIGS = {
 
 
 def run(problem_name: str, method: str, cfg: dict, seed: int = 0, progress: bool = True) -> dict:
-    problem = teng_problem(problem_name)
-    if cfg["n"] <= 32:
-        problem.reference_resolution = min(problem.reference_resolution, 128)
-    pts, w = grid_points(cfg["n"])
+    problem = get(f"teng-{problem_name}", FieldProblem)
+    reference = problem.reference(min(problem.reference_resolution, 128) if cfg["n"] <= 32 else None)
+    equation = field_equation(problem)
+    pts, w = problem.collocation(cfg["n"])
     steps = int(round(cfg["final_time"] / cfg["dt"]))
     record = dict(problem=problem_name, method=method, final_time=cfg["final_time"], dt=cfg["dt"], steps=steps,
                   collocation=f"{cfg['n']}x{cfg['n']}")
+    every = max(1, steps // 20)
     start = time.perf_counter()
     if method == "pinn":
-        u, info = train_pinn(problem.equation, teng_initial_condition, final_time=cfg["final_time"],
-                             iterations=cfg["pinn_iters"], batch_size=cfg["pinn_batch"], width=cfg["hidden"][0],
-                             depth=len(cfg["hidden"]), error_fn=problem.error, key=jax.random.PRNGKey(seed))
-        record.update(error=info["error"], wall_s=time.perf_counter() - start, iterations=cfg["pinn_iters"],
-                      times=[cfg["final_time"]], errors=[info["error"]])
+        key, init_key = jax.random.split(jax.random.PRNGKey(seed))
+        g = SpaceTimeMLP(init_key, problem.ndim, cfg["hidden"][0], len(cfg["hidden"]), final_time=cfg["final_time"])
+        solver = PINN(equation, problem.initial_condition, problem.lower, problem.upper, dt=cfg["dt"],
+                      iterations=cfg["pinn_iters"], batch_size=cfg["pinn_batch"])
+        result = solver.solve(g, steps, key=key, error_fn=reference.error, error_every=every)
+        record.update(error=result.final_error, wall_s=time.perf_counter() - start, iterations=cfg["pinn_iters"],
+                      times=result.times, errors=result.errors, max_step_residual=max(result.residuals))
         return record
-    net = PeriodicMLP(jax.random.PRNGKey(seed), 2, cfg["hidden"])
+    net = build_network(problem, jax.random.PRNGKey(seed), hidden=cfg["hidden"])
     record["parameters"] = parameter_count(net)
-    net, ic_res = fit_initial_condition(net, teng_initial_condition(pts), pts, w, adam_steps=cfg["ic_adam"],
+    net, ic_res = fit_initial_condition(net, problem.initial_values(pts), pts, w, adam_steps=cfg["ic_adam"],
                                         lbfgs_steps=cfg.get("ic_lbfgs", 0), iterations=cfg["ic_iters"],
                                         subset_size=cfg["subset"])
     record["ic_s"] = time.perf_counter() - start
     record["ic_fit_residual"] = float(ic_res)
-    record["ic_error"] = problem.error(net, 0.0)
-    every = max(1, steps // 20)
+    record["ic_error"] = reference.error(net, 0.0)
+    key = jax.random.PRNGKey(seed + 1)
+    if method == "teng":
+        solver = TENG(equation, pts, w, dt=cfg["dt"], scheme=Heun(), subset_size=cfg["subset"],
+                      max_inner_iterations=cfg["inner"], tolerance=cfg["tolerance"],
+                      jacobian=JACOBIANS[cfg.get("jacobian", "rows")]())
+    elif method == "obti":
+        solver = OBTI(equation, pts, w, dt=cfg["dt"], scheme=Heun(), iterations=cfg["obti_iters"])
+    elif method == "tdvp":
+        adaptive = cfg.get("tdvp_adaptive", False)
+        controller = (diffrax.PIDController(rtol=cfg.get("tdvp_rtol", 1e-6), atol=cfg.get("tdvp_atol", 1e-8))
+                      if adaptive else diffrax.ConstantStepSize())
+        solver = TDVP(equation, pts, w, dt=cfg["tdvp_dt"], solver=TDVP_SOLVERS[cfg.get("tdvp_solver", "tsit5")](),
+                      stepsize_controller=controller, rcond=cfg.get("tdvp_rcond", 1e-10))
+        steps = int(round(cfg["final_time"] / cfg["tdvp_dt"]))
+        every = max(1, steps // 10)
+    else:
+        raise ValueError(method)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InnerSolveWarning)
-        if method == "teng":
-            solver = TENG(problem.equation, pts, w, dt=cfg["dt"], scheme="heun", subset_size=cfg["subset"],
-                          max_inner_iterations=cfg["inner"], tolerance=cfg["tolerance"],
-                          jacobian=cfg.get("jacobian", "rows"))
-            result = solver.solve(net, steps, error_fn=problem.error, error_every=every, progress=progress,
-                                  key=jax.random.PRNGKey(seed + 1))
-        elif method == "obti":
-            solver = OBTI(problem.equation, pts, w, dt=cfg["dt"], scheme="heun", iterations=cfg["obti_iters"])
-            result = solver.solve(net, steps, error_fn=problem.error, error_every=every, progress=progress)
-        elif method == "tdvp":
-            import numpy as np
-
-            result = tdvp_solve(net, problem.equation, pts, w, final_time=cfg["final_time"], dt=cfg["tdvp_dt"],
-                                solver=cfg.get("tdvp_solver", "tsit5"), adaptive=cfg.get("tdvp_adaptive", False),
-                                rtol=cfg.get("tdvp_rtol", 1e-6), atol=cfg.get("tdvp_atol", 1e-8),
-                                rcond=cfg.get("tdvp_rcond", 1e-10),
-                                save_times=np.linspace(0, cfg["final_time"], 11), error_fn=problem.error)
-            record.update(tdvp_solver=cfg.get("tdvp_solver", "tsit5"), tdvp_dt=cfg["tdvp_dt"],
-                          tdvp_adaptive=cfg.get("tdvp_adaptive", False), tdvp_rcond=cfg.get("tdvp_rcond", 1e-10),
-                          tdvp_accepted_steps=result.residuals[0] if result.residuals else None)
-        else:
-            raise ValueError(method)
+        result = solver.solve(net, steps, key=key, error_fn=reference.error, error_every=every, progress=progress)
+    if method == "tdvp":
+        record.update(tdvp_solver=cfg.get("tdvp_solver", "tsit5"), tdvp_dt=cfg["tdvp_dt"], tdvp_adaptive=adaptive,
+                      tdvp_rcond=cfg.get("tdvp_rcond", 1e-10), tdvp_accepted_steps=sum(result.iterations))
     record.update(
         error=result.final_error,
         wall_s=time.perf_counter() - start,
@@ -109,7 +124,7 @@ def run(problem_name: str, method: str, cfg: dict, seed: int = 0, progress: bool
         times=result.times,
         errors=result.errors,
         failed_steps=len(result.failed_steps),
-        max_step_residual=max(result.residuals) if result.residuals and method != "tdvp" else None,
+        max_step_residual=max(result.residuals),
         warnings=len(caught),
     )
     return record

@@ -13,8 +13,14 @@ import numpy as np
 from .._errors import InvalidInputError
 
 NEURAL_METHODS = ("teng", "tdvp", "insr")
-_TENG_PDES = ("heat", "allen-cahn", "burgers")
-_INSR_PDES = ("advection", "heat")
+#: The registered field problems behind ``pdesolve solve <pde> --method <method>``.
+_FIELD_PROBLEMS = {
+    "teng": {"heat": "teng-heat", "allen-cahn": "teng-allen-cahn", "burgers": "teng-burgers"},
+    "insr": {"advection": "insr-advection", "heat": "insr-heat"},
+}
+_FIELD_PROBLEMS["tdvp"] = _FIELD_PROBLEMS["teng"]
+#: Levenberg-Marquardt steps after Adam in INSR's initial fit (the 1D pulse needs them).
+_INSR_FIT_LM_STEPS = {"insr-advection": 50}
 
 
 def _plot_error(times, errors, path, title):
@@ -66,24 +72,27 @@ def neural_solve_to_folder(
     snapshots: int = 5,
     progress: bool = True,
 ) -> dict:
-    """Run TENG / TDVP (TENG problems on [0, 2π)², float64) or INSR (1D advection, 2D heat).
+    """Run TENG / TDVP (``teng-*`` problems on [0, 2π)², float64) or INSR (``insr-advection``,
+    ``insr-heat``) on the registered field problem that ``pde_name`` and ``method`` name.
 
     Writes ``error_vs_time.png``, ``snapshots.png`` and ``summary.json`` into ``out``; returns
     the summary. ``resolution`` is the collocation grid (TENG/TDVP) and the evaluation grid.
     ``ic_steps`` Adam steps (then, for TENG/TDVP, ``ic_lbfgs_steps`` L-BFGS steps) fit the initial
     condition; INSR runs ``iterations`` Adam iterations and ``finish_steps`` Levenberg-Marquardt
-    iterations per step, and holds the inflow value u(-2) = 0 for advection.
+    iterations per step, and holds the problem's boundary data (the inflow value u(-2) = 0 for
+    advection). The command-line choices (``scheme``, ``finish_steps``) become solver objects here.
     """
     import jax
-    import jax.numpy as jnp
 
-    from .. import neural_fields as ns
+    from .. import neural_fields as nf
+    from ..optim import levenberg_marquardt
     from ..plotting import plot_snapshot_strip
+    from ..problems import FieldProblem, get
 
     jax.config.update("jax_enable_x64", True)
     if method not in NEURAL_METHODS:
         raise InvalidInputError(f"--method must be one of spectral, {', '.join(NEURAL_METHODS)}; got {method!r}")
-    allowed = _INSR_PDES if method == "insr" else _TENG_PDES
+    allowed = tuple(_FIELD_PROBLEMS[method])
     if pde_name not in allowed:
         raise InvalidInputError(f"--method {method} supports the PDEs {allowed}, got {pde_name!r}")
     if steps is not None and steps <= 0:
@@ -92,86 +101,59 @@ def neural_solve_to_folder(
         raise InvalidInputError(f"--dt must be positive, got {dt}")
     if tolerance is not None and not tolerance > 0:
         raise InvalidInputError(f"--tolerance must be positive, got {tolerance}")
+    schemes = {"heun": nf.Heun, "euler": nf.Euler}
+    if scheme not in schemes:
+        raise InvalidInputError(f"--scheme must be one of {', '.join(schemes)}, got {scheme!r}")
     if tolerance is None:
         tolerance = 1e-3 if method == "insr" else 1e-6
     for flag, value in (("--finish-steps", finish_steps), ("--ic-steps", ic_steps), ("--ic-lbfgs-steps", ic_lbfgs_steps)):
         if value < 0:
             raise InvalidInputError(f"{flag} must be >= 0, got {value}")
+    problem = get(_FIELD_PROBLEMS[method][pde_name], FieldProblem)
+    equation = nf.field_equation(problem)
+    dt = dt or problem.dt
+    steps = steps or int(round(problem.final_time / dt))
     out.mkdir(parents=True, exist_ok=True)
     key = jax.random.PRNGKey(seed)
     caught_warnings: list[str] = []
+    snapshot_every = max(1, steps // max(1, snapshots - 1))
 
     if method in ("teng", "tdvp"):
         n = resolution or 24
-        dt = dt or 0.01
-        steps = steps or int(round(4.0 / dt))
-        problem = ns.teng_problem(pde_name, reference_resolution=min(128, max(64, 2 * n)))
-        pts, w = ns.grid_points(n)
-        net = ns.PeriodicMLP(key, 2, (width,) * depth)
-        net, ic_res = ns.fit_initial_condition(net, ns.teng_initial_condition(pts), pts, w, adam_steps=ic_steps,
+        reference = problem.reference(min(128, max(64, 2 * n)))
+        pts, w = problem.collocation(n)
+        net = nf.build_network(problem, key, hidden=(width,) * depth)
+        net, ic_res = nf.fit_initial_condition(net, problem.initial_values(pts), pts, w, adam_steps=ic_steps,
                                                lbfgs_steps=ic_lbfgs_steps, iterations=200, subset_size=subset)
-        every = max(1, steps // 20)
-        start = time.perf_counter()
         if method == "teng":
-            solver = ns.TENG(problem.equation, pts, w, dt=dt, scheme=scheme, subset_size=subset,
+            solver = nf.TENG(equation, pts, w, dt=dt, scheme=schemes[scheme](), subset_size=subset,
                              max_inner_iterations=inner_iterations, tolerance=tolerance)
-            result, caught_warnings = _solve_reporting_misses(
-                solver, net, steps, key=key, error_fn=problem.error, error_every=every,
-                snapshot_every=max(1, steps // max(1, snapshots - 1)), progress=progress)
         else:
-            result = ns.tdvp_solve(net, problem.equation, pts, w, final_time=steps * dt, dt=dt,
-                                   save_times=np.linspace(0, steps * dt, max(2, snapshots)), error_fn=problem.error)
-        wall = time.perf_counter() - start
-        grid = problem.reference_points()
-        side = problem.reference_resolution
-        frames = [np.asarray(jax.vmap(s)(grid)).reshape(side, side) for _, s in result.snapshots]
-        snap_times = [t for t, _ in result.snapshots]
-        params = ns.parameter_count(net)
-        extra = {"collocation": f"{n}x{n}", "ic_fit_residual": float(ic_res), "reference": "analytic" if pde_name == "heat" else "spectral ETDRK4"}
+            solver = nf.TDVP(equation, pts, w, dt=dt)
+        extra = {"collocation": f"{n}x{n}", "ic_fit_residual": float(ic_res),
+                 "reference": "analytic" if problem.exact is not None else "spectral ETDRK4"}
     else:
-        start = time.perf_counter()
-        if pde_name == "advection":
-            dt = dt or 0.05
-            steps = steps or 240
-            net = ns.Siren(key, 1, (20, 20), bounds=(-2.0, 2.0))
-            net, fit_rms = ns.fit_network(net, lambda x: ns.advection_pulse(x[0], 0.0), -2.0, 2.0, adam_steps=ic_steps,
-                                          lm_steps=50)
-            xs = jnp.linspace(-2, 2, resolution or 801)[:, None]
-
-            def error(m, t):
-                exact = ns.advection_pulse(xs[:, 0], t)
-                return float(jnp.linalg.norm(jax.vmap(m)(xs) - exact) / jnp.linalg.norm(exact))
-
-            solver = ns.INSR(ns.AdvectionField(0.25), -2.0, 2.0, dt=dt, num_samples=2000, max_iterations=iterations,
-                             finish_steps=finish_steps, finish_method="levenberg_marquardt",
-                             boundary_points=[[-2.0]], boundary_values=[0.0], tolerance=tolerance)
-        else:
-            dt = dt or 0.05
-            steps = steps or 20
-            two_pi = 2 * np.pi
-            net = ns.Siren(key, 2, (32, 32), bounds=(0.0, two_pi), periodic=True, omega0=5.0)
-            net, fit_rms = ns.fit_network(net, ns.teng_initial_condition, (0.0, 0.0), (two_pi, two_pi),
-                                          adam_steps=ic_steps)
-            side = resolution or 48
-            xs = ns.grid_points(side)[0]
-
-            def error(m, t):
-                exact = ns.heat_exact(xs, t, 0.1)
-                return float(jnp.linalg.norm(jax.vmap(m)(xs) - exact) / jnp.linalg.norm(exact))
-
-            solver = ns.INSR(ns.HeatField(0.1), (0.0, 0.0), (two_pi, two_pi), dt=dt, num_samples=2000,
-                             max_iterations=iterations, finish_steps=finish_steps,
-                             finish_method="levenberg_marquardt", tolerance=tolerance)
-        result, caught_warnings = _solve_reporting_misses(
-            solver, net, steps, key=key, error_fn=error, error_every=max(1, steps // 20),
-            snapshot_every=max(1, steps // max(1, snapshots - 1)), progress=progress)
-        wall = time.perf_counter() - start
-        snap_times = [t for t, _ in result.snapshots]
-        frames = [np.asarray(jax.vmap(s)(xs)) for _, s in result.snapshots]
-        if pde_name == "heat":
-            frames = [f.reshape(side, side) for f in frames]
-        params = ns.parameter_count(net)
+        net = nf.build_network(problem, key)
+        net, fit_rms = nf.fit_network(net, problem.initial_values, problem.lower, problem.upper, adam_steps=ic_steps,
+                                      lm_steps=_INSR_FIT_LM_STEPS.get(problem.name, 0))
+        reference = problem.reference(resolution)
+        boundary = dict(boundary_points=problem.boundary_points, boundary_values=problem.boundary_values) \
+            if problem.boundary_points else {}
+        finish = nf.LeastSquaresFinish(levenberg_marquardt(), steps=finish_steps) if finish_steps > 0 else None
+        solver = nf.INSR(equation, problem.lower, problem.upper, dt=dt, num_samples=2000, max_iterations=iterations,
+                         finish=finish, tolerance=tolerance, **boundary)
         extra = {"ic_fit_rms": fit_rms, "reference": "exact"}
+    start = time.perf_counter()
+    result, caught_warnings = _solve_reporting_misses(
+        solver, net, steps, key=key, error_fn=reference.error, error_every=max(1, steps // 20),
+        snapshot_every=snapshot_every, progress=progress)
+    wall = time.perf_counter() - start
+    snap_times = [t for t, _ in result.snapshots]
+    side = reference.resolution
+    frames = [np.asarray(jax.vmap(s)(reference.points)) for _, s in result.snapshots]
+    if problem.ndim == 2:
+        frames = [f.reshape(side, side) for f in frames]
+    params = nf.parameter_count(net)
 
     paths = {"error_plot": out / "error_vs_time.png", "snapshots": out / "snapshots.png", "summary": out / "summary.json"}
     _plot_error(result.times, result.errors, paths["error_plot"], f"{method.upper()} {pde_name}")

@@ -1,25 +1,36 @@
 r"""Neural-field PDE solvers: the state is a network's weights $\theta$, $u(x, t) = u_{\theta(t)}(x)$.
 
-- Solvers: :class:`TENG` (time-evolving natural gradient, Chen et al. 2024), :class:`INSR`
-  (implicit neural spatial representations, Chen et al. 2023), the :class:`OBTI`
-  (optimisation-based time integration), TDVP (:func:`tdvp_solve`, Neural Galerkin; an ODE in
-  $\theta$ integrated with Diffrax) and PINN (:func:`train_pinn`) baselines. Marching solvers
-  report a :class:`MarchResult`.
+- Time steppers under :class:`AbstractFieldSolver` (``step(net, key)``, ``solve(net, num_steps)``
+  returning a :class:`MarchResult`): :class:`TENG` (time-evolving natural gradient, Chen et al.
+  2024), :class:`OBTI` (optimisation-based time integration), :class:`INSR` (implicit neural
+  spatial representations, Chen et al. 2023) and :class:`TDVP` (Neural Galerkin: an ODE in
+  $\theta$ integrated with Diffrax). :class:`PINN` trains a space-time network and reports the
+  same :class:`MarchResult`.
+- Algorithm choices are objects: explicit schemes :class:`Euler`, :class:`Heun` (TENG, OBTI);
+  implicit schemes :class:`ImplicitEuler`, :class:`ImplicitMidpoint` (INSR); the TENG
+  projection's :class:`PointwiseJacobian` or :class:`JVPJacobian`; INSR's
+  :class:`LeastSquaresFinish`; TDVP takes Diffrax solver and step-size controller objects.
 - Field equations $\partial_t u = \mathcal{N}[u]$ evaluated on networks by automatic
   differentiation: :class:`HeatField`, :class:`AllenCahnField`, :class:`BurgersField`,
-  :class:`AdvectionField`.
-- Field networks: :class:`PeriodicMLP`, :class:`Siren`.
-- The TENG benchmark problems and their references: :func:`teng_problem`.
+  :class:`AdvectionField`; :func:`field_equation` derives one from a registered
+  :class:`pdesolve.problems.FieldProblem`.
+- Field networks: :class:`PeriodicMLP`, :class:`Siren`; :func:`build_network` builds the one a
+  problem declares.
+
+The benchmark problems (``teng-heat``, ``teng-allen-cahn``, ``teng-burgers``,
+``insr-advection``, ``insr-heat``) live in the registry, :mod:`pdesolve.problems`.
 """
 
-
+from ._base import AbstractFieldSolver as AbstractFieldSolver
 from ._equations import AbstractFieldEquation as AbstractFieldEquation
 from ._equations import AdvectionField as AdvectionField
 from ._equations import AllenCahnField as AllenCahnField
 from ._equations import BurgersField as BurgersField
 from ._equations import HeatField as HeatField
+from ._equations import field_equation as field_equation
+from ._equations import laplacian as laplacian
 from ._insr import INSR as INSR
-from ._insr import advection_pulse as advection_pulse
+from ._insr import LeastSquaresFinish as LeastSquaresFinish
 from ._insr import fit_network as fit_network
 from ._insr import grid_advection_crank_nicolson as grid_advection_crank_nicolson
 from ._insr import insr_taylor_green as insr_taylor_green
@@ -28,49 +39,64 @@ from ._marching import MarchResult as MarchResult
 from ._marching import march as march
 from ._networks import PeriodicMLP as PeriodicMLP
 from ._networks import Siren as Siren
+from ._networks import build_network as build_network
 from ._networks import parameter_count as parameter_count
 from ._obti import OBTI as OBTI
+from ._pinn import PINN as PINN
+from ._pinn import SpaceTimeField as SpaceTimeField
 from ._pinn import SpaceTimeMLP as SpaceTimeMLP
-from ._pinn import train_pinn as train_pinn
-from ._problems import FieldProblem as FieldProblem
-from ._problems import TENG_PROBLEMS as TENG_PROBLEMS
-from ._problems import grid_points as grid_points
-from ._problems import heat_exact as heat_exact
-from ._problems import teng_initial_condition as teng_initial_condition
-from ._problems import teng_problem as teng_problem
-from ._tdvp import tdvp_solve as tdvp_solve
+from ._projection import DEFAULT_DAMPING as DEFAULT_DAMPING
+from ._projection import AbstractTangentJacobian as AbstractTangentJacobian
+from ._projection import JVPJacobian as JVPJacobian
+from ._projection import PointwiseJacobian as PointwiseJacobian
+from ._projection import project_onto_target as project_onto_target
+from ._schemes import AbstractExplicitScheme as AbstractExplicitScheme
+from ._schemes import AbstractImplicitScheme as AbstractImplicitScheme
+from ._schemes import Euler as Euler
+from ._schemes import Heun as Heun
+from ._schemes import ImplicitEuler as ImplicitEuler
+from ._schemes import ImplicitMidpoint as ImplicitMidpoint
+from ._tdvp import TDVP as TDVP
 from ._teng import TENG as TENG
 from ._teng import fit_initial_condition as fit_initial_condition
-from ._teng import project_onto_target as project_onto_target
 
 __all__ = [
+    "AbstractExplicitScheme",
     "AbstractFieldEquation",
+    "AbstractFieldSolver",
+    "AbstractImplicitScheme",
+    "AbstractTangentJacobian",
     "AdvectionField",
     "AllenCahnField",
     "BurgersField",
-    "FieldProblem",
+    "DEFAULT_DAMPING",
+    "Euler",
     "HeatField",
+    "Heun",
     "INSR",
+    "ImplicitEuler",
+    "ImplicitMidpoint",
     "InnerSolveWarning",
+    "JVPJacobian",
+    "LeastSquaresFinish",
     "MarchResult",
     "OBTI",
+    "PINN",
     "PeriodicMLP",
+    "PointwiseJacobian",
     "Siren",
+    "SpaceTimeField",
     "SpaceTimeMLP",
+    "TDVP",
     "TENG",
-    "TENG_PROBLEMS",
-    "advection_pulse",
+    "build_network",
+    "field_equation",
     "fit_initial_condition",
     "fit_network",
     "grid_advection_crank_nicolson",
-    "grid_points",
-    "heat_exact",
     "insr_taylor_green",
+    "laplacian",
     "march",
     "parameter_count",
     "project_onto_target",
-    "tdvp_solve",
-    "teng_initial_condition",
-    "teng_problem",
-    "train_pinn",
 ]

@@ -3,7 +3,8 @@ r"""Right-hand sides $\mathcal{N}[u](x)$ of $\partial_t u = \mathcal{N}[u]$ for 
 The derivatives come from automatic differentiation of the field $u: \mathbb{R}^d \to
 \mathbb{R}$ (a network, or any scalar JAX function of one point): $\nabla u$ by reverse mode,
 $\Delta u$ as the trace of the forward-over-reverse Hessian. Each equation's ``rhs(u, x)``
-evaluates $\mathcal{N}[u]$ at one point; ``vmap`` it over points.
+evaluates $\mathcal{N}[u]$ at one point; ``vmap`` it over points. :func:`field_equation` derives
+the equation of a registered field problem from its declared PDE.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._errors import InvalidInputError
+from ..pdes import Advection, AllenCahn, Burgers, Heat
+from ..problems import FieldProblem
 
 ScalarField = Callable[[Float[Array, " d"]], Float[Array, ""]]
 
@@ -105,3 +108,20 @@ class AdvectionField(AbstractFieldEquation):
         if x.shape != (len(self.velocity),):
             raise InvalidInputError(f"AdvectionField has {len(self.velocity)} velocity components, point has shape {x.shape}")
         return -jnp.dot(jnp.asarray(self.velocity, x.dtype), jax.grad(u)(x))
+
+
+def field_equation(problem: FieldProblem) -> AbstractFieldEquation:
+    r"""The field equation of a registered :class:`~pdesolve.problems.FieldProblem`.
+
+    Maps the declared :mod:`pdesolve.pdes` class and its coefficients to the right-hand side on
+    networks: ``Heat(diffusivity)`` to :class:`HeatField`, ``AllenCahn(diffusivity)`` to
+    :class:`AllenCahnField`, ``Burgers(viscosity)`` to :class:`BurgersField` (the scalar form
+    with equal velocity components) and ``Advection(velocity)`` to :class:`AdvectionField`.
+    """
+    if not isinstance(problem, FieldProblem):
+        raise InvalidInputError(f"field_equation needs a FieldProblem, got {type(problem).__name__}")
+    fields = {Heat: HeatField, AllenCahn: AllenCahnField, Burgers: BurgersField, Advection: AdvectionField}
+    if problem.pde not in fields:
+        raise InvalidInputError(f"{problem.name}: no field equation for {problem.pde.__name__}; "
+                                f"known: {', '.join(p.__name__ for p in fields)}")
+    return fields[problem.pde](**problem.coefficients)

@@ -2,7 +2,8 @@ r"""INSR: implicit neural spatial representations for time-dependent PDEs (Chen 
 
 The state is the weights of a SIREN $u_\theta$. Each time step is an optimisation, warm-started
 from the previous weights $\theta_n$, of the time-integrator residual on collocation points
-drawn afresh at every iteration:
+drawn afresh at every iteration, for an implicit scheme object (:class:`ImplicitEuler`,
+:class:`ImplicitMidpoint`):
 
 - implicit Euler: $r(x) = u_\theta(x) - u_n(x) - \Delta t\,\mathcal{N}[u_\theta](x)$;
 - implicit midpoint: $r(x) = u_\theta(x) - u_n(x) - \Delta t\,\mathcal{N}[\tfrac12(u_\theta + u_n)](x)$;
@@ -16,8 +17,8 @@ $w\,\overline{(u_\theta(x_b) - g_b)^2}$. The loss $\overline{r^2}$ (+ boundary t
 Adam with the learning rate cut by ``plateau_factor`` on plateaus
 (:func:`optax.contrib.reduce_on_plateau`); the step ends after ``max_iterations`` or once the
 learning-rate scale falls below ``min_scale`` (early stop at the smallest learning rate, as in the
-paper). Optionally the step is finished by ``finish_steps`` Gauss-Newton / Levenberg-Marquardt
-iterations (:func:`pdesolve.optim.least_squares_solve`) on a fixed sample set.
+paper). Optionally a :class:`LeastSquaresFinish` ends the step with Gauss-Newton /
+Levenberg-Marquardt iterations (:func:`pdesolve.optim.least_squares_solve`) on a fixed sample set.
 
 :func:`insr_taylor_green` applies the same idea to 2D incompressible flow by operator
 splitting (semi-Lagrangian advection with implicit diffusion, pressure Poisson, projection),
@@ -39,9 +40,12 @@ import numpy as np
 import optax
 
 from .._errors import InvalidInputError
-from ._equations import AbstractFieldEquation
-from ._marching import MarchResult, march
 from ..linalg import pointwise_jacobian
+from ..problems import FieldProblem
+from ._base import AbstractFieldSolver
+from ._equations import AbstractFieldEquation
+from ._marching import MarchResult
+from ._schemes import AbstractImplicitScheme, ImplicitMidpoint
 
 
 def _adam_plateau(learning_rate, factor, patience, min_scale):
@@ -76,7 +80,37 @@ def minimise_sampled(loss, params, key, *, learning_rate, max_iterations, factor
     return params, value, i
 
 
-class INSR(eqx.Module):
+class LeastSquaresFinish(eqx.Module):
+    r"""Finish each INSR step by least-squares iterations on a fixed sample of collocation points.
+
+    The step's residual vector (:meth:`INSR.scaled_residuals`) on `num_points` points drawn once
+    per step is minimised by `steps` updates of `optimiser`
+    (:func:`pdesolve.optim.least_squares_solve`, with the dense Jacobian of
+    :meth:`INSR.scaled_jacobian`).
+
+    **Arguments:**
+
+    - `optimiser`: a least-squares transform, e.g. :func:`pdesolve.optim.levenberg_marquardt`
+      (default) or :func:`pdesolve.optim.gauss_newton`.
+    - `steps`: iterations per step.
+    - `num_points`: size of the fixed sample.
+    """
+
+    optimiser: optax.GradientTransformationExtraArgs = eqx.field(static=True)
+    steps: int = eqx.field(static=True)
+    num_points: int = eqx.field(static=True)
+
+    def __init__(self, optimiser: optax.GradientTransformation | None = None, *, steps: int = 10,
+                 num_points: int = 2000):
+        from ..optim import levenberg_marquardt
+
+        if int(steps) < 1 or int(num_points) < 1:
+            raise InvalidInputError(f"steps and num_points must be >= 1, got {steps}, {num_points}")
+        self.optimiser = levenberg_marquardt() if optimiser is None else optimiser
+        self.steps, self.num_points = int(steps), int(num_points)
+
+
+class INSR(AbstractFieldSolver):
     r"""INSR time stepper for $\partial_t u = \mathcal{N}[u]$ on a box (see module doc).
 
     **Arguments:**
@@ -84,13 +118,12 @@ class INSR(eqx.Module):
     - `equation`: right-hand side (e.g. :class:`AdvectionField`, :class:`HeatField`).
     - `lower`, `upper`: the sampling box.
     - `dt`: time step.
-    - `integrator`: ``"midpoint"`` (default) or ``"implicit_euler"``.
+    - `scheme`: :class:`ImplicitMidpoint` (default) or :class:`ImplicitEuler`.
     - `num_samples`: collocation points drawn per iteration.
     - `max_iterations`: Adam iterations per step at most.
     - `learning_rate`, `plateau_factor`, `plateau_patience`, `min_scale`: Adam with plateau decay;
       the step stops once the scale is below `min_scale`.
-    - `finish_steps`, `finish_method`: optional Gauss-Newton (``"gauss_newton"``) or
-      ``"levenberg_marquardt"`` iterations on `num_finish_points` fixed samples.
+    - `finish`: an optional :class:`LeastSquaresFinish` run after Adam in every step.
     - `tolerance`: a step whose final RMS residual exceeds this is reported with a warning.
     - `boundary_points`, `boundary_values`: optional Dirichlet data, points of shape ``(nb, d)``
       and values ``(nb,)`` held at every step (e.g. the inflow end for advection).
@@ -98,21 +131,19 @@ class INSR(eqx.Module):
     """
 
     equation: AbstractFieldEquation
+    scheme: AbstractImplicitScheme
+    finish: LeastSquaresFinish | None
     boundary_points: jax.Array | None
     boundary_values: jax.Array | None
     lower: tuple[float, ...] = eqx.field(static=True)
     upper: tuple[float, ...] = eqx.field(static=True)
     dt: float = eqx.field(static=True)
-    integrator: str = eqx.field(static=True)
     num_samples: int = eqx.field(static=True)
     max_iterations: int = eqx.field(static=True)
     learning_rate: float = eqx.field(static=True)
     plateau_factor: float = eqx.field(static=True)
     plateau_patience: int = eqx.field(static=True)
     min_scale: float = eqx.field(static=True)
-    finish_steps: int = eqx.field(static=True)
-    finish_method: str = eqx.field(static=True)
-    num_finish_points: int = eqx.field(static=True)
     tolerance: float | None = eqx.field(static=True)
     boundary_weight: float = eqx.field(static=True)
 
@@ -123,16 +154,14 @@ class INSR(eqx.Module):
         upper,
         *,
         dt: float = 0.05,
-        integrator: Literal["midpoint", "implicit_euler"] = "midpoint",
+        scheme: AbstractImplicitScheme = ImplicitMidpoint(),
         num_samples: int = 5000,
         max_iterations: int = 2000,
         learning_rate: float = 1e-4,
         plateau_factor: float = 0.1,
         plateau_patience: int = 50,
         min_scale: float = 1e-2,
-        finish_steps: int = 0,
-        finish_method: str = "gauss_newton",
-        num_finish_points: int = 2000,
+        finish: LeastSquaresFinish | None = None,
         tolerance: float | None = None,
         boundary_points=None,
         boundary_values=None,
@@ -142,10 +171,11 @@ class INSR(eqx.Module):
         upper = tuple(float(v) for v in np.atleast_1d(upper))
         if len(lower) != len(upper) or any(not b > a for a, b in zip(lower, upper)):
             raise InvalidInputError(f"need lower < upper on every axis, got {lower}, {upper}")
-        if integrator not in ("midpoint", "implicit_euler"):
-            raise InvalidInputError(f"integrator must be 'midpoint' or 'implicit_euler', got {integrator!r}")
-        if finish_method not in ("gauss_newton", "levenberg_marquardt"):
-            raise InvalidInputError(f"finish_method must be 'gauss_newton' or 'levenberg_marquardt', got {finish_method!r}")
+        if not isinstance(scheme, AbstractImplicitScheme):
+            raise InvalidInputError(
+                f"scheme must be an implicit scheme such as ImplicitMidpoint() or ImplicitEuler(), got {scheme!r}")
+        if finish is not None and not isinstance(finish, LeastSquaresFinish):
+            raise InvalidInputError(f"finish must be a LeastSquaresFinish or None, got {finish!r}")
         for name, value in (("num_samples", num_samples), ("max_iterations", max_iterations), ("plateau_patience", plateau_patience)):
             if int(value) < 1:
                 raise InvalidInputError(f"{name} must be >= 1, got {value}")
@@ -153,12 +183,11 @@ class INSR(eqx.Module):
             raise InvalidInputError("dt and learning_rate must be positive")
         self.equation = equation
         self.lower, self.upper = lower, upper
-        self.dt, self.integrator = float(dt), integrator
+        self.dt, self.scheme = float(dt), scheme
         self.num_samples, self.max_iterations = int(num_samples), int(max_iterations)
         self.learning_rate, self.plateau_factor = float(learning_rate), float(plateau_factor)
         self.plateau_patience, self.min_scale = int(plateau_patience), float(min_scale)
-        self.finish_steps, self.finish_method = int(finish_steps), finish_method
-        self.num_finish_points = int(num_finish_points)
+        self.finish = finish
         self.tolerance = tolerance
         if (boundary_points is None) != (boundary_values is None):
             raise InvalidInputError("give both boundary_points and boundary_values, or neither")
@@ -173,6 +202,10 @@ class INSR(eqx.Module):
         self.boundary_points, self.boundary_values = boundary_points, boundary_values
         self.boundary_weight = float(boundary_weight)
 
+    @property
+    def name(self) -> str:
+        return f"INSR-{self.scheme.name}"
+
     def sample(self, key, n: int):
         lo, hi = jnp.asarray(self.lower), jnp.asarray(self.upper)
         return lo + (hi - lo) * jax.random.uniform(key, (n, len(self.lower)), jnp.float64)
@@ -181,10 +214,7 @@ class INSR(eqx.Module):
         r"""Time-integrator residual $r(x_i)$ of ``net`` given the frozen previous network ``prev``."""
         u_new = jax.vmap(net)(points)
         u_old = jax.vmap(prev)(points)
-        if self.integrator == "implicit_euler":
-            rhs = self.equation.rhs_on(net, points)
-        else:
-            rhs = self.equation.rhs_on(lambda x: 0.5 * (net(x) + prev(x)), points)
+        rhs = self.equation.rhs_on(self.scheme.rhs_field(net, prev), points)
         return u_new - u_old - self.dt * rhs
 
     def _row_scales(self, num_points: int):
@@ -237,25 +267,20 @@ class INSR(eqx.Module):
             min_scale=self.min_scale,
         )
         net = eqx.combine(params, static)
-        if self.finish_steps > 0:
-            fixed = self.sample(k2, self.num_finish_points)
+        if self.finish is not None:
+            fixed = self.sample(k2, self.finish.num_points)
             params, _ = least_squares_solve(
                 lambda p: self.scaled_residuals(eqx.combine(p, static), prev, fixed),
                 params,
-                self.finish_steps,
-                self.finish_method,
+                self.finish.steps,
+                self.finish.optimiser,
                 jacobian_fn=lambda p: self.scaled_jacobian(p, static, prev, fixed),
             )
             net = eqx.combine(params, static)
+            iterations = iterations + self.finish.steps
         check = self.sample(k3, self.num_samples)
         rms = jnp.sqrt(jnp.sum(self.scaled_residuals(net, prev, check) ** 2))
-        return net, (rms, iterations + self.finish_steps)
-
-    def solve(self, net, num_steps, *, key=None, error_fn=None, error_every=10, snapshot_every=None, progress=True) -> MarchResult:
-        key = jax.random.PRNGKey(0) if key is None else key
-        return march(self.step, net, num_steps, self.dt, key=key, error_fn=error_fn, error_every=error_every,
-                     snapshot_every=snapshot_every, tolerance=self.tolerance, name=f"INSR-{self.integrator}",
-                     progress=progress)
+        return net, (rms, iterations)
 
 
 def fit_network(net, target_fn, lower, upper, *, key=None, num_points=4000, adam_steps=3000, learning_rate=1e-3,
@@ -310,32 +335,36 @@ def fit_network(net, target_fn, lower, upper, *, key=None, num_points=4000, adam
 
 
 # ----------------------------------------------------------------------------------------------
-# 1D advection benchmark and the equal-memory grid solver
+# The equal-memory grid solver of the 1D advection benchmark
 # ----------------------------------------------------------------------------------------------
 
 
-def advection_pulse(x, t, velocity=0.25, center=-1.5, width=0.1):
-    r"""Exact solution of the INSR advection problem: $\exp(-(x - c - a t)^2 / (2 w^2))$."""
-    return jnp.exp(-((x - center - velocity * t) ** 2) / (2 * width**2))
+def grid_advection_crank_nicolson(problem: FieldProblem, num_points: int, num_steps: int, *, dt: float | None = None,
+                                  scheme: Literal["fd2", "spectral"] = "fd2"):
+    r"""Grid solver for the 1D advection problem $u_t + a u_x = 0$ (e.g. ``insr-advection``)
+    with ``num_points`` values, periodic on ``[problem.lower, problem.upper)``.
 
-
-def grid_advection_crank_nicolson(num_points: int, num_steps: int, dt: float, *, velocity=0.25, lower=-2.0,
-                                  upper=2.0, scheme: Literal["fd2", "spectral"] = "fd2"):
-    r"""Grid solver for $u_t + a u_x = 0$ with ``num_points`` values (periodic on [lower, upper)).
-
-    Time: Crank-Nicolson (the implicit midpoint rule, as INSR). Space: second-order central
-    differences (``"fd2"``, modified wavenumber $\sin(kh)/h$) or Fourier (``"spectral"``). Both are
-    diagonal in Fourier space, so each step is exact division there. Returns ``(x, u_final)``.
+    Time: Crank-Nicolson (the implicit midpoint rule, as INSR) with step ``dt`` (default
+    ``problem.dt``). Space: second-order central differences (``"fd2"``, modified wavenumber
+    $\sin(kh)/h$) or Fourier (``"spectral"``). Both are diagonal in Fourier space, so each step
+    is exact division there. Returns ``(x, u_final)``.
     """
+    if problem.ndim != 1 or "velocity" not in problem.coefficients:
+        raise InvalidInputError(f"grid_advection_crank_nicolson needs a 1D advection problem, got {problem.name!r}")
     if int(num_points) < 4:
         raise InvalidInputError(f"num_points must be >= 4, got {num_points}")
+    if scheme not in ("fd2", "spectral"):
+        raise InvalidInputError(f"scheme must be 'fd2' or 'spectral', got {scheme!r}")
+    dt = problem.dt if dt is None else float(dt)
+    velocity = problem.coefficients["velocity"]
+    (lower,), (upper,) = problem.lower, problem.upper
     length = upper - lower
     h = length / num_points
     x = lower + h * np.arange(num_points)
     k = 2 * np.pi * np.fft.fftfreq(num_points, d=h)
     kk = np.sin(k * h) / h if scheme == "fd2" else k
     amp = (1 - 0.5 * dt * velocity * 1j * kk) / (1 + 0.5 * dt * velocity * 1j * kk)
-    u_hat = np.fft.fft(np.asarray(advection_pulse(x, 0.0, velocity)))
+    u_hat = np.fft.fft(np.asarray(problem.initial_values(x[:, None])))
     u = np.real(np.fft.ifft(u_hat * amp**num_steps))
     return x, u
 

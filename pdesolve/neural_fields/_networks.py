@@ -2,6 +2,7 @@ r"""Coordinate networks $x \mapsto u_\theta(x)$ that store a solution field in t
 
 - :class:`PeriodicMLP`: a periodic input embedding followed by a tanh MLP (the TENG network).
 - :class:`Siren`: a sine-activated MLP with the SIREN initialisation (the INSR network).
+- :func:`build_network`: the network a registered field problem declares.
 
 Both are :class:`equinox.Module` s whose only pytree leaves are floating arrays, so the module
 itself is the parameter pytree: ``jax.flatten_util.ravel_pytree(net)`` gives $\theta$ and
@@ -21,6 +22,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from .._errors import InvalidInputError
+from ..problems import FieldProblem
 
 
 def _check_widths(name: str, widths: Sequence[int]) -> tuple[int, ...]:
@@ -216,3 +218,17 @@ def evaluate(net, points: Float[Array, "N d"]) -> Array:
     if points.ndim != 2:
         raise InvalidInputError(f"points must be shaped (N, d), got shape {points.shape}")
     return jax.vmap(net)(points)
+
+
+def build_network(problem: FieldProblem, key: PRNGKeyArray, hidden: Sequence[int] | None = None, dtype=jnp.float64):
+    """The network a :class:`~pdesolve.problems.FieldProblem` declares (its ``network``), on its box.
+
+    ``"periodic-mlp"`` gives a :class:`PeriodicMLP` whose period is the box; ``"siren"`` a
+    :class:`Siren` on the box, periodic if the problem is. `hidden` overrides the declared widths.
+    """
+    spec = problem.network
+    hidden = spec.hidden if hidden is None else tuple(hidden)
+    if spec.kind == "periodic-mlp":
+        return PeriodicMLP(key, problem.ndim, hidden, extent=problem.extent, dtype=dtype)
+    return Siren(key, problem.ndim, hidden, bounds=(problem.lower, problem.upper), omega0=spec.omega0,
+                 periodic=problem.periodic, dtype=dtype)

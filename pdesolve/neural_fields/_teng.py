@@ -1,22 +1,18 @@
 r"""TENG: Time-Evolving Natural Gradient (Chen, McCarran, Vizcaino, Soljačić, Luo, ICML 2024).
 
-The state is the parameter vector $\theta$ of a network $u_\theta$. Each time step builds a
-target in function space and moves $\theta$ onto it by repeated tangent-space least squares:
+The state is the parameter vector $\theta$ of a network $u_\theta$. Each time step builds
+function-space targets with an explicit scheme (:class:`Euler`, :class:`Heun`; see
+:mod:`._schemes`) and moves $\theta$ onto each by repeated tangent-space least squares
+(:func:`project_onto_target`): each inner iteration solves
 
-- Euler: $u^* = u_n + \Delta t\,\mathcal{N}[u_n]$.
-- Heun: stage 1 fits $\tilde u \approx u_n + \Delta t\,\mathcal{N}[u_n]$; stage 2 starts from
-  $\tilde u$ and fits $u_n + \tfrac{\Delta t}{2}(\mathcal{N}[u_n] + \mathcal{N}[\tilde u])$.
+$$ \Delta\theta_S = \operatorname*{arg\,min}_\delta \sum_i w_i |J_{i,S}\,\delta - (u^*_i - u_\theta(x_i))|^2 $$
 
-Each inner iteration solves
-$\Delta\theta_S = \operatorname{arg\,min}_\delta \sum_i w_i |J_{i,S}\,\delta - (u^*_i - u_\theta(x_i))|^2$
-over a random parameter subset $S$ drawn afresh, and sets $\theta_S \leftarrow \theta_S +
-\Delta\theta_S$ (no learning rate). This is the natural-gradient projection of
-:func:`pdesolve.optim.tangent_space_projection` (used as is with ``jacobian="jvp"``); with
-``jacobian="rows"`` the full weighted Jacobian is formed row by row (one reverse-mode gradient per
-collocation point, cheap on a CPU for small networks) and its subset columns go to the same dense
-SVD least-squares solve (:func:`pdesolve.optim._gauss_newton.damped_lstsq`). Iterations stop
-when the weighted relative residual $\|u_\theta - u^*\|_w / \|u^*\|_w$ falls below
-``tolerance`` or after ``max_inner_iterations``.
+over a random parameter subset $S$ drawn afresh and sets $\theta_S \leftarrow \theta_S +
+\Delta\theta_S$ (no learning rate), with the Jacobian formed by a :class:`PointwiseJacobian`
+(rows by per-point gradients, dense SVD, damping safeguard) or a :class:`JVPJacobian`
+(:func:`pdesolve.optim.tangent_space_projection`). Iterations stop when the weighted relative
+residual $\|u_\theta - u^*\|_w / \|u^*\|_w$ falls below ``tolerance`` or after
+``max_inner_iterations``.
 
 Reference: Z. Chen, J. McCarran, E. Vizcaino, M. Soljačić, D. Luo, "TENG: Time-Evolving
 Natural Gradient for Solving PDEs With Deep Neural Nets Toward Machine Precision", ICML 2024,
@@ -25,8 +21,6 @@ arXiv:2404.10771.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -34,166 +28,49 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import InvalidInputError
-from ..optim import tangent_space_projection
-from ..linalg import damped_lstsq
+from ._base import AbstractFieldSolver
 from ._equations import AbstractFieldEquation
-from ._marching import MarchResult, march
-from ..linalg import pointwise_jacobian
-
-Scheme = Literal["euler", "heun"]
-DEFAULT_DAMPING = (0.0, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4)
-
-
-def check_points_weights(points, weights) -> tuple[Array, Array]:
-    """Validate collocation points ``(N, d)`` and quadrature weights ``(N,)`` (default uniform)."""
-    points = jnp.asarray(points)
-    if points.ndim != 2 or points.shape[0] < 1:
-        raise InvalidInputError(f"points must be shaped (N, d) with N >= 1, got shape {points.shape}")
-    if weights is None:
-        weights = jnp.full((points.shape[0],), 1.0 / points.shape[0], points.dtype)
-    weights = jnp.asarray(weights, points.dtype)
-    if weights.shape != (points.shape[0],):
-        raise InvalidInputError(f"weights must have shape ({points.shape[0]},), got {weights.shape}")
-    return points, weights
+from ._projection import (
+    AbstractTangentJacobian,
+    PointwiseJacobian,
+    check_points_weights,
+    project_onto_target,
+    weighted_relative_residual,
+)
+from ._schemes import AbstractExplicitScheme, Heun
 
 
-def weighted_relative_residual(values, target, weights) -> Float[Array, ""]:
-    r"""$\|u - u^*\|_w / \|u^*\|_w$ with $\|v\|_w^2 = \sum_i w_i v_i^2$."""
-    num = jnp.sqrt(jnp.sum(weights * (values - target) ** 2))
-    den = jnp.sqrt(jnp.sum(weights * target**2))
-    return num / jnp.maximum(den, jnp.finfo(num.dtype).tiny)
-
-
-def project_onto_target(
-    net,
-    target: Float[Array, " N"],
-    points: Float[Array, "N d"],
-    weights: Float[Array, " N"],
-    key: PRNGKeyArray,
-    *,
-    subset_size: int | None = None,
-    max_iterations: int = 10,
-    tolerance: float = 0.0,
-    ridge: float = 0.0,
-    rcond: float | None = None,
-    damping=None,
-    jacobian: Literal["rows", "jvp"] = "rows",
-):
-    r"""Move ``net`` onto ``target`` (values at ``points``) by repeated tangent-space least squares.
-
-    Returns ``(net, relative_residual, iterations)``. Each iteration is one natural-gradient
-    projection on a fresh random subset of ``subset_size`` parameters (all if ``None``).
-
-    ``damping`` (``"rows"`` only): a sequence of relative Tikhonov parameters $\mu_k$ (include
-    ``0.0`` for the plain step). Each iteration then reuses one SVD of $W^{1/2}J_S$ for the
-    filters $\sigma/(\sigma^2 + \mu_k\sigma_{\max}^2)$ and keeps the trial with the smallest
-    residual, or no step if none reduces it: a safeguard against the overshoot of the undamped
-    step far from the target (Levenberg 1944) that costs only extra forward evaluations.
-    """
-    if jacobian not in ("rows", "jvp"):
-        raise InvalidInputError(f"jacobian must be 'rows' or 'jvp', got {jacobian!r}")
-    flat0, unravel = ravel_pytree(net)
-    num_params = flat0.size
-    if subset_size is not None and not 1 <= int(subset_size) <= num_params:
-        raise InvalidInputError(f"subset_size must be in [1, {num_params}] (the parameter count), got {subset_size}")
-    if target.shape != (points.shape[0],):
-        raise InvalidInputError(f"target must have shape ({points.shape[0]},), got {target.shape}")
-    sqrt_w = jnp.sqrt(weights)
-
-    def values(flat):
-        return jax.vmap(unravel(flat))(points)
-
-    def residual(flat):
-        return weighted_relative_residual(values(flat), target, weights)
-
-    damping_grid = None if damping is None else jnp.asarray(damping, flat0.dtype)
-
-    def safeguarded(flat, cols, delta_u, apply_step):
-        # one SVD, several Tikhonov filters sigma/(sigma^2 + lam * sigma_max^2); keep the trial
-        # with the smallest residual (lam = 0 is the plain TENG step; no step at all if none helps)
-        u, sv, vt = jnp.linalg.svd(cols, full_matrices=False)
-        cut = (jnp.finfo(sv.dtype).eps * max(cols.shape) if rcond is None else rcond) * sv[0]
-        keep = sv > cut
-        safe = jnp.where(keep, sv, 1.0)
-        coef = u.T @ (sqrt_w * delta_u)
-
-        def trial(lam):
-            factors = jnp.where(keep, safe / (safe**2 + lam * sv[0] ** 2), 0.0)
-            new = apply_step(flat, vt.T @ (factors * coef))
-            return new, residual(new)
-
-        news, res = jax.vmap(trial)(damping_grid)
-        best = jnp.argmin(res)
-        return jnp.where(res[best] < residual(flat), news[best], flat)
-
-    def one_projection(flat, subkey):
-        delta_u = target - values(flat)
-        if jacobian == "jvp":
-            delta = tangent_space_projection(
-                lambda p, x: p(x), unravel(flat), points, delta_u, weights, subset_size, subkey, ridge
-            )
-            return flat + ravel_pytree(delta)[0]
-        rows = pointwise_jacobian(lambda p, x: unravel(p)(x), flat, points)
-        rows = sqrt_w[:, None] * rows
-        if subset_size is None:
-            if damping_grid is not None:
-                return safeguarded(flat, rows, delta_u, lambda f, d: f + d)
-            return flat + damped_lstsq(rows, sqrt_w * delta_u, ridge, rcond)
-        idx = jax.random.choice(subkey, num_params, (int(subset_size),), replace=False)
-        if damping_grid is not None:
-            return safeguarded(flat, rows[:, idx], delta_u, lambda f, d: f.at[idx].add(d))
-        step = damped_lstsq(rows[:, idx], sqrt_w * delta_u, ridge, rcond)
-        return flat.at[idx].add(step)
-
-    def cond(carry):
-        i, _, res, _ = carry
-        return (i < max_iterations) & (res > tolerance)
-
-    def body(carry):
-        i, flat, _, k = carry
-        k, subkey = jax.random.split(k)
-        flat = one_projection(flat, subkey)
-        return i + 1, flat, residual(flat), k
-
-    init = (jnp.asarray(0), flat0, residual(flat0), key)
-    iterations, flat, res, _ = jax.lax.while_loop(cond, body, init)
-    return unravel(flat), res, iterations
-
-
-class TENG(eqx.Module):
+class TENG(AbstractFieldSolver):
     r"""Time-Evolving Natural Gradient stepper for $\partial_t u = \mathcal{N}[u]$ (see module doc).
 
     **Arguments:**
 
-    - `equation`: the right-hand side $\mathcal{N}$ (e.g. :class:`HeatField`).
+    - `equation`: the right-hand side $\mathcal{N}$ (e.g. :class:`HeatField`, or
+      :func:`field_equation` of a registered problem).
     - `points`: collocation points ``(N, d)``.
     - `weights`: quadrature weights ``(N,)`` (default: uniform $1/N$).
     - `dt`: time step.
-    - `scheme`: ``"euler"`` or ``"heun"``.
+    - `scheme`: :class:`Heun` (default) or :class:`Euler`.
     - `subset_size`: parameters solved for per inner iteration (``None``: all).
     - `max_inner_iterations`: inner projections per stage at most.
     - `tolerance`: stop a stage once the weighted relative residual is below this; a step that
       ends above it is reported (see :meth:`solve`).
-    - `ridge`: Tikhonov parameter of each least-squares solve (plain and ``"jvp"`` steps).
-    - `damping`: relative Tikhonov parameters tried on one SVD per iteration, keeping the best
-      (see :func:`project_onto_target`); ``None`` gives the plain undamped TENG step. The default
-      includes ``0.0``, so near the target the plain step is taken.
-    - `jacobian`: ``"rows"`` (full Jacobian by per-point gradients, then subset columns) or
-      ``"jvp"`` (subset columns by JVPs via :func:`pdesolve.optim.tangent_space_projection`;
-      memory $O(N s)$, for large grids and GPUs).
+    - `ridge`: Tikhonov parameter of each least-squares solve.
+    - `jacobian`: :class:`PointwiseJacobian` (default; its damping safeguard includes the plain
+      step, taken near the target) or :class:`JVPJacobian` (memory $O(N s)$, for large grids
+      and GPUs).
     """
 
     equation: AbstractFieldEquation
     points: Float[Array, "N d"]
     weights: Float[Array, " N"]
+    scheme: AbstractExplicitScheme
+    jacobian: AbstractTangentJacobian
     dt: float = eqx.field(static=True)
-    scheme: str = eqx.field(static=True)
     subset_size: int | None = eqx.field(static=True)
     max_inner_iterations: int = eqx.field(static=True)
     tolerance: float = eqx.field(static=True)
     ridge: float = eqx.field(static=True)
-    damping: tuple[float, ...] | None = eqx.field(static=True)
-    jacobian: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -202,22 +79,21 @@ class TENG(eqx.Module):
         weights=None,
         *,
         dt: float = 0.005,
-        scheme: Scheme = "heun",
+        scheme: AbstractExplicitScheme = Heun(),
         subset_size: int | None = None,
         max_inner_iterations: int = 7,
         tolerance: float = 1e-9,
         ridge: float = 0.0,
-        damping=DEFAULT_DAMPING,
-        jacobian: Literal["rows", "jvp"] = "rows",
+        jacobian: AbstractTangentJacobian = PointwiseJacobian(),
     ):
-        if scheme not in ("euler", "heun"):
-            raise InvalidInputError(f"scheme must be 'euler' or 'heun', got {scheme!r}")
+        if not isinstance(scheme, AbstractExplicitScheme):
+            raise InvalidInputError(f"scheme must be an explicit scheme such as Heun() or Euler(), got {scheme!r}")
+        if not isinstance(jacobian, AbstractTangentJacobian):
+            raise InvalidInputError(f"jacobian must be PointwiseJacobian(...) or JVPJacobian(), got {jacobian!r}")
         if not dt > 0:
             raise InvalidInputError(f"dt must be positive, got {dt}")
         if int(max_inner_iterations) < 1:
             raise InvalidInputError(f"max_inner_iterations must be >= 1, got {max_inner_iterations}")
-        if jacobian not in ("rows", "jvp"):
-            raise InvalidInputError(f"jacobian must be 'rows' or 'jvp', got {jacobian!r}")
         if subset_size is not None and int(subset_size) < 1:
             raise InvalidInputError(f"subset_size must be positive, got {subset_size}")
         self.equation = equation
@@ -228,8 +104,11 @@ class TENG(eqx.Module):
         self.max_inner_iterations = int(max_inner_iterations)
         self.tolerance = float(tolerance)
         self.ridge = float(ridge)
-        self.damping = None if damping is None or jacobian == "jvp" else tuple(float(d) for d in damping)
         self.jacobian = jacobian
+
+    @property
+    def name(self) -> str:
+        return f"TENG-{self.scheme.name}"
 
     def fit(self, net, target: Float[Array, " N"], key: PRNGKeyArray, max_iterations: int | None = None):
         """Project ``net`` onto ``target`` values at the collocation points; ``(net, residual, iterations)``."""
@@ -243,50 +122,16 @@ class TENG(eqx.Module):
             max_iterations=self.max_inner_iterations if max_iterations is None else int(max_iterations),
             tolerance=self.tolerance,
             ridge=self.ridge,
-            damping=self.damping,
             jacobian=self.jacobian,
         )
 
     @eqx.filter_jit
     def step(self, net, key: PRNGKeyArray):
         """One time step; returns ``(net, (residual, iterations))`` (worst stage residual, total iterations)."""
-        k1, k2 = jax.random.split(key)
-        u_n = jax.vmap(net)(self.points)
-        rhs_n = self.equation.rhs_on(net, self.points)
-        net1, res1, it1 = self.fit(net, u_n + self.dt * rhs_n, k1)
-        if self.scheme == "euler":
-            return net1, (res1, it1)
-        rhs_1 = self.equation.rhs_on(net1, self.points)
-        net2, res2, it2 = self.fit(net1, u_n + 0.5 * self.dt * (rhs_n + rhs_1), k2)
-        return net2, (jnp.maximum(res1, res2), it1 + it2)
-
-    def solve(
-        self,
-        net,
-        num_steps: int,
-        *,
-        key: PRNGKeyArray | None = None,
-        error_fn=None,
-        error_every: int = 10,
-        snapshot_every: int | None = None,
-        progress: bool = True,
-    ) -> MarchResult:
-        """March ``num_steps`` steps with a progress bar; warns (with the step number) when a step's
-        projection ends above ``tolerance`` (see :func:`march`)."""
-        key = jax.random.PRNGKey(0) if key is None else key
-        return march(
-            self.step,
-            net,
-            num_steps,
-            self.dt,
-            key=key,
-            error_fn=error_fn,
-            error_every=error_every,
-            snapshot_every=snapshot_every,
-            tolerance=self.tolerance,
-            name=f"TENG-{self.scheme}",
-            progress=progress,
-        )
+        net, residual, iterations = self.scheme.advance(
+            net, self.dt, lambda n: jax.vmap(n)(self.points), lambda n: self.equation.rhs_on(n, self.points),
+            self.fit, key)
+        return net, (residual, iterations)
 
 
 def fit_initial_condition(
@@ -302,7 +147,7 @@ def fit_initial_condition(
     lbfgs_memory: int = 50,
     iterations: int = 200,
     subset_size: int | None = None,
-    damping=DEFAULT_DAMPING,
+    jacobian: AbstractTangentJacobian = PointwiseJacobian(),
     tolerance: float = 1e-12,
 ):
     r"""Fit ``net`` to initial values $u_0(x_i)$: Adam, then L-BFGS, then safeguarded projections.
@@ -317,7 +162,7 @@ def fit_initial_condition(
        more Adam steps or full Gauss-Newton steps, whose progress stalls on the tiny singular
        values of the network Jacobian;
     3. up to ``iterations`` projections of :func:`project_onto_target` (random subsets of
-       ``subset_size`` parameters, damping safeguard).
+       ``subset_size`` parameters, with ``jacobian``: by default the damping safeguard).
 
     Returns ``(net, relative_residual)`` (weighted, at ``points``).
     """
@@ -354,7 +199,7 @@ def fit_initial_condition(
         subset = None if subset_size is None else min(int(subset_size), num_params)
         net, _, _ = jax.jit(
             lambda n, k: project_onto_target(n, u0_values, points, weights, k, subset_size=subset,
-                                             max_iterations=int(iterations), tolerance=tolerance, damping=damping)
+                                             max_iterations=int(iterations), tolerance=tolerance, jacobian=jacobian)
         )(net, key)
     return net, weighted_relative_residual(jax.vmap(net)(points), u0_values, weights)
 

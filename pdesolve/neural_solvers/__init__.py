@@ -18,7 +18,7 @@ MOVED = {
     "ClosureVectorField": "pdesolve.neural_ode",
     "CombinedData": "pdesolve.datasets",
     "ErrorEstimateRecorder": "pdesolve.neural_ode",
-    "FieldProblem": "pdesolve.neural_fields",
+    "FieldProblem": "pdesolve.problems",
     "FourierModes": "pdesolve.neural_ode",
     "HeatField": "pdesolve.neural_fields",
     "INSR": "pdesolve.neural_fields",
@@ -37,8 +37,6 @@ MOVED = {
     "SolveStats": "pdesolve.neural_ode",
     "SpaceTimeMLP": "pdesolve.neural_fields",
     "TENG": "pdesolve.neural_fields",
-    "TENG_PROBLEMS": "pdesolve.neural_fields",
-    "advection_pulse": "pdesolve.neural_fields",
     "default_steps_per_save": "pdesolve.datasets",
     "evaluate_rollouts": "pdesolve.neural_ode",
     "fit_initial_condition": "pdesolve.neural_fields",
@@ -48,8 +46,7 @@ MOVED = {
     "function_evaluations": "pdesolve.neural_ode",
     "generate_combined_dataset": "pdesolve.datasets",
     "grid_advection_crank_nicolson": "pdesolve.neural_fields",
-    "grid_points": "pdesolve.neural_fields",
-    "heat_exact": "pdesolve.neural_fields",
+    "grid_points": "pdesolve.problems",
     "insr_taylor_green": "pdesolve.neural_fields",
     "load_combined_dataset": "pdesolve.datasets",
     "march": "pdesolve.neural_fields",
@@ -61,14 +58,24 @@ MOVED = {
     "solve_combined_batch": "pdesolve.datasets",
     "stiffness_estimate": "pdesolve.neural_ode",
     "supports_stiffness_estimate": "pdesolve.neural_ode",
-    "tdvp_solve": "pdesolve.neural_fields",
-    "teng_initial_condition": "pdesolve.neural_fields",
-    "teng_problem": "pdesolve.neural_fields",
-    "train_pinn": "pdesolve.neural_fields",
+}
+
+
+#: Old names with no drop-in replacement -> what to use instead.
+REPLACED = {
+    "TENG_PROBLEMS": 'pdesolve.problems.names(pdesolve.problems.FieldProblem)',
+    "advection_pulse": 'pdesolve.problems.get("insr-advection").exact_values(points, t)',
+    "heat_exact": 'pdesolve.problems.get("teng-heat").exact_values(points, t)',
+    "tdvp_solve": 'pdesolve.neural_fields.TDVP(...).solve(net, num_steps)',
+    "teng_initial_condition": 'pdesolve.problems.get("teng-heat").initial_values(points)',
+    "teng_problem": 'pdesolve.problems.get("teng-<name>", pdesolve.problems.FieldProblem)',
+    "train_pinn": 'pdesolve.neural_fields.PINN(...).solve(net, num_steps)',
 }
 
 
 def __getattr__(name: str):
+    if name in REPLACED:
+        raise AttributeError(f"pdesolve.neural_solvers.{name} was removed; use {REPLACED[name]}")
     if name not in MOVED:
         raise AttributeError(f"module 'pdesolve.neural_solvers' has no attribute {name!r}")
     warnings.warn(f"pdesolve.neural_solvers.{name} moved to {MOVED[name]}.{name}; import it from there",

@@ -7,8 +7,16 @@
   :func:`pdesolve.datasets.generate`; the combined-equation experiments E1-E3
   (:class:`CombinedRecipe`, :data:`COMBINED_RECIPES`) behind
   :func:`pdesolve.datasets.generate_combined_dataset`.
+- Neural-field benchmarks (:class:`FieldProblem`: a declared PDE, box, initial condition,
+  reference and network; :meth:`FieldProblem.reference` gives the error grid as a
+  :class:`FieldReference`) behind ``pdesolve solve --method teng|tdvp|insr`` and
+  :mod:`pdesolve.neural_fields`.
 """
 
+from ._fields import FieldNetwork as FieldNetwork
+from ._fields import FieldProblem as FieldProblem
+from ._fields import FieldReference as FieldReference
+from ._fields import grid_points as grid_points
 from ._recipes import COMBINED_RECIPES as COMBINED_RECIPES
 from ._recipes import RECIPES as RECIPES
 from ._recipes import CombinedRecipe as CombinedRecipe
@@ -29,6 +37,9 @@ __all__ = [
     "AbstractProblem",
     "COMBINED_RECIPES",
     "CombinedRecipe",
+    "FieldNetwork",
+    "FieldProblem",
+    "FieldReference",
     "PROBLEMS",
     "Problem",
     "RECIPES",
@@ -38,6 +49,7 @@ __all__ = [
     "combined_recipe",
     "get",
     "get_recipe",
+    "grid_points",
     "names",
     "register",
     "registry",

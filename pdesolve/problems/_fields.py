@@ -1,0 +1,296 @@
+r"""Neural-field benchmark problems: a PDE on a box, its initial condition, reference and error.
+
+A :class:`FieldProblem` declares everything a neural-field solver (``pdesolve.neural_fields``)
+needs besides the method: the PDE as a :mod:`pdesolve.pdes` class with its coefficients, the
+domain, the initial condition $u_0$ (a function of points), the reference solution (analytic, or
+a spectral ETDRK4 solve), the default time step and final time, Dirichlet data, and the network
+the problem is solved with (:class:`FieldNetwork`). Errors are relative $L^2$ errors on a
+reference grid (:meth:`FieldProblem.reference`)::
+
+    from pdesolve import problems
+
+    problem = problems.get("teng-heat", problems.FieldProblem)
+    points, weights = problem.collocation(32)                    # 32 x 32 periodic grid
+    reference = problem.reference()                               # the 64 x 64 error grid
+    reference.error(net, 0.0)                                     # any u(x) of one point
+
+Registered problems:
+
+- ``teng-heat``, ``teng-allen-cahn``, ``teng-burgers``: the TENG benchmarks (Chen et al.,
+  ICML 2024) on the periodic box $[0, 2\pi)^2$ to $T = 4$, with
+  $u_0(x, y) = \tfrac12 f(x) f(y)$, $f(s) = \sin s + \tfrac12\cos 2s$ (smooth and separable;
+  our choice, the paper's exact formula was not in hand):
+
+  - heat $u_t = 0.1\Delta u$, exact solution $u = \tfrac12 F(x, t) F(y, t)$ with
+    $F(s,t) = e^{-\nu t}\sin s + \tfrac12 e^{-4\nu t}\cos 2s$;
+  - Allen-Cahn $u_t = 0.005\Delta u + u - u^3$, reference :class:`pdesolve.pdes.AllenCahn` by
+    ETDRK4 (1/2 dealiasing) on a $256^2$ grid;
+  - Burgers $u_t = -u(u_x + u_y) + 0.01\Delta u$, reference the vector
+    :class:`pdesolve.pdes.Burgers` by ETDRK4 from $(u_0, u_0)$, whose components stay equal and
+    each solve the scalar equation.
+
+- ``insr-advection``: $u_t + 0.25 u_x = 0$ on $[-2, 2]$ (INSR, Chen et al., ICML 2023), a
+  Gaussian pulse $e^{-(x + 1.5 - 0.25 t)^2 / (2\cdot 0.1^2)}$ to $T = 12$ with the inflow value
+  $u(-2) = 0$, scored against the translated pulse.
+- ``insr-heat``: $u_t = 0.1\Delta u$ on $[0, 2\pi)^2$ from the TENG initial condition to
+  $T = 1$, with a periodic SIREN.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._errors import InvalidInputError
+from ..pdes import AbstractPDE, Advection, AllenCahn, Burgers, Heat
+from ._registry import AbstractProblem, register
+
+NETWORK_KINDS = ("periodic-mlp", "siren")
+
+
+@dataclass(frozen=True)
+class FieldNetwork:
+    """The network a field problem is solved with (built by ``pdesolve.neural_fields.build_network``).
+
+    **Arguments:**
+
+    - `kind`: ``"periodic-mlp"`` (a tanh MLP on a periodic embedding, the TENG network) or
+      ``"siren"`` (the INSR network; periodic on a periodic domain).
+    - `hidden`: widths of the hidden layers.
+    - `omega0`: the SIREN frequency factor $\\omega_0$ (``"siren"`` only).
+    """
+
+    kind: str
+    hidden: tuple[int, ...]
+    omega0: float = 30.0
+
+    def __post_init__(self):
+        if self.kind not in NETWORK_KINDS:
+            raise InvalidInputError(f"network kind must be one of {NETWORK_KINDS}, got {self.kind!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldProblem(AbstractProblem):
+    r"""A neural-field benchmark: $\partial_t u = \mathcal{N}[u]$ on a box, from $u_0$ to ``final_time``.
+
+    **Arguments:**
+
+    - `name`, `description`: as for every registered problem.
+    - `pde`: the :mod:`pdesolve.pdes` class of $\mathcal{N}$ (``Heat``, ``AllenCahn``,
+      ``Burgers`` or ``Advection``); `coefficients` its keyword arguments (``diffusivity``,
+      ``viscosity``, ``velocity``), so :meth:`pde_on` builds it on a grid.
+    - `lower`, `upper`: the box; `periodic`: whether the field is periodic on it.
+    - `initial_condition`: $u_0$ at points shaped ``(..., d)`` (or one point ``(d,)``).
+    - `exact`: the exact solution ``exact(points, t, **coefficients)``, or ``None`` for a spectral
+      ETDRK4 reference (periodic boxes only) with time step `reference_dt`; `spectral_options`
+      are extra keyword arguments of the PDE for that solve (e.g. ``dealiasing_fraction``).
+    - `final_time`, `dt`: the benchmark's end time and time step.
+    - `reference_resolution`: default points per axis of the error grid.
+    - `boundary_points`, `boundary_values`: Dirichlet data held at every step (e.g. an inflow).
+    - `network`: the :class:`FieldNetwork` the problem is solved with.
+    """
+
+    label: ClassVar[str] = "field problem"
+    pde: type[AbstractPDE]
+    coefficients: Mapping[str, float]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    periodic: bool
+    initial_condition: Callable = field(repr=False)
+    exact: Callable | None = field(default=None, repr=False)
+    final_time: float
+    dt: float
+    reference_resolution: int
+    reference_dt: float = 1e-3
+    spectral_options: Mapping[str, float] = field(default_factory=dict)
+    boundary_points: tuple[tuple[float, ...], ...] = ()
+    boundary_values: tuple[float, ...] = ()
+    network: FieldNetwork
+
+    def __post_init__(self):
+        object.__setattr__(self, "coefficients", MappingProxyType(dict(self.coefficients)))
+        object.__setattr__(self, "spectral_options", MappingProxyType(dict(self.spectral_options)))
+        lower = tuple(float(v) for v in self.lower)
+        upper = tuple(float(v) for v in self.upper)
+        if not lower or len(lower) != len(upper) or any(not b > a for a, b in zip(lower, upper)):
+            raise InvalidInputError(f"{self.name}: need lower < upper on every axis, got {self.lower}, {self.upper}")
+        object.__setattr__(self, "lower", lower)
+        object.__setattr__(self, "upper", upper)
+        if self.exact is None and not self.periodic:
+            raise InvalidInputError(f"{self.name}: a spectral reference needs a periodic box; give `exact`")
+        if len(self.boundary_points) != len(self.boundary_values):
+            raise InvalidInputError(f"{self.name}: {len(self.boundary_points)} boundary points but "
+                                    f"{len(self.boundary_values)} boundary values")
+
+    @property
+    def ndim(self) -> int:
+        """Spatial dimension $d$."""
+        return len(self.lower)
+
+    @property
+    def extent(self) -> tuple[float, ...]:
+        """Side lengths of the box."""
+        return tuple(b - a for a, b in zip(self.lower, self.upper))
+
+    def pde_on(self, grid, **options) -> AbstractPDE:
+        """The declared PDE with its coefficients on a :class:`~pdesolve.spatial.PeriodicGrid`."""
+        return self.pde(grid, **self.coefficients, **options)
+
+    def initial_values(self, points):
+        """$u_0$ at ``points`` (``(..., d)``)."""
+        return self.initial_condition(points)
+
+    def exact_values(self, points, t: float):
+        """The exact solution at ``points`` and time ``t`` (problems with ``exact`` only)."""
+        if self.exact is None:
+            raise InvalidInputError(f"{self.name} has no exact solution; use reference(...).values(t)")
+        return self.exact(points, t, **self.coefficients)
+
+    def collocation(self, n: int, dtype=jnp.float64):
+        """The uniform periodic ``n``-per-axis grid on the box: points ``(n^d, d)`` and equal weights."""
+        if len(set(self.extent)) != 1 or len(set(self.lower)) != 1:
+            raise InvalidInputError(f"{self.name}: collocation grids need a cube box, got {self.lower}, {self.upper}")
+        return grid_points(n, self.extent[0], ndim=self.ndim, lower=self.lower[0], dtype=dtype)
+
+    def evaluation_points(self, n: int):
+        """Points of the error grid: the periodic grid of :meth:`collocation`, or (non-periodic)
+        ``n`` points per axis from `lower` to `upper` inclusive."""
+        if int(n) < 2:
+            raise InvalidInputError(f"resolution must be >= 2, got {n}")
+        if self.periodic:
+            return self.collocation(n)[0]
+        axes = [jnp.linspace(a, b, int(n)) for a, b in zip(self.lower, self.upper)]
+        return jnp.stack([g.ravel() for g in jnp.meshgrid(*axes, indexing="ij")], axis=1)
+
+    def reference(self, resolution: int | None = None) -> FieldReference:
+        """The reference solution on the ``resolution``-per-axis error grid (default
+        `reference_resolution`), with its error measure."""
+        return FieldReference(self, self.reference_resolution if resolution is None else int(resolution))
+
+
+class FieldReference:
+    r"""The reference solution of a :class:`FieldProblem` on its error grid, and the error measure.
+
+    ``values(t)`` is the reference at the grid points (exact, or a spectral solve cached per
+    time); ``error(u, t)`` is the relative $L^2$ error $\|u - u_{ref}\|_2 / \|u_{ref}\|_2$ over
+    the grid of any field ``u`` (a callable of one point, e.g. a network).
+    """
+
+    def __init__(self, problem: FieldProblem, resolution: int):
+        self.problem = problem
+        self.resolution = int(resolution)
+        self.points = problem.evaluation_points(self.resolution)
+        self._cache: dict[float, np.ndarray] = {}
+
+    def values(self, t: float) -> np.ndarray:
+        """Reference values at :attr:`points` and time ``t``, shaped ``(N,)``."""
+        t = float(t)
+        if self.problem.exact is not None:
+            return np.asarray(self.problem.exact_values(self.points, t))
+        key = round(t, 10)
+        if key not in self._cache:
+            self._cache[key] = self._spectral(t)
+        return self._cache[key]
+
+    def _spectral(self, t: float) -> np.ndarray:
+        """ETDRK4 on the periodic grid; a scalar field is evolved as ``num_channels`` equal components."""
+        from ..integrators import advance, etdrk
+        from ..spatial import PeriodicGrid
+
+        problem = self.problem
+        grid = PeriodicGrid(self.resolution, extent=problem.extent[0], ndim=problem.ndim, dtype=jnp.float64)
+        pde = problem.pde_on(grid, **problem.spectral_options)
+        coordinates = jnp.moveaxis(grid.coordinates(), 0, -1)
+        if any(problem.lower):
+            coordinates = coordinates + jnp.asarray(problem.lower, coordinates.dtype)
+        u0 = problem.initial_values(coordinates)[None]
+        u0 = jnp.concatenate([u0] * pde.num_channels)
+        steps = int(round(t / problem.reference_dt))
+        if steps == 0:
+            return np.asarray(u0[0]).ravel()
+        u = advance(etdrk(pde, t / steps, 4), u0, steps)
+        return np.asarray(u[0]).ravel()
+
+    def error(self, u: Callable, t: float) -> float:
+        """Relative $L^2$ error of the field ``u`` (one point -> value) at time ``t``."""
+        ref = self.values(t)
+        values = np.asarray(jax.jit(jax.vmap(u))(self.points))
+        return float(np.linalg.norm(values - ref) / np.linalg.norm(ref))
+
+
+def grid_points(n: int, extent: float = 2 * math.pi, *, ndim: int = 2, lower: float = 0.0, dtype=jnp.float64):
+    r"""The uniform periodic grid $x_i = \text{lower} + i L / n$ on a cube as points ``(n^d, d)``
+    (``"ij"`` order, first axis slowest) and equal quadrature weights $(L/n)^d$."""
+    if int(n) < 2:
+        raise InvalidInputError(f"grid size must be >= 2, got {n}")
+    axis = jnp.arange(n, dtype=dtype) * (extent / n)
+    if lower:
+        axis = lower + axis
+    mesh = jnp.meshgrid(*([axis] * int(ndim)), indexing="ij")
+    points = jnp.stack([m.ravel() for m in mesh], axis=1)
+    weights = jnp.full((n**ndim,), (extent / n) ** ndim, dtype)
+    return points, weights
+
+
+def _teng_factor(s, t=0.0, nu=0.0):
+    return jnp.exp(-nu * t) * jnp.sin(s) + 0.5 * jnp.exp(-4 * nu * t) * jnp.cos(2 * s)
+
+
+def _teng_initial_condition(x):
+    r"""$u_0(x, y) = \tfrac12 f(x) f(y)$, $f(s) = \sin s + \tfrac12\cos 2s$."""
+    x = jnp.asarray(x)
+    return 0.5 * _teng_factor(x[..., 0]) * _teng_factor(x[..., 1])
+
+
+def _teng_heat_exact(points, t, diffusivity):
+    """Each mode of the separable initial condition decays on its own."""
+    points = jnp.asarray(points)
+    return 0.5 * _teng_factor(points[..., 0], t, diffusivity) * _teng_factor(points[..., 1], t, diffusivity)
+
+
+def _pulse(x, t, velocity=0.25, center=-1.5, width=0.1):
+    return jnp.exp(-((x - center - velocity * t) ** 2) / (2 * width**2))
+
+
+def _pulse_initial_condition(points):
+    return _pulse(points[..., 0], 0.0)
+
+
+def _pulse_exact(points, t, velocity):
+    return _pulse(points[..., 0], t, velocity)
+
+
+_BOX = dict(lower=(0.0, 0.0), upper=(2 * math.pi, 2 * math.pi), periodic=True)
+_TENG = dict(_BOX, initial_condition=_teng_initial_condition, final_time=4.0, dt=0.01,
+             network=FieldNetwork("periodic-mlp", (20, 20, 20)))
+
+for _problem in (
+    FieldProblem(name="teng-heat", description="TENG heat u_t = 0.1 Δu on [0, 2pi)^2 to T = 4 (exact reference)",
+                 pde=Heat, coefficients={"diffusivity": 0.1}, exact=_teng_heat_exact, reference_resolution=64,
+                 **_TENG),
+    FieldProblem(name="teng-allen-cahn",
+                 description="TENG Allen-Cahn u_t = 0.005 Δu + u - u^3 on [0, 2pi)^2 to T = 4 (spectral reference)",
+                 pde=AllenCahn, coefficients={"diffusivity": 0.005}, spectral_options={"dealiasing_fraction": 1 / 2},
+                 reference_resolution=256, **_TENG),
+    FieldProblem(name="teng-burgers",
+                 description="TENG Burgers u_t = -u (u_x + u_y) + 0.01 Δu on [0, 2pi)^2 to T = 4 (spectral reference)",
+                 pde=Burgers, coefficients={"viscosity": 0.01}, reference_resolution=256, **_TENG),
+    FieldProblem(name="insr-advection",
+                 description="INSR advection u_t + 0.25 u_x = 0 of a Gaussian pulse on [-2, 2] to T = 12, inflow u(-2) = 0",
+                 pde=Advection, coefficients={"velocity": 0.25}, lower=(-2.0,), upper=(2.0,), periodic=False,
+                 initial_condition=_pulse_initial_condition, exact=_pulse_exact, final_time=12.0, dt=0.05,
+                 reference_resolution=801, boundary_points=((-2.0,),), boundary_values=(0.0,),
+                 network=FieldNetwork("siren", (20, 20), omega0=30.0)),
+    FieldProblem(name="insr-heat", description="INSR heat u_t = 0.1 Δu on [0, 2pi)^2 to T = 1, periodic SIREN",
+                 pde=Heat, coefficients={"diffusivity": 0.1}, **_BOX, initial_condition=_teng_initial_condition,
+                 exact=_teng_heat_exact, final_time=1.0, dt=0.05, reference_resolution=48,
+                 network=FieldNetwork("siren", (32, 32), omega0=5.0)),
+):
+    register(_problem)
