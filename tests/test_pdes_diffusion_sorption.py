@@ -76,7 +76,8 @@ def test_finite_difference_solution_converges_at_second_order():
     coarse = float(jnp.linalg.norm(profiles[16] - profiles[32]))
     fine = float(jnp.linalg.norm(profiles[32] - profiles[64]))
     assert 3.0 < coarse / fine < 6.0, (coarse, fine)
-    assert float(profiles[64][0]) == 1.0 and 0.1 <= float(jnp.min(profiles[64])) < float(jnp.max(profiles[64])) <= 1.0
+    front = profiles[64]  # from the Dirichlet value 1 down to ~D/h at the (nearly absorbing) Robin node
+    assert float(front[0]) == 1.0 and bool(jnp.all(jnp.diff(front) < 0)) and 0.0 < float(front[-1]) < 1e-3
 
 
 def test_bad_input_is_rejected():

@@ -130,7 +130,8 @@ class SlabProblem(ConstraintProblem):
 
 @dataclass(frozen=True, eq=False)
 class HeatSlab(SlabProblem):
-    r"""$u_\tau = \kappa u_{xx}$, $u(0) = u(1) = 0$, $u(x, 0) = \sin\pi x$; exact $u = e^{-\kappa\pi^2\tau}\sin\pi x$."""
+    r"""$u_\tau = \kappa u_{xx}$, $u(0) = u(1) = 0$, $u(x, 0) = \sin\pi x$; exact
+    $u = e^{-\kappa\pi^2\tau}\sin\pi x$."""
 
     diffusivity: float = 0.1
 
