@@ -261,6 +261,15 @@ def heat_models():
     return {"hard": hard, "moe": moe, "coupled": coupled}
 
 
+def test_coupled_layer_checks_its_interfaces():
+    mixture = CoupledMixtureOfExperts(HEAT.collocation_residual, jump_conditions, 8)
+    points, before, after = slab_interface_points(3, 2)
+    layer = CoupledExpertLayer(mixture, points, before, after, ("b", "b_x"))
+    assert not layer.interface_points.weak_type  # a training update keeps its type (no recompilation)
+    with pytest.raises(InvalidInputError, match="interface_points"):
+        CoupledExpertLayer(mixture, points, before[:3], after, ("b",))
+
+
 @pytest.mark.parametrize("kind", ["hard", "moe", "coupled"])
 def test_hard_slab_models_hold_their_constraints_and_train(kind, heat_models):
     model, points = heat_models[kind]

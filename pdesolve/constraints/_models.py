@@ -142,7 +142,20 @@ class CoupledExpertLayer(AbstractExpertLayer):
     before: Array
     after: Array
     jet_fields: tuple[str, ...] = eqx.field(static=True)
-    initial: Callable | None = eqx.field(static=True, default=None, kw_only=True)
+    initial: Callable | None = eqx.field(static=True)
+
+    def __init__(self, mixture: CoupledMixtureOfExperts, interface_points: Array, before: Array, after: Array,
+                 jet_fields: tuple[str, ...], *, initial: Callable | None = None):
+        points = jnp.asarray(interface_points)
+        if points.ndim != 2 or jnp.shape(before) != points.shape[:1] or jnp.shape(after) != points.shape[:1]:
+            raise InvalidInputError(f"interface_points must be (P, d) with before and after (P,), got "
+                                    f"{points.shape}, {jnp.shape(before)}, {jnp.shape(after)}")
+        self.mixture = mixture
+        # strongly typed, so that a training step's update (zero: the points are held constant) keeps the type
+        self.interface_points = jnp.asarray(points, dtype=points.dtype)
+        self.before, self.after = jnp.asarray(before), jnp.asarray(after)
+        self.jet_fields = tuple(jet_fields)
+        self.initial = initial
 
     @property
     def num_coefficients(self):
