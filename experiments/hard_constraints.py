@@ -134,7 +134,7 @@ class Slab:
     def sample(self, key):
         return slab_loss_points(key, self.cfg["interior"], self.cfg["boundary"])
 
-    def loss(self, model, points):
+    def loss(self, points):
         return lambda m, batch, start: m.residual_loss(self.problem, points, batch, start)
 
     def evaluate(self, model, points, start):
@@ -174,7 +174,7 @@ class Quadrants:
     def sample(self, key):
         return quadrant_loss_points(key, self.cfg["interior"], self.cfg["boundary"], self.w0.shape[0])
 
-    def loss(self, model, points):
+    def loss(self, points):
         return lambda m, batch, start: m.residual_loss(self.problem, points, self.w0, batch)
 
     def evaluate(self, model, points, start):
@@ -200,7 +200,7 @@ def train(setup, kind, seed, warm):
     last coefficients when the solves are warm-started from the previous step's."""
     cfg = setup.cfg
     model, points = setup.build(kind, jax.random.key(seed))
-    loss_fn = setup.loss(model, points)
+    loss_fn = setup.loss(points)
     opt = optax.chain(optax.clip_by_global_norm(cfg["clip_norm"]),
                       optax.adam(optax.cosine_decay_schedule(cfg["lr"], cfg["steps"], alpha=0.05)))
     state = opt.init(eqx.filter(model, eqx.is_inexact_array))
