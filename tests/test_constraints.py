@@ -5,6 +5,7 @@ import warnings
 
 import jax
 import jax.numpy as jnp
+import lineax as lx
 import numpy as np
 import pytest
 
@@ -17,14 +18,17 @@ from pdesolve.constraints import (
     LeastSquaresConstraint,
     LerayProjection,
     LinearEqualityProjection,
+    MapExperts,
     MassProjection,
     MinimumNormConstraint,
     MixtureOfExperts,
     StaggeredLerayProjection,
+    TangentConstraint,
     custom_fixed_point,
     custom_root,
 )
 from pdesolve.constraints._minimum_norm import _relative_null_space_part
+from pdesolve.optim import gauss_newton, levenberg_marquardt
 from pdesolve.spatial import PeriodicGrid
 
 
@@ -80,14 +84,26 @@ def ridge_unrolled_gradient():
     return jax.jit(jax.grad(ridge_loss(ridge_gradient_descent), argnums=(0, 1)))(0.7, X_RIDGE)
 
 
-@pytest.mark.parametrize("linear_solver", ["dense", "cg", "gmres", "bicgstab", "normal_cg"])
-def test_ridge_regression_implicit_matches_unrolled_and_fd(linear_solver, ridge_unrolled_gradient):
-    implicit = custom_root(ridge_optimality, linear_solver=linear_solver)(ridge_gradient_descent)
+PSD = (lx.symmetric_tag, lx.positive_semidefinite_tag)
+TOLERANCES = {"rtol": 1e-10, "atol": 1e-12}
+LINEAR_SOLVERS = {
+    "lu": (lx.LU(), ()),
+    "cg": (lx.CG(**TOLERANCES), PSD),
+    "gmres": (lx.GMRES(**TOLERANCES), ()),
+    "bicgstab": (lx.BiCGStab(**TOLERANCES), ()),
+    "normal_cg": (lx.Normal(lx.CG(**TOLERANCES)), ()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINEAR_SOLVERS))
+def test_ridge_regression_implicit_matches_unrolled_and_fd(name, ridge_unrolled_gradient):
+    linear_solver, tags = LINEAR_SOLVERS[name]
+    implicit = custom_root(ridge_optimality, linear_solver=linear_solver, tags=tags)(ridge_gradient_descent)
     g_implicit = jax.jit(jax.grad(ridge_loss(implicit), argnums=(0, 1)))(0.7, X_RIDGE)
     g_unrolled = ridge_unrolled_gradient
     assert_close(g_implicit[0], g_unrolled[0], rtol=1e-8)
     assert_close(g_implicit[1], g_unrolled[1], rtol=1e-7, atol=1e-10)
-    if linear_solver == "dense":
+    if name == "lu":
         lam_loss = jax.jit(lambda lam: ridge_loss(implicit)(lam, X_RIDGE))
         assert_close(g_implicit[0], central_difference(lam_loss, 0.7), rtol=1e-6)
         x_loss = jax.jit(lambda X: ridge_loss(implicit)(0.7, X))
@@ -109,7 +125,7 @@ def newton(x0, theta, A, num_iterations=10):
 def test_nonlinear_root_implicit_matches_unrolled_and_fd():
     A = jax.random.normal(jax.random.key(3), (5, 5)) / 2
     theta = jnp.linspace(-1.0, 1.0, 5)
-    implicit = custom_root(nonlinear_optimality, linear_solver="gmres")(newton)
+    implicit = custom_root(nonlinear_optimality, linear_solver=lx.GMRES(**TOLERANCES))(newton)
     x0 = jnp.zeros(5)
 
     def loss(solver):
@@ -161,7 +177,7 @@ def test_implicit_euler_step_of_stiff_ode_as_fixed_point():
     rates = jnp.asarray([1e4, 3.0, 50.0])
     y_prev = jnp.asarray([1.0, 0.2, 0.1])
     dt = 0.05  # dt * k_fast = 500: far beyond explicit stability
-    step = custom_fixed_point(implicit_euler_map, linear_solver="bicgstab")(implicit_euler_newton)
+    step = custom_fixed_point(implicit_euler_map, linear_solver=lx.BiCGStab(**TOLERANCES))(implicit_euler_newton)
 
     def loss(solver):
         return lambda y_prev, rates: jnp.sum(solver(y_prev, y_prev, rates, dt) ** 2)
@@ -198,7 +214,7 @@ def ellipsoid_projection(z0, y, a, num_iterations=60):
 def test_projection_onto_constraint_set_implicit_matches_unrolled_and_fd():
     y = jnp.asarray([1.5, -0.7, 2.0, 0.3])  # outside the ellipsoid, so the constraint is active
     a = jnp.asarray([1.0, 2.0, 0.5, 3.0])
-    proj = custom_root(ellipsoid_optimality, linear_solver="dense")(ellipsoid_projection)
+    proj = custom_root(ellipsoid_optimality, linear_solver=lx.LU())(ellipsoid_projection)
     z0 = jnp.zeros(5)
     z = proj(z0, y, a)
     assert float(jnp.max(jnp.abs(ellipsoid_optimality(z, y, a)))) < 1e-13
@@ -216,12 +232,12 @@ def test_projection_onto_constraint_set_implicit_matches_unrolled_and_fd():
 
 
 def test_custom_root_rejects_unknown_solver_and_policy():
-    with pytest.raises(InvalidInputError, match="linear_solver"):
-        custom_root(ridge_optimality, linear_solver="qr-magic")
+    with pytest.raises(InvalidInputError, match="linear_solver must be a lineax solver"):
+        custom_root(ridge_optimality, linear_solver="dense")
     with pytest.raises(InvalidInputError, match="on_failure"):
         custom_root(ridge_optimality, on_failure="shrug")
-    with pytest.raises(InvalidInputError, match="rtol"):
-        custom_root(ridge_optimality, linear_solver="cg", rtol=-1.0)
+    with pytest.raises(InvalidInputError, match="positive_semidefinite_tag"):  # CG on an undeclared operator
+        custom_root(ridge_optimality, linear_solver=lx.CG(**TOLERANCES))
 
 
 def test_failed_backward_linear_solve_raises_or_warns():
@@ -229,8 +245,8 @@ def test_failed_backward_linear_solve_raises_or_warns():
     theta = jnp.linspace(-1.0, 1.0, 5)
 
     def make(policy):
-        solver = custom_root(nonlinear_optimality, linear_solver="gmres", max_steps=1, rtol=1e-14, atol=1e-14,
-                             on_failure=policy)(newton)
+        gmres = lx.GMRES(rtol=1e-14, atol=1e-14, max_steps=1)
+        solver = custom_root(nonlinear_optimality, linear_solver=gmres, on_failure=policy)(newton)
         return jax.jit(jax.grad(lambda th: jnp.sum(solver(jnp.zeros(5), th, A))))
 
     with pytest.raises(Exception, match="backward linear solve did not converge"):
@@ -404,7 +420,7 @@ def test_least_squares_layer_overdetermined_uses_normal_equations():
     def residual(omega, features):
         return features["A"] @ omega - features["y"]
 
-    layer = LeastSquaresConstraint(residual, 3, num_steps=20, method="gauss_newton", tolerance=1e-9)
+    layer = LeastSquaresConstraint(residual, 3, num_steps=20, solver=gauss_newton(), tolerance=1e-9)
     A = jax.random.normal(jax.random.key(10), (8, 3))
     y = jax.random.normal(jax.random.key(11), (8,))
     sol = layer({"A": A, "y": y})
@@ -483,11 +499,11 @@ def test_mixture_of_experts_map_batching_matches_vmap():
     features = {"A": A, "y": jnp.ones((3, 4))}
     layer = MinimumNormConstraint(_cubic_residual, 9, num_steps=15, tolerance=1e-9)
     by_vmap = MixtureOfExperts(layer)(features)
-    by_map = MixtureOfExperts(layer, batching="map")(features)
+    by_map = MixtureOfExperts(layer, batching=MapExperts())(features)
     assert_close(by_map.coefficients, by_vmap.coefficients, rtol=1e-10, atol=1e-12)
     assert bool(jnp.all(by_map.converged))
     with pytest.raises(InvalidInputError, match="batching"):
-        MixtureOfExperts(layer, batching="pmap")
+        MixtureOfExperts(layer, batching="map")
 
 
 def test_failed_inner_solve_flag_warn_raise():
@@ -557,8 +573,6 @@ def test_minimum_norm_constraint_newton_refinement_reaches_the_kkt_point():
                  atol=1e-8)
     with pytest.raises(InvalidInputError, match="newton_steps"):
         MinimumNormConstraint(_cubic_residual, 12, newton_steps=-1)
-    with pytest.raises(InvalidInputError, match="gradient='kkt'"):
-        MinimumNormConstraint(_cubic_residual, 12, newton_steps=2, gradient="tangent")
 
 
 def test_minimum_norm_constraint_convergence_test_is_scale_aware():
@@ -585,11 +599,12 @@ def test_minimum_norm_constraint_convergence_test_is_scale_aware():
 
 
 @pytest.mark.parametrize(("method", "num_steps"), [("levenberg_marquardt", 30), ("gauss_newton", 8)])
-def test_minimum_norm_constraint_tangent_mode_root_and_tangent_gradient(method, num_steps):
+def test_tangent_constraint_root_and_tangent_gradient(method, num_steps):
     A = jax.random.normal(jax.random.key(23), (4, 10))
     y = jnp.linspace(0.5, -0.5, 4)
-    layer = MinimumNormConstraint(_cubic_residual, 10, num_steps=num_steps, tolerance=1e-9, gradient="tangent",
-                                  method=method)
+    solver = levenberg_marquardt(initial_damping=1.0) if method == "levenberg_marquardt" else gauss_newton(
+        max_backtracking_steps=30)
+    layer = TangentConstraint(_cubic_residual, 10, num_steps=num_steps, solver=solver, tolerance=1e-9)
     sol = layer({"A": A, "y": y})
     assert bool(sol.converged) and float(sol.residual_norm) < 1e-10
     w = sol.coefficients
@@ -601,10 +616,13 @@ def test_minimum_norm_constraint_tangent_mode_root_and_tangent_gradient(method, 
     v = jax.random.normal(jax.random.key(25), (10,))
     g = jax.grad(lambda a: v @ layer({"A": a, "y": y}).coefficients)(A)
     assert_close(jnp.sum(g * E), v @ expected, rtol=1e-8)
-    with pytest.raises(InvalidInputError, match="gradient must be"):
-        MinimumNormConstraint(_cubic_residual, 10, gradient="unrolled")
-    with pytest.raises(InvalidInputError, match="method must be"):
-        MinimumNormConstraint(_cubic_residual, 10, gradient="tangent", method="newton")
+    with pytest.raises(InvalidInputError, match="solver must be"):
+        TangentConstraint(_cubic_residual, 10, solver="gauss_newton")
+    with pytest.raises(InvalidInputError, match="at most as many residuals"):
+        TangentConstraint(lambda w, f: f @ w, 3)(jnp.ones((4, 3)))
+    one_step = TangentConstraint(_cubic_residual, 10, num_steps=1, solver=gauss_newton(), on_failure="warn")
+    with pytest.warns(ConvergenceWarning, match="TangentConstraint"):
+        assert not bool(jax.block_until_ready(one_step({"A": A, "y": 30.0 * y})).converged)
 
 
 def test_minimum_norm_constraint_rejects_bad_input_and_reports_failure():
@@ -661,7 +679,7 @@ def test_coupled_mixture_linear_equals_global_minimum_norm_solution():
     # the independent mixture ignores the interface rows: its solution breaks them
     free = MixtureOfExperts(MinimumNormConstraint(_expert_residual, N, num_steps=1))(features)
     assert float(jnp.max(jnp.abs(_interface(free.coefficients, C)))) > 1e-2
-    assert_close(CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=12, batching="map")(
+    assert_close(CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=12, batching=MapExperts())(
         features, C).coefficients, sol.coefficients, rtol=1e-9, atol=1e-12)
 
 
@@ -739,7 +757,7 @@ def test_coupled_mixture_rejects_bad_input_and_reports_failure():
     with pytest.raises(InvalidInputError, match="initial_damping"):
         CoupledMixtureOfExperts(_expert_residual, _interface, N, initial_damping=0.0)
     with pytest.raises(InvalidInputError, match="batching"):
-        CoupledMixtureOfExperts(_expert_residual, _interface, N, batching="pmap")
+        CoupledMixtureOfExperts(_expert_residual, _interface, N, batching="map")
     with pytest.raises(InvalidInputError, match="num_steps"):
         CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=0)
     one_step = CoupledMixtureOfExperts(_expert_residual, _interface, N, num_steps=1, on_failure="warn")
@@ -810,7 +828,8 @@ import jax
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp
 import numpy as np
-from pdesolve.constraints import LeastSquaresConstraint, MixtureOfExperts
+from pdesolve.constraints import LeastSquaresConstraint, MapExperts, MixtureOfExperts
+from pdesolve.optim import gauss_newton
 
 assert len(jax.devices()) == 2, jax.devices()
 
@@ -818,7 +837,7 @@ def residual(omega, features):  # a nonlinear square system per expert
     z = features["A"] @ omega
     return z + 0.1 * z**3 - features["y"]
 
-layer = LeastSquaresConstraint(residual, 5, num_steps=20, method="gauss_newton", tolerance=1e-10)
+layer = LeastSquaresConstraint(residual, 5, num_steps=20, solver=gauss_newton(), tolerance=1e-10)
 A = jax.random.normal(jax.random.key(0), (4, 5, 5)) + 3.0 * jnp.eye(5)
 y = jnp.linspace(-1.0, 1.0, 20).reshape(4, 5)
 
@@ -827,7 +846,7 @@ def loss(y, moe):
 
 results = {}
 for shard in (True, False):
-    moe = MixtureOfExperts(layer, shard=shard, batching="map")
+    moe = MixtureOfExperts(layer, shard=shard, batching=MapExperts())
     sol = jax.jit(lambda y: moe({"A": A, "y": y}))(y)
     results[shard] = (np.asarray(sol.coefficients), np.asarray(jax.jit(jax.grad(loss), static_argnums=1)(y, moe)))
     assert bool(jnp.all(sol.converged))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import lineax as lx
 import numpy as np
 
 from .._errors import InvalidInputError
@@ -118,7 +119,8 @@ def run_implicit_benchmark(
                 x = _richardson(jnp.zeros_like(th), th, k)
                 return jnp.sum(x**2)
 
-            @custom_root(_optimality, linear_solver="cg", rtol=1e-12, atol=1e-14, on_failure="ignore")
+            @custom_root(_optimality, linear_solver=lx.CG(rtol=1e-12, atol=1e-14),
+                         tags=(lx.symmetric_tag, lx.positive_semidefinite_tag), on_failure="ignore")
             def solve(x0, th, k=k):
                 return _richardson(x0, th, k)
 

@@ -43,7 +43,7 @@ $J^+$ (the same Schur-complement pseudo-inverse at $\lambda = 0$) held constant 
 $\operatorname{sg}$ the stop-gradient: the value is exactly $\omega^\star$ and the derivative is
 the minimum-norm tangent
 $d\omega^\star = -J^+\,\partial_\theta R\,d\theta$, the derivative of the projection onto the
-solution manifold (as ``MinimumNormConstraint(gradient="tangent")``). The solver loop is not
+solution manifold (as :class:`TangentConstraint`). The solver loop is not
 differentiated; memory does not grow with the iteration count.
 """
 
@@ -62,7 +62,7 @@ from .._errors import InvalidInputError
 from ..linalg import damped_lstsq
 from ._failure import check_on_failure, report_failure
 from ._least_squares import ConstraintSolution, check_solve_settings
-from ._mixture import check_batching, num_experts_of
+from ._mixture import AbstractBatching, VmapExperts, check_batching, num_experts_of
 
 
 class _Factors(eqx.Module):
@@ -87,7 +87,7 @@ def _factorise(jacobians, couplings, damping, batching):
     interface Schur complement (never formed: $S = P P^\top + \lambda I$ would square its
     condition number)."""
     svd = lambda a: jnp.linalg.svd(a, full_matrices=False)  # noqa: E731
-    u, s, vt = jax.vmap(svd)(jacobians) if batching == "vmap" else jax.lax.map(svd, jacobians)
+    u, s, vt = batching(svd, jacobians)
     rcond = float(np.finfo(s.dtype).eps) * max(jacobians.shape[1:])
     keep = s > rcond * jnp.max(s, axis=1, keepdims=True, initial=0.0)
     safe = jnp.where(keep, s, 1.0)
@@ -123,8 +123,8 @@ class CoupledMixtureOfExperts(eqx.Module):
     - `tolerance`: convergence threshold on $\max|R(\omega)|$ over all rows (default ``1e-9``).
     - `initial_damping`: starting $\lambda > 0$ (default ``1e-6``; a linear problem then
       converges in a few steps, a nonlinear one raises it as needed).
-    - `batching`: ``"vmap"`` (default) or ``"map"`` for the per-expert SVDs (see
-      :class:`MixtureOfExperts`).
+    - `batching`: :class:`VmapExperts` (default) or :class:`MapExperts` for the per-expert SVDs
+      (see :class:`MixtureOfExperts`).
     - `on_failure`: ``"raise"``, ``"warn"`` or ``"ignore"`` when the solve misses the tolerance
       (the ``converged`` flag is returned in every case).
 
@@ -141,7 +141,7 @@ class CoupledMixtureOfExperts(eqx.Module):
     num_steps: int = eqx.field(static=True)
     tolerance: float = eqx.field(static=True)
     initial_damping: float = eqx.field(static=True)
-    batching: str = eqx.field(static=True)
+    batching: AbstractBatching = eqx.field(static=True)
     on_failure: str = eqx.field(static=True)
 
     def __init__(
@@ -153,13 +153,13 @@ class CoupledMixtureOfExperts(eqx.Module):
         num_steps: int = 30,
         tolerance: float = 1e-9,
         initial_damping: float = 1e-6,
-        batching: str = "vmap",
+        batching: AbstractBatching | None = None,
         on_failure: str = "warn",
     ):
         check_solve_settings(num_coefficients, num_steps, tolerance)
         if not initial_damping > 0:
             raise InvalidInputError(f"initial_damping must be > 0, got {initial_damping!r}")
-        check_batching(batching)
+        batching = VmapExperts() if batching is None else check_batching(batching)
         self.residual_fn = residual_fn
         self.coupling_fn = coupling_fn
         self.num_coefficients = num_coefficients

@@ -18,9 +18,9 @@ whatever the solver did in its forward pass: the backward pass stores only $x^\s
 $\theta$, never the solver's iterates, so its memory does not grow with the iteration count.
 A fixed point $x = T(x, \theta)$ is the root of $F = T - x$.
 
-The transposed system is solved matrix-free with lineax (CG, GMRES, BiCGStab or CG on the
-normal equations; each matrix-vector product is one VJP of $F$) or densely (LU on the
-materialised Jacobian). Reverse mode only (the wrapper is a ``jax.custom_vjp``).
+The transposed system is solved by a lineax solver object: densely (``lineax.LU()``, on the
+materialised Jacobian) or matrix-free (CG, GMRES, BiCGStab or CG on the normal equations; each
+matrix-vector product is one VJP of $F$). Reverse mode only (the wrapper is a ``jax.custom_vjp``).
 
 References:
     M. Blondel, Q. Berthet, M. Cuturi, R. Frostig, S. Hoyer, F. Llinares-López,
@@ -44,51 +44,21 @@ from jaxtyping import PyTree
 from .._errors import InvalidInputError
 from ._failure import check_on_failure, report_failure
 
-_NAMED_SOLVERS = ("dense", "cg", "normal_cg", "gmres", "bicgstab")
-
-
-def _check_tolerance(name: str, value: float) -> float:
-    if not (isinstance(value, (int, float)) and value > 0):
-        raise InvalidInputError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
-def make_linear_solver(
-    linear_solver: str | lx.AbstractLinearSolver = "dense",
-    rtol: float = 1e-10,
-    atol: float = 1e-12,
-    max_steps: int | None = None,
-) -> tuple[lx.AbstractLinearSolver, tuple]:
-    r"""Build a lineax solver (and the operator tags it needs) from a name or pass one through.
-
-    Names: ``"dense"`` (LU of the materialised matrix), ``"cg"`` (conjugate gradients; the
-    operator is *declared* symmetric positive semidefinite, as for $\partial_x F$ = a Hessian
-    of a convex objective), ``"normal_cg"`` (CG on $A^\top A$; any invertible $A$),
-    ``"gmres"``, ``"bicgstab"`` (any invertible $A$). ``rtol``/``atol``/``max_steps`` configure
-    the iterative ones. A lineax solver instance is used as given, with no tags.
-    """
-    if isinstance(linear_solver, lx.AbstractLinearSolver):
-        return linear_solver, ()
-    if linear_solver not in _NAMED_SOLVERS:
+def _check_linear_solver(linear_solver, tags) -> tuple:
+    """Validate a lineax solver and its operator tags; returns the tags as a tuple."""
+    if not isinstance(linear_solver, lx.AbstractLinearSolver):
         raise InvalidInputError(
-            f"linear_solver must be one of {_NAMED_SOLVERS} or a lineax solver, got {linear_solver!r}"
+            f"linear_solver must be a lineax solver (e.g. lineax.LU(), lineax.GMRES(rtol, atol)), got {linear_solver!r}"
         )
-    rtol = _check_tolerance("rtol", rtol)
-    atol = _check_tolerance("atol", atol)
-    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
-        raise InvalidInputError(f"max_steps must be a positive integer or None, got {max_steps!r}")
-    if linear_solver == "dense":
-        return lx.LU(), ()
-    if linear_solver == "cg":
-        return lx.CG(rtol=rtol, atol=atol, max_steps=max_steps), (
-            lx.symmetric_tag,
-            lx.positive_semidefinite_tag,
+    tags = tuple(tags) if isinstance(tags, (tuple, list, frozenset, set)) else (tags,)
+    semidefinite = {lx.positive_semidefinite_tag, lx.negative_semidefinite_tag}
+    if isinstance(linear_solver, lx.CG) and not semidefinite & set(tags):
+        raise InvalidInputError(
+            "linear_solver=lineax.CG needs tags=(lineax.symmetric_tag, lineax.positive_semidefinite_tag) "
+            "(declare the Jacobian of the optimality function symmetric positive semidefinite), "
+            "or use lineax.Normal(lineax.CG(...)) for a general matrix"
         )
-    if linear_solver == "normal_cg":
-        return lx.Normal(lx.CG(rtol=rtol, atol=atol, max_steps=max_steps)), ()
-    if linear_solver == "gmres":
-        return lx.GMRES(rtol=rtol, atol=atol, max_steps=max_steps), ()
-    return lx.BiCGStab(rtol=rtol, atol=atol, max_steps=max_steps), ()
+    return tags
 
 
 class _Config(eqx.Module):
@@ -110,7 +80,7 @@ def _adjoint_solve(optimality_fn, x, args, cotangent, config: _Config):
         converged,
         config.on_failure,
         "implicit differentiation: the backward linear solve did not converge; "
-        "the gradient would be wrong (try linear_solver='dense' or more max_steps)",
+        "the gradient would be wrong (try linear_solver=lineax.LU() or a larger max_steps)",
     )
     return lam
 
@@ -160,10 +130,8 @@ def _implicit_call(solver, optimality_fn, config: _Config, init_x, args):
 def custom_root(
     optimality_fn: Callable[..., PyTree],
     *,
-    linear_solver: str | lx.AbstractLinearSolver = "dense",
-    rtol: float = 1e-10,
-    atol: float = 1e-12,
-    max_steps: int | None = None,
+    linear_solver: lx.AbstractLinearSolver = lx.LU(),
+    tags: Any = (),
     has_aux: bool = False,
     on_failure: str = "raise",
 ) -> Callable[[Callable], Callable]:
@@ -178,17 +146,20 @@ def custom_root(
     Anything to be differentiated must be passed through ``args`` (arrays inside pytrees and
     Equinox modules are found); values the solver closes over are treated as constants.
 
-    Args:
-        optimality_fn: $F(x, *args)$, returning a pytree shaped like ``x``.
-        linear_solver: ``"dense"`` (default), ``"cg"`` (assumes $\partial_x F$ symmetric
-            positive definite), ``"normal_cg"``, ``"gmres"``, ``"bicgstab"``, or a lineax
-            solver (see :func:`make_linear_solver`).
-        rtol: relative tolerance of an iterative linear solver.
-        atol: absolute tolerance of an iterative linear solver.
-        max_steps: iteration cap of an iterative linear solver.
-        has_aux: the solver returns ``(x, aux)``.
-        on_failure: what a non-converged backward linear solve does: ``"raise"`` (default),
-            ``"warn"`` (:class:`ConvergenceWarning`) or ``"ignore"``.
+    **Arguments:**
+
+    - `optimality_fn`: $F(x, *args)$, returning a pytree shaped like ``x``.
+    - `linear_solver`: the lineax solver of the backward system (default ``lineax.LU()``, dense
+      LU of the materialised Jacobian). Matrix-free: ``lineax.GMRES(rtol, atol)``,
+      ``lineax.BiCGStab(rtol, atol)``, ``lineax.Normal(lineax.CG(rtol, atol))`` (CG on the normal
+      equations; any invertible $\partial_x F$), or ``lineax.CG(rtol, atol)`` with `tags`
+      declaring $\partial_x F$ symmetric positive semidefinite (e.g. the Hessian of a convex
+      objective). Each matrix-vector product is one VJP of $F$.
+    - `tags`: lineax operator tags of $(\partial_x F)^\top$ (a tag or a tuple of them; CG needs
+      ``(lineax.symmetric_tag, lineax.positive_semidefinite_tag)``).
+    - `has_aux`: the solver returns ``(x, aux)``.
+    - `on_failure`: what a non-converged backward linear solve does: ``"raise"`` (default),
+      ``"warn"`` (:class:`ConvergenceWarning`) or ``"ignore"``.
 
     Example::
 
@@ -201,8 +172,8 @@ def custom_root(
 
         jax.grad(lambda lam: ridge(None, lam, X, y).sum())(1.0)
     """
-    solver, tags = make_linear_solver(linear_solver, rtol, atol, max_steps)
-    config = _Config(solver, tags, bool(has_aux), check_on_failure(on_failure))
+    tags = _check_linear_solver(linear_solver, tags)
+    config = _Config(linear_solver, tags, bool(has_aux), check_on_failure(on_failure))
 
     def decorator(solve: Callable) -> Callable:
         @functools.wraps(solve)
@@ -223,8 +194,8 @@ def custom_fixed_point(
     ``solver(init_x, *args)`` must return $x^\star = T(x^\star, *args)$ for
     ``fixed_point_fn`` $= T$. This is :func:`custom_root` with $F(x, \theta) = T(x, \theta) - x$,
     so the backward pass solves $(\partial_x T - I)^\top\lambda = \bar x$. ``options`` are those
-    of :func:`custom_root` (``linear_solver`` defaults to ``"dense"``; ``"gmres"`` or
-    ``"bicgstab"`` suit large non-symmetric problems).
+    of :func:`custom_root` (``linear_solver`` defaults to ``lineax.LU()``; ``lineax.GMRES`` or
+    ``lineax.BiCGStab`` suit large non-symmetric problems).
     """
 
     def optimality(x, *args):

@@ -9,8 +9,8 @@ $$
 \omega^\star = \operatorname*{arg\,min}_\omega\ \|r(\omega)\|_2^2 + \mu\|\omega\|_2^2 ,
 $$
 
-solved by Levenberg-Marquardt or Gauss-Newton from :mod:`pdesolve.optim`
-(:func:`~pdesolve.optim.least_squares_solve`). With $m = N$ and $\mu = 0$ the problem is a
+solved by a least-squares solver object from :mod:`pdesolve.optim` (Levenberg-Marquardt by
+default, or Gauss-Newton; run by :func:`~pdesolve.optim.least_squares_solve`). With $m = N$ and $\mu = 0$ the problem is a
 square root-finding problem $r(\omega^\star) = 0$ (the constraint holds exactly at the
 collocation points) and the optimality function is $F = r$; otherwise it is the normal
 equation $F = J^\top r + \mu\omega$. Gradients with respect to the features (hence the
@@ -27,16 +27,18 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import lineax as lx
+import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Bool, Float, PyTree
 
 from .._errors import InvalidInputError
-from ..optim import least_squares_solve
+from ..optim import least_squares_solve, levenberg_marquardt
 from ._failure import check_on_failure, report_failure
 from ._implicit import custom_root
 
@@ -76,6 +78,17 @@ def check_solve_settings(num_coefficients, num_steps, tolerance) -> None:
         raise InvalidInputError(f"tolerance must be > 0, got {tolerance!r}")
 
 
+def check_solver(solver, default: Callable[[], optax.GradientTransformation]) -> optax.GradientTransformation:
+    """The least-squares solver object (``default()`` for ``None``); an error for anything but an optax transform."""
+    if solver is None:
+        return default()
+    if not isinstance(solver, optax.GradientTransformation):
+        raise InvalidInputError(
+            f"solver must be a least-squares solver object (e.g. pdesolve.optim.levenberg_marquardt()), got {solver!r}"
+        )
+    return solver
+
+
 class LeastSquaresConstraint(eqx.Module):
     r"""Solve $r(\omega; \text{features}) = 0$ (or its least-squares problem) with implicit gradients.
 
@@ -86,26 +99,25 @@ class LeastSquaresConstraint(eqx.Module):
       problem data); every floating array in it is differentiated implicitly.
     - `num_coefficients`: $N$.
     - `num_steps`: solver iterations (fixed; the loop is a ``lax.fori_loop``).
-    - `method`: ``"levenberg_marquardt"`` (default) or ``"gauss_newton"``.
+    - `solver`: the forward least-squares solver, an optax transform of :mod:`pdesolve.optim`
+      run by :func:`~pdesolve.optim.least_squares_solve`: ``levenberg_marquardt()`` (default) or
+      ``gauss_newton()`` (e.g. with ``max_backtracking_steps``).
     - `tolerance`: convergence threshold on $\max|F(\omega)|$ (default ``1e-10``); least-squares
       problems also pass when the residual is this close to orthogonal to every Jacobian column.
     - `regularisation`: $\mu \ge 0$ (Tikhonov term; makes under-determined problems unique).
-    - `linear_solver`: backward linear solver of :func:`custom_root` (default ``"dense"``).
+    - `linear_solver`: backward lineax solver of :func:`custom_root` (default ``lineax.LU()``).
     - `on_failure`: ``"raise"``, ``"warn"`` or ``"ignore"`` when the forward solve misses
       the tolerance (the ``converged`` flag is returned in every case).
-    - `solver_options`: extra keyword arguments of the :mod:`pdesolve.optim` transform
-      (e.g. ``initial_damping``).
     """
 
     residual_fn: Callable = eqx.field(static=True)
     num_coefficients: int = eqx.field(static=True)
     num_steps: int = eqx.field(static=True)
-    method: str = eqx.field(static=True)
+    solver: optax.GradientTransformation = eqx.field(static=True)
     tolerance: float = eqx.field(static=True)
     regularisation: float = eqx.field(static=True)
-    linear_solver: Any = eqx.field(static=True)
+    linear_solver: lx.AbstractLinearSolver = eqx.field(static=True)
     on_failure: str = eqx.field(static=True)
-    solver_options: tuple = eqx.field(static=True)
 
     def __init__(
         self,
@@ -113,27 +125,23 @@ class LeastSquaresConstraint(eqx.Module):
         num_coefficients: int,
         *,
         num_steps: int = 30,
-        method: str = "levenberg_marquardt",
+        solver: optax.GradientTransformation | None = None,
         tolerance: float = 1e-10,
         regularisation: float = 0.0,
-        linear_solver: Any = "dense",
+        linear_solver: lx.AbstractLinearSolver = lx.LU(),
         on_failure: str = "warn",
-        **solver_options: Any,
     ):
         check_solve_settings(num_coefficients, num_steps, tolerance)
-        if method not in ("levenberg_marquardt", "gauss_newton"):
-            raise InvalidInputError(f"method must be 'levenberg_marquardt' or 'gauss_newton', got {method!r}")
         if not regularisation >= 0:
             raise InvalidInputError(f"regularisation must be >= 0, got {regularisation!r}")
         self.residual_fn = residual_fn
         self.num_coefficients = num_coefficients
         self.num_steps = num_steps
-        self.method = method
+        self.solver = check_solver(solver, levenberg_marquardt)
         self.tolerance = float(tolerance)
         self.regularisation = float(regularisation)
         self.linear_solver = linear_solver
         self.on_failure = check_on_failure(on_failure)
-        self.solver_options = tuple(sorted(solver_options.items()))
 
     def residual(self, coefficients: Float[Array, " n"], features: PyTree) -> Float[Array, " m"]:
         """Flattened residual $r(\\omega)$ (with $\\sqrt\\mu\\,\\omega$ appended if $\\mu > 0$)."""
@@ -160,13 +168,9 @@ class LeastSquaresConstraint(eqx.Module):
             init = jnp.zeros(self.num_coefficients, dtype)
         elif init.shape != (self.num_coefficients,):
             raise InvalidInputError(f"init must have shape ({self.num_coefficients},), got {init.shape}")
-        options = dict(self.solver_options)
-
         @custom_root(self.optimality, linear_solver=self.linear_solver, on_failure=self.on_failure)
         def solve(w0, feats):
-            w, _ = least_squares_solve(
-                lambda w: self.residual(w, feats), w0, self.num_steps, self.method, **options
-            )
+            w, _ = least_squares_solve(lambda w: self.residual(w, feats), w0, self.num_steps, self.solver)
             return w
 
         w = solve(init, features)
@@ -181,7 +185,7 @@ class LeastSquaresConstraint(eqx.Module):
             converged = converged | (jnp.max(cosine) <= self.tolerance)
         w = report_failure(
             w, converged, self.on_failure,
-            f"LeastSquaresConstraint: the inner {self.method} solve did not reach max|F| <= {self.tolerance:g} "
+            f"LeastSquaresConstraint: the inner solve did not reach max|F| <= {self.tolerance:g} "
             f"(least squares: or a residual within {self.tolerance:g} of orthogonal to the Jacobian's columns) "
             f"in {self.num_steps} steps; its implicit gradient is not valid",
         )

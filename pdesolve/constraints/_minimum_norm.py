@@ -1,7 +1,10 @@
-r"""Under-determined hard constraints: the minimum-norm coefficients, with implicit gradients.
+r"""Under-determined hard constraints: a root on the solution manifold, with implicit gradients.
 
 With more basis functions than collocation points ($N > m$) the constraint $r(\omega) = 0$
-has a manifold of solutions. :class:`MinimumNormConstraint` picks the one closest to an anchor
+has a manifold of solutions. Two layers pick one, each with its own forward solver and its own
+gradient rule.
+
+:class:`MinimumNormConstraint` picks the root closest to an anchor
 $a$ (the origin by default, so the minimum-norm solution),
 
 $$
@@ -41,14 +44,14 @@ $a$): the adjoint solve is one dense LU of the
 $(N + m)$-square KKT matrix $\begin{pmatrix} I + \sum_i\lambda_i\nabla^2 r_i & J^\top \\ J & 0\end{pmatrix}$,
 invertible when $J$ has full row rank.
 
-**Strongly nonlinear residuals** (``gradient="tangent"``). The iteration above ignores the
-curvature term $\sum_i\lambda_i\nabla^2 r_i$ and can stall far from the manifold. Then the
-forward pass is Levenberg-Marquardt, or line-searched minimum-norm Gauss-Newton
-(``method="gauss_newton"``), from the anchor (:func:`pdesolve.optim.least_squares_solve`) to a
-root $\omega^\star$, and the anchor is taken to be $\omega^\star$ itself (frozen):
-$\lambda = 0$ and the adjoint system gives the minimum-norm tangent
-$d\omega^\star = -J^+\,\partial_\theta r\,d\theta$, the derivative of the projection onto
-the solution manifold at the returned point (the solution a warm-started solver follows).
+**Strongly nonlinear residuals** (:class:`TangentConstraint`). The iteration above ignores the
+curvature term $\sum_i\lambda_i\nabla^2 r_i$ and can stall far from the manifold. Then a
+least-squares solver object (Levenberg-Marquardt, or line-searched minimum-norm Gauss-Newton,
+from :mod:`pdesolve.optim`) runs from the starting point to a root $\omega^\star$, and the
+anchor is taken to be $\omega^\star$ itself (frozen): $\lambda = 0$ and the adjoint system gives
+the minimum-norm tangent $d\omega^\star = -J^+\,\partial_\theta r\,d\theta$, the derivative of
+the projection onto the solution manifold at the returned point (the solution a warm-started
+solver follows).
 
 References:
     A. Ben-Israel, "A Newton-Raphson method for the solution of systems of equations",
@@ -59,21 +62,23 @@ References:
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
-from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import lineax as lx
+import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PyTree
 
 from .._errors import InvalidInputError
-from ..optim import least_squares_solve
 from ..linalg import damped_lstsq, dense_jacobian
+from ..optim import least_squares_solve, levenberg_marquardt
 from ._failure import check_on_failure, report_failure
 from ._implicit import custom_root
-from ._least_squares import ConstraintSolution, check_solve_settings
+from ._least_squares import ConstraintSolution, check_solve_settings, check_solver
 
 
 def _relative_null_space_part(jacobian: Float[Array, "m n"], offset: Float[Array, " n"]) -> Float[Array, ""]:
@@ -86,87 +91,21 @@ def _relative_null_space_part(jacobian: Float[Array, "m n"], offset: Float[Array
     return jnp.max(jnp.abs(null_part)) / jnp.maximum(1.0, jnp.max(jnp.abs(offset)))
 
 
-class MinimumNormConstraint(eqx.Module):
-    r"""Minimum-norm $\omega$ with $r(\omega; \text{features}) = 0$ (for $m < N$), implicit gradients.
+class AbstractRootConstraint(eqx.Module):
+    r"""A layer returning a root of an under-determined $r(\omega; \text{features}) = 0$ ($m \le N$),
+    differentiated implicitly through the Lagrange conditions of $\min\tfrac12\|\omega - a\|^2$
+    subject to $r = 0$ (:meth:`optimality`). Subclasses choose the forward solver and the anchor.
 
-    **Arguments:**
-
-    - `residual_fn`: ``(coefficients, features) -> residuals`` (any pytree; flattened to $m$
-      values, $m \le N$). Every floating array in ``features`` is differentiated implicitly.
-    - `num_coefficients`: $N$.
-    - `num_steps`: minimum-norm Gauss-Newton iterations (a fixed ``lax.fori_loop``; one is
-      exact for a linear residual).
-    - `tolerance`: convergence threshold on ``optimality_norm`` (below; default ``1e-9``).
-    - `newton_steps`: ``gradient="kkt"`` only: after the ``num_steps`` Gauss-Newton iterations,
-      this many Newton steps on the Lagrange conditions themselves (the full KKT matrix, curvature
-      term $\sum_i\lambda_i\nabla^2 r_i$ included, one dense LU each; default 0). The Gauss-Newton
-      iteration leaves out that term and reaches stationarity only linearly; Newton converges
-      quadratically near the solution. A Newton step is kept only if it lowers ``optimality_norm``
-      (below).
-    - `gradient`: ``"kkt"`` (default; minimum distance to the anchor, exact Lagrange-condition
-      gradients) or ``"tangent"`` (Levenberg-Marquardt forward pass, minimum-norm tangent
-      gradients; for strongly nonlinear residuals).
-    - `method`: forward solver of ``gradient="tangent"``: ``"levenberg_marquardt"`` (default;
-      robust far from the manifold) or ``"gauss_newton"`` (minimum-norm Gauss-Newton steps with a
-      backtracking line search; converges quadratically near the manifold even when the
-      Jacobian's small singular values would be filtered out by the damping).
-    - `linear_solver`: backward linear solver of :func:`custom_root` (default ``"dense"``).
-    - `on_failure`: ``"raise"``, ``"warn"`` or ``"ignore"`` when the forward solve misses
-      the tolerance (the ``converged`` flag is returned in every case).
-
-    Calling it with ``features`` and optionally the anchor $a$ (``init``; default zeros, the
-    minimum-norm solution) returns a :class:`ConstraintSolution`. Its ``optimality_norm`` (the
-    convergence test against ``tolerance``) is the larger of the constraint residual
-    $\max|r(\omega)|$ and the stationarity error
-    $\max|(I - J^+J)(\omega - a)| / \max(1, \max|\omega - a|)$: the part of
-    $\omega - a$ outside $\operatorname{range}(J^\top)$, computed with the orthogonal projector
-    of $J$'s SVD and relative to the size of $\omega - a$. (The first Lagrange condition
-    $\omega - a + J^\top\lambda$ evaluated with $\lambda = -(J^\top)^+(\omega - a)$ carries a
-    round-off error of order $\varepsilon\,\kappa(J)\,|\omega - a|$, which reads as a failure at
-    condition numbers ~1e12 even for the exact pseudo-inverse solution of a linear system.)
+    Calling a layer with ``features`` and optionally ``init`` (shape ``(N,)``; default zeros)
+    returns a :class:`ConstraintSolution`.
     """
 
-    residual_fn: Callable = eqx.field(static=True)
-    num_coefficients: int = eqx.field(static=True)
-    num_steps: int = eqx.field(static=True)
-    tolerance: float = eqx.field(static=True)
-    linear_solver: Any = eqx.field(static=True)
-    on_failure: str = eqx.field(static=True)
-    gradient: str = eqx.field(static=True)
-    method: str = eqx.field(static=True)
-    newton_steps: int = eqx.field(static=True)
-
-    def __init__(
-        self,
-        residual_fn: Callable,
-        num_coefficients: int,
-        *,
-        num_steps: int = 10,
-        tolerance: float = 1e-9,
-        linear_solver: Any = "dense",
-        on_failure: str = "warn",
-        gradient: str = "kkt",
-        method: str = "levenberg_marquardt",
-        newton_steps: int = 0,
-    ):
-        check_solve_settings(num_coefficients, num_steps, tolerance)
-        if not isinstance(newton_steps, int) or newton_steps < 0:
-            raise InvalidInputError(f"newton_steps must be a non-negative integer, got {newton_steps!r}")
-        if newton_steps and gradient != "kkt":
-            raise InvalidInputError("newton_steps refines the KKT point; it needs gradient='kkt'")
-        self.newton_steps = newton_steps
-        if gradient not in ("kkt", "tangent"):
-            raise InvalidInputError(f"gradient must be 'kkt' or 'tangent', got {gradient!r}")
-        if method not in ("levenberg_marquardt", "gauss_newton"):
-            raise InvalidInputError(f"method must be 'levenberg_marquardt' or 'gauss_newton', got {method!r}")
-        self.gradient = gradient
-        self.method = method
-        self.residual_fn = residual_fn
-        self.num_coefficients = num_coefficients
-        self.num_steps = num_steps
-        self.tolerance = float(tolerance)
-        self.linear_solver = linear_solver
-        self.on_failure = check_on_failure(on_failure)
+    residual_fn: eqx.AbstractVar[Callable]
+    num_coefficients: eqx.AbstractVar[int]
+    num_steps: eqx.AbstractVar[int]
+    tolerance: eqx.AbstractVar[float]
+    linear_solver: eqx.AbstractVar[lx.AbstractLinearSolver]
+    on_failure: eqx.AbstractVar[str]
 
     def residual(self, coefficients: Float[Array, " n"], features: PyTree) -> Float[Array, " m"]:
         """Flattened constraint residual $r(\\omega)$."""
@@ -181,6 +120,106 @@ class MinimumNormConstraint(eqx.Module):
         w, lam = primal
         r, vjp = jax.vjp(lambda c: self.residual(c, features), w)
         return w - anchor + vjp(lam)[0], r
+
+    def _checked(self, features: PyTree, init) -> tuple:
+        """``(dtype, m, init)``: an error for an over-determined system or a badly shaped ``init``."""
+        dtype = ravel_pytree(features)[0].dtype
+        m = self._num_residuals(features)
+        if m > self.num_coefficients:
+            raise InvalidInputError(
+                f"{type(self).__name__} needs at most as many residuals as coefficients, got m={m} > "
+                f"N={self.num_coefficients} (use LeastSquaresConstraint for over-determined problems)"
+            )
+        if init is None:
+            init = jnp.zeros(self.num_coefficients, dtype)
+        elif init.shape != (self.num_coefficients,):
+            raise InvalidInputError(f"init must have shape ({self.num_coefficients},), got {init.shape}")
+        return dtype, m, init
+
+    def _solution(self, w, lam, features, anchor, stationarity: bool, message: str) -> ConstraintSolution:
+        """The convergence test (residual, and with `stationarity` the relative null-space part of
+        $\\omega - a$) and the failure policy."""
+        m = lam.shape[0]
+        (w_fixed, _), feats_fixed, anchor = jax.lax.stop_gradient(((w, lam), features, anchor))
+        residual = self.residual(w_fixed, feats_fixed)
+        residual_norm = jnp.linalg.norm(residual)
+        optimality_norm = jnp.max(jnp.abs(residual))
+        if stationarity:
+            jac = dense_jacobian(lambda c: self.residual(c, feats_fixed), w_fixed, m)
+            optimality_norm = jnp.maximum(optimality_norm, _relative_null_space_part(jac, w_fixed - anchor))
+        converged = optimality_norm <= self.tolerance
+        w = report_failure(w, converged, self.on_failure, message)
+        return ConstraintSolution(w, residual_norm, optimality_norm, converged)
+
+    @abc.abstractmethod
+    def __call__(self, features: PyTree, init: Float[Array, " n"] | None = None) -> ConstraintSolution:
+        """Solve for the coefficients."""
+
+
+class MinimumNormConstraint(AbstractRootConstraint):
+    r"""The root closest to the anchor $a$ (minimum norm for $a = 0$), exact Lagrange-condition gradients.
+
+    Forward pass: ``num_steps`` anchored minimum-norm Gauss-Newton steps from $a$, optionally
+    followed by Newton steps on the Lagrange conditions; backward pass: the KKT system (module
+    docstring). Calling it with ``features`` and optionally the anchor $a$ (``init``; default zeros,
+    the minimum-norm solution) returns a :class:`ConstraintSolution`.
+
+    **Arguments:**
+
+    - `residual_fn`: ``(coefficients, features) -> residuals`` (any pytree; flattened to $m$
+      values, $m \le N$). Every floating array in ``features`` is differentiated implicitly.
+    - `num_coefficients`: $N$.
+    - `num_steps`: minimum-norm Gauss-Newton iterations (a fixed ``lax.fori_loop``; one is
+      exact for a linear residual).
+    - `tolerance`: convergence threshold on ``optimality_norm`` (below; default ``1e-9``).
+    - `newton_steps`: after the ``num_steps`` Gauss-Newton iterations, this many Newton steps on
+      the Lagrange conditions themselves (the full KKT matrix, curvature term
+      $\sum_i\lambda_i\nabla^2 r_i$ included, one dense LU each; default 0). The Gauss-Newton
+      iteration leaves out that term and reaches stationarity only linearly; Newton converges
+      quadratically near the solution. A Newton step is kept only if it lowers ``optimality_norm``.
+    - `linear_solver`: backward lineax solver of :func:`custom_root` (default ``lineax.LU()``).
+    - `on_failure`: ``"raise"``, ``"warn"`` or ``"ignore"`` when the forward solve misses
+      the tolerance (the ``converged`` flag is returned in every case).
+
+    The solution's ``optimality_norm`` (the convergence test against ``tolerance``) is the larger
+    of the constraint residual $\max|r(\omega)|$ and the stationarity error
+    $\max|(I - J^+J)(\omega - a)| / \max(1, \max|\omega - a|)$: the part of
+    $\omega - a$ outside $\operatorname{range}(J^\top)$, computed with the orthogonal projector
+    of $J$'s SVD and relative to the size of $\omega - a$. (The first Lagrange condition
+    $\omega - a + J^\top\lambda$ evaluated with $\lambda = -(J^\top)^+(\omega - a)$ carries a
+    round-off error of order $\varepsilon\,\kappa(J)\,|\omega - a|$, which reads as a failure at
+    condition numbers ~1e12 even for the exact pseudo-inverse solution of a linear system.)
+    """
+
+    residual_fn: Callable = eqx.field(static=True)
+    num_coefficients: int = eqx.field(static=True)
+    num_steps: int = eqx.field(static=True)
+    tolerance: float = eqx.field(static=True)
+    linear_solver: lx.AbstractLinearSolver = eqx.field(static=True)
+    on_failure: str = eqx.field(static=True)
+    newton_steps: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        residual_fn: Callable,
+        num_coefficients: int,
+        *,
+        num_steps: int = 10,
+        tolerance: float = 1e-9,
+        newton_steps: int = 0,
+        linear_solver: lx.AbstractLinearSolver = lx.LU(),
+        on_failure: str = "warn",
+    ):
+        check_solve_settings(num_coefficients, num_steps, tolerance)
+        if isinstance(newton_steps, bool) or not isinstance(newton_steps, int) or newton_steps < 0:
+            raise InvalidInputError(f"newton_steps must be a non-negative integer, got {newton_steps!r}")
+        self.residual_fn = residual_fn
+        self.num_coefficients = num_coefficients
+        self.num_steps = num_steps
+        self.tolerance = float(tolerance)
+        self.newton_steps = newton_steps
+        self.linear_solver = linear_solver
+        self.on_failure = check_on_failure(on_failure)
 
     def _newton(self, w: Array, lam: Array, features: PyTree, anchor: Array) -> tuple[Array, Array]:
         """``newton_steps`` safeguarded Newton steps on the Lagrange conditions from (w, lambda)."""
@@ -208,23 +247,10 @@ class MinimumNormConstraint(eqx.Module):
         return z[:n], z[n:]
 
     def __call__(self, features: PyTree, init: Float[Array, " n"] | None = None) -> ConstraintSolution:
-        dtype = ravel_pytree(features)[0].dtype
-        m = self._num_residuals(features)
-        if m > self.num_coefficients:
-            raise InvalidInputError(
-                f"MinimumNormConstraint needs at most as many residuals as coefficients, got m={m} > "
-                f"N={self.num_coefficients} (use LeastSquaresConstraint for over-determined problems)"
-            )
-        if init is None:
-            init = jnp.zeros(self.num_coefficients, dtype)
-        elif init.shape != (self.num_coefficients,):
-            raise InvalidInputError(f"init must have shape ({self.num_coefficients},), got {init.shape}")
+        dtype, m, init = self._checked(features, init)
 
         @custom_root(self.optimality, linear_solver=self.linear_solver, on_failure=self.on_failure)
         def solve(primal0, feats, anchor):
-            if self.gradient == "tangent":  # the root was found outside; anchor = root, lambda = 0
-                return anchor, jnp.zeros(m, dtype)
-
             def fn(c):
                 return self.residual(c, feats)
 
@@ -239,25 +265,80 @@ class MinimumNormConstraint(eqx.Module):
                 w, lam = self._newton(w, lam, feats, anchor)
             return w, lam
 
-        if self.gradient == "tangent":
-            frozen = jax.lax.stop_gradient(features)
-            options = {"initial_damping": 1.0} if self.method == "levenberg_marquardt" else {
-                "max_backtracking_steps": 30}
-            init, _ = least_squares_solve(lambda c: self.residual(c, frozen), jax.lax.stop_gradient(init),
-                                          self.num_steps, self.method, **options)
-            init = jax.lax.stop_gradient(init)
         w, lam = solve((init, jnp.zeros(m, dtype)), features, init)
-        (w_fixed, _), feats_fixed, anchor = jax.lax.stop_gradient(((w, lam), features, init))
-        residual = self.residual(w_fixed, feats_fixed)
-        residual_norm = jnp.linalg.norm(residual)
-        optimality_norm = jnp.max(jnp.abs(residual))
-        if self.gradient == "kkt":  # tangent mode returns the anchor itself: nothing to be stationary
-            jac = dense_jacobian(lambda c: self.residual(c, feats_fixed), w_fixed, m)
-            optimality_norm = jnp.maximum(optimality_norm, _relative_null_space_part(jac, w_fixed - anchor))
-        converged = optimality_norm <= self.tolerance
-        w = report_failure(
-            w, converged, self.on_failure,
+        return self._solution(
+            w, lam, features, init, True,
             f"MinimumNormConstraint: the inner solve did not reach max|r| and the relative "
             f"stationarity error <= {self.tolerance:g} in {self.num_steps} steps; its implicit gradient is not valid",
         )
-        return ConstraintSolution(w, residual_norm, optimality_norm, converged)
+
+
+class TangentConstraint(AbstractRootConstraint):
+    r"""A root reached by a least-squares solver from ``init``, with minimum-norm tangent gradients.
+
+    Forward pass: ``num_steps`` steps of `solver` on $\tfrac12\|r(\omega)\|^2$ from ``init``
+    (:func:`pdesolve.optim.least_squares_solve`, features held constant) to a root $\omega^\star$.
+    Backward pass: the Lagrange conditions anchored at $\omega^\star$ itself ($\lambda = 0$), so
+    $d\omega^\star = -J^+\,\partial_\theta r\,d\theta$, the derivative of the projection onto
+    the solution manifold at $\omega^\star$. For residuals too nonlinear for
+    :class:`MinimumNormConstraint`'s anchored iteration; a good ``init`` (e.g. the solution of a
+    linearised problem) matters.
+
+    **Arguments:**
+
+    - `residual_fn`, `num_coefficients`: as :class:`MinimumNormConstraint`.
+    - `num_steps`: iterations of `solver`.
+    - `solver`: the forward least-squares solver, an optax transform of :mod:`pdesolve.optim`:
+      ``levenberg_marquardt(initial_damping=1.0)`` (default; robust far from the manifold) or
+      ``gauss_newton(max_backtracking_steps=k)`` (minimum-norm Gauss-Newton steps with a
+      backtracking line search; converges quadratically near the manifold even where the
+      Jacobian's small singular values would be filtered out by a damping).
+    - `tolerance`: convergence threshold on $\max|r(\omega^\star)|$ (default ``1e-9``).
+    - `linear_solver`, `on_failure`: as :class:`MinimumNormConstraint`.
+    """
+
+    residual_fn: Callable = eqx.field(static=True)
+    num_coefficients: int = eqx.field(static=True)
+    num_steps: int = eqx.field(static=True)
+    tolerance: float = eqx.field(static=True)
+    linear_solver: lx.AbstractLinearSolver = eqx.field(static=True)
+    on_failure: str = eqx.field(static=True)
+    solver: optax.GradientTransformation = eqx.field(static=True)
+
+    def __init__(
+        self,
+        residual_fn: Callable,
+        num_coefficients: int,
+        *,
+        num_steps: int = 10,
+        solver: optax.GradientTransformation | None = None,
+        tolerance: float = 1e-9,
+        linear_solver: lx.AbstractLinearSolver = lx.LU(),
+        on_failure: str = "warn",
+    ):
+        check_solve_settings(num_coefficients, num_steps, tolerance)
+        self.residual_fn = residual_fn
+        self.num_coefficients = num_coefficients
+        self.num_steps = num_steps
+        self.solver = check_solver(solver, lambda: levenberg_marquardt(initial_damping=1.0))
+        self.tolerance = float(tolerance)
+        self.linear_solver = linear_solver
+        self.on_failure = check_on_failure(on_failure)
+
+    def __call__(self, features: PyTree, init: Float[Array, " n"] | None = None) -> ConstraintSolution:
+        dtype, m, init = self._checked(features, init)
+
+        @custom_root(self.optimality, linear_solver=self.linear_solver, on_failure=self.on_failure)
+        def solve(primal0, feats, anchor):  # the root was found outside; anchor = root, lambda = 0
+            return anchor, jnp.zeros(m, dtype)
+
+        frozen = jax.lax.stop_gradient(features)
+        root, _ = least_squares_solve(lambda c: self.residual(c, frozen), jax.lax.stop_gradient(init),
+                                      self.num_steps, self.solver)
+        root = jax.lax.stop_gradient(root)
+        w, lam = solve((root, jnp.zeros(m, dtype)), features, root)
+        return self._solution(
+            w, lam, features, root, False,
+            f"TangentConstraint: the inner solve did not reach max|r| <= {self.tolerance:g} in {self.num_steps} "
+            "steps; its implicit gradient is not valid",
+        )

@@ -8,8 +8,9 @@ $$
 \qquad u(x) = \sum_j \omega^\star_{k(x),j}\, b_j(x) .
 $$
 
-The $K$ solves are independent, so they are batched with ``jax.vmap`` (and, with several
-devices, sharded along the expert axis); each costs $O(m_k N^2)$ instead of the global
+The $K$ solves are independent, so they are batched (:class:`VmapExperts`, ``jax.vmap``) or run
+one after another (:class:`MapExperts`, ``jax.lax.map``), and with several devices sharded along
+the expert axis; each costs $O(m_k N^2)$ instead of the global
 $O(m N^2)$ with $m = \sum_k m_k$. The implicit gradients of the experts are vmapped too, and the
 chain rule sums them into the shared network's parameters.
 
@@ -20,6 +21,9 @@ Reference:
 
 from __future__ import annotations
 
+import abc
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import numpy as np
@@ -27,13 +31,41 @@ from jaxtyping import PyTree
 
 from .._errors import InvalidInputError
 from ._least_squares import ConstraintSolution, LeastSquaresConstraint
-from ._minimum_norm import MinimumNormConstraint
+from ._minimum_norm import AbstractRootConstraint
 
 
-def check_batching(batching: str) -> None:
-    """Raise :class:`~pdesolve.InvalidInputError` unless ``batching`` is ``"vmap"`` or ``"map"``."""
-    if batching not in ("vmap", "map"):
-        raise InvalidInputError(f"batching must be 'vmap' or 'map', got {batching!r}")
+class AbstractBatching(eqx.Module):
+    """How the experts' independent computations run: ``batching(fn, xs)`` applies ``fn`` to every
+    slice of the pytree ``xs`` along its leading (expert) axis and stacks the results."""
+
+    @abc.abstractmethod
+    def __call__(self, fn: Callable, xs: PyTree) -> PyTree:
+        """``fn`` applied to each expert's slice of ``xs``."""
+
+
+class VmapExperts(AbstractBatching):
+    """All experts in one batched computation (``jax.vmap``)."""
+
+    def __call__(self, fn, xs):
+        return jax.vmap(fn)(xs)
+
+
+class MapExperts(AbstractBatching):
+    """The experts one after another (``jax.lax.map``), with unbatched linear algebra.
+
+    On CPU, jaxlib 0.10's batched SVD kernel waits on the intra-op thread pool, and two of them
+    running concurrently can wedge the executable; mapping avoids that at no cost on one thread.
+    """
+
+    def __call__(self, fn, xs):
+        return jax.lax.map(fn, xs)
+
+
+def check_batching(batching) -> AbstractBatching:
+    """Raise :class:`~pdesolve.InvalidInputError` unless ``batching`` is an :class:`AbstractBatching`."""
+    if not isinstance(batching, AbstractBatching):
+        raise InvalidInputError(f"batching must be VmapExperts() or MapExperts(), got {batching!r}")
+    return batching
 
 
 def num_experts_of(features: PyTree) -> int:
@@ -55,7 +87,7 @@ def _shard_experts(features: PyTree, num_experts: int) -> PyTree:
 
 
 class MixtureOfExperts(eqx.Module):
-    r"""Apply one :class:`LeastSquaresConstraint` independently to $K$ experts.
+    r"""Apply one constraint layer independently to $K$ experts.
 
     ``features`` has a leading expert axis of size $K$ on every leaf (expert $k$'s basis values
     and data at its own collocation points). Returns a :class:`ConstraintSolution` whose fields
@@ -63,18 +95,17 @@ class MixtureOfExperts(eqx.Module):
 
     **Arguments:**
 
-    - `constraint`: the per-expert :class:`LeastSquaresConstraint`.
+    - `constraint`: the per-expert layer (:class:`LeastSquaresConstraint`,
+      :class:`MinimumNormConstraint` or :class:`TangentConstraint`).
     - `shard`: place the expert axis across ``jax.devices()`` (when there are several and they
       divide $K$), with a sharding constraint, so experts solve on different devices.
-    - `batching`: ``"vmap"`` (default; one batched solve) or ``"map"`` (``jax.lax.map``: the
-      experts one after another on each device, unbatched linear algebra). On CPU, jaxlib
-      0.10's batched SVD kernel waits on the intra-op thread pool and two of them running
-      concurrently can wedge the executable; ``"map"`` avoids that at no cost on one thread.
+    - `batching`: :class:`VmapExperts` (default; one batched solve) or :class:`MapExperts` (the
+      experts one after another on each device).
     """
 
-    constraint: LeastSquaresConstraint | MinimumNormConstraint
+    constraint: LeastSquaresConstraint | AbstractRootConstraint
     shard: bool = eqx.field(static=True, default=True)
-    batching: str = eqx.field(static=True, default="vmap")
+    batching: AbstractBatching = eqx.field(static=True, default_factory=VmapExperts)
 
     def __check_init__(self):
         check_batching(self.batching)
@@ -83,10 +114,6 @@ class MixtureOfExperts(eqx.Module):
         num_experts = num_experts_of(features)
         if self.shard:
             features = _shard_experts(features, num_experts)
-        if self.batching == "map":
-            if init is None:
-                return jax.lax.map(self.constraint, features)
-            return jax.lax.map(lambda pair: self.constraint(*pair), (features, init))
         if init is None:
-            return jax.vmap(lambda f: self.constraint(f))(features)
-        return jax.vmap(self.constraint)(features, init)
+            return self.batching(self.constraint, features)
+        return self.batching(lambda pair: self.constraint(*pair), (features, init))

@@ -15,6 +15,9 @@ from ._navier_stokes import NavierStokes2D as NavierStokes2D
 from ._navier_stokes import fno_forcing as fno_forcing
 from ._navier_stokes import kolmogorov_forcing as kolmogorov_forcing
 from ._dirichlet_heat import DirichletHeat as DirichletHeat
+from ._diffusion_sorption import DiffusionSorption as DiffusionSorption
+from ._diffusion_sorption import diffusion_sorption_residual as diffusion_sorption_residual
+from ._diffusion_sorption import retardation_factor as retardation_factor
 from ._combined_equation import COMBINED_EXPERIMENTS as COMBINED_EXPERIMENTS
 from ._combined_equation import COMBINED_EXTENT as COMBINED_EXTENT
 from ._combined_equation import CombinedEquation as CombinedEquation
@@ -33,14 +36,17 @@ __all__ = [
     "Burgers",
     "CombinedEquation",
     "CombinedForcing",
+    "DiffusionSorption",
     "DirichletHeat",
     "Heat",
     "NavierStokes2D",
     "cole_hopf_burgers",
+    "diffusion_sorption_residual",
     "dirichlet_heat_sine_modes",
     "fno_forcing",
     "heat_fourier_mode",
     "kolmogorov_forcing",
+    "retardation_factor",
     "sample_combined_parameters",
     "taylor_green_vorticity",
     "weno5_flux_derivative",

@@ -3,6 +3,8 @@
 - :func:`get`, :func:`names`, :func:`register`, :func:`registry` over :class:`AbstractProblem` s.
 - Reference problems (:class:`ReferenceProblem`, built by :func:`build_problem` into a
   :class:`Problem`: a PDE, an initial condition and a time step) behind ``pdesolve solve``.
+- Hard-constraint benchmarks (:class:`ConstraintProblem`: :class:`DiffusionSorptionSlab`,
+  :class:`HeatSlab`, :class:`VorticityProblem`) behind ``experiments/hard_constraints.py``.
 - Dataset recipes (:class:`Recipe`, :data:`RECIPES`) behind ``pdesolve generate`` and
   :func:`pdesolve.datasets.generate`; the combined-equation experiments E1-E3
   (:class:`CombinedRecipe`, :data:`COMBINED_RECIPES`) behind
@@ -13,6 +15,12 @@
   :mod:`pdesolve.neural_fields`.
 """
 
+from ._constraints import VORTICITY_FIELDS as VORTICITY_FIELDS
+from ._constraints import ConstraintProblem as ConstraintProblem
+from ._constraints import DiffusionSorptionSlab as DiffusionSorptionSlab
+from ._constraints import HeatSlab as HeatSlab
+from ._constraints import SlabProblem as SlabProblem
+from ._constraints import VorticityProblem as VorticityProblem
 from ._fields import FieldNetwork as FieldNetwork
 from ._fields import FieldProblem as FieldProblem
 from ._fields import FieldReference as FieldReference
@@ -37,14 +45,20 @@ __all__ = [
     "AbstractProblem",
     "COMBINED_RECIPES",
     "CombinedRecipe",
+    "ConstraintProblem",
+    "DiffusionSorptionSlab",
     "FieldNetwork",
     "FieldProblem",
     "FieldReference",
+    "HeatSlab",
     "PROBLEMS",
     "Problem",
     "RECIPES",
     "Recipe",
     "ReferenceProblem",
+    "SlabProblem",
+    "VORTICITY_FIELDS",
+    "VorticityProblem",
     "build_problem",
     "combined_recipe",
     "get",
