@@ -58,7 +58,7 @@ class ConstraintProblem(AbstractProblem, abc.ABC):
     can serve as the static residual functions of constraint layers.
     """
 
-    label: ClassVar[str] = "constraint problem"
+    label: ClassVar[str] = "constraint"
     paper_rel_l2: tuple[tuple[str, float], ...] = ()
 
     @abc.abstractmethod

@@ -97,7 +97,7 @@ class FieldProblem(AbstractProblem):
     - `network`: the :class:`FieldNetwork` the problem is solved with.
     """
 
-    label: ClassVar[str] = "field problem"
+    label: ClassVar[str] = "field"
     pde: type[AbstractPDE]
     coefficients: Mapping[str, float]
     lower: tuple[float, ...]

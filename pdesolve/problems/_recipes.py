@@ -194,7 +194,7 @@ class CombinedRecipe(AbstractProblem):
       (:class:`~pdesolve.pdes.CombinedEquation`).
     """
 
-    label: ClassVar[str] = "combined-equation recipe"
+    label: ClassVar[str] = "combined-recipe"
     experiment: str
     t_final: float
     max_alpha: float

@@ -64,7 +64,8 @@ def get(name: str, kind: type[P] | None = None) -> P:
     """
     problem = _REGISTRY.get(name)
     if problem is None or (kind is not None and not isinstance(problem, kind)):
-        label = "problem" if kind is None else f"{kind.label} problem"
+        label = "problem" if kind is None else kind.label
+        label = label if label.endswith("problem") else f"{label} problem"
         raise InvalidInputError(f"unknown {label} {name!r}; choose from {', '.join(names(kind))}")
     return problem
 
