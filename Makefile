@@ -26,12 +26,12 @@ test: $(STAMP)
 test-all: $(STAMP) docs browser
 	$(PYTEST) -m "slow or not slow"
 
-# Headless Chromium for the report's browser test (tests/test_report_browser.py), from Debian's
+# Headless Chromium for the report's browser test (tests/report/test_report_browser.py), from Debian's
 # packages; the test is skipped where it is absent.
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
-	  echo "could not install chromium; tests/test_report_browser.py will be skipped"
+	  echo "could not install chromium; tests/report/test_report_browser.py will be skipped"
 
 DOCS_STAMP := $(VENV)/.installed-docs
 $(DOCS_STAMP): $(STAMP)

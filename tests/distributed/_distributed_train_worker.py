@@ -1,4 +1,4 @@
-"""Worker for tests/test_distributed.py: one tiny FNO training run from an HDF5 file, single- or multi-process.
+"""Worker for tests/distributed/test_distributed.py: one tiny FNO training run from an HDF5 file, single- or multi-process.
 
 ``python _distributed_train_worker.py single|multi OUT.eqx DATA.h5 [PORT PROCESS_ID]``. Prints
 ``done <process> <steps> read <samples>``, where ``samples`` counts the training samples this

@@ -330,8 +330,7 @@ _TWO_DEVICES = textwrap.dedent(
     import jax
     jax.config.update("jax_enable_x64", True)
     import equinox as eqx, numpy as np
-    sys_path = {path!r}
-    import sys; sys.path.insert(0, sys_path)
+    import sys; sys.path[:0] = [{path!r}, {tests!r}]
     from test_training import _heat_trajectories, _model, _config, _leaves
     from pdesolve.training import TrajectoryData, train
 
@@ -352,7 +351,8 @@ _TWO_DEVICES = textwrap.dedent(
 
 def test_data_parallel_training_on_two_cpu_devices_matches_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
-    script = _TWO_DEVICES.format(path=os.path.dirname(__file__))
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = _TWO_DEVICES.format(path=here, tests=os.path.dirname(here))
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OK 2" in proc.stdout

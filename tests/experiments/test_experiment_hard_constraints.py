@@ -1,7 +1,7 @@
 """End-to-end check of ``experiments/hard_constraints.py``: ``main`` runs a preset at toy size in-process.
 
-The library pieces it wires are tested in tests/test_constraints.py, tests/test_constraints_models.py
-and tests/test_pdes_diffusion_sorption.py; this checks the wiring: the presets build, every model
+The library pieces it wires are tested in tests/constraints/test_constraints.py, tests/constraints/test_constraints_models.py
+and tests/pdes/test_pdes_diffusion_sorption.py; this checks the wiring: the presets build, every model
 trains and is evaluated, the hard layers hold their constraints, and the JSON records the
 provenance and the layer timings.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

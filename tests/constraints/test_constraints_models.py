@@ -283,7 +283,7 @@ def test_hard_slab_models_hold_their_constraints_and_train(kind, heat_models):
         jumps = model.evaluate(omegas, interface, jnp.zeros(4, int))["b_x"] - model.evaluate(
             omegas, interface, jnp.ones(4, int))["b_x"]
         assert float(jnp.max(jnp.abs(jumps))) < 1e-9
-    if kind == "moe":  # its gradients are the global layer's, vmapped (tests/test_constraints.py)
+    if kind == "moe":  # its gradients are the global layer's, vmapped (tests/constraints/test_constraints.py)
         return
     batch = slab_loss_points(jax.random.key(1), 16, 8)
     (loss, _), grads = eqx.filter_jit(eqx.filter_value_and_grad(
