@@ -24,7 +24,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
+from pdesolve.bench import write_result_json  # noqa: E402
 from pdesolve.neural_fields import (
     INSR,
     ImplicitMidpoint,
@@ -189,7 +189,7 @@ def main(argv=None):
     rows = []
     for problem in args.problems:
         rows += runners[problem](cfg, args.seed, progress=not args.no_progress)
-        out.write_text(json.dumps({"config": name, "results": rows}, indent=2, default=float))
+        write_result_json(out, {"config": name, "results": rows}, seed=args.seed)
         print(format_rows(rows), flush=True)
     print(f"wrote {out}")
     return 0

@@ -43,6 +43,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
+from pdesolve.bench import write_result_json  # noqa: E402
 from pdesolve.datasets import (
     default_steps_per_save,
     generate_combined_dataset,
@@ -297,12 +298,10 @@ def main(argv=None):
     print(format_table(results))
     print(f"total wall time {total:.0f} s")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {"config": config, "results": results, "paper": {"mp_pde": PAPER_MP_PDE, "weno5": PAPER_WENO5,
-                 "resolutions": PAPER_RESOLUTIONS, "times": PAPER_TIMES}, "total_s": total},
-                f, indent=2, default=float,
-            )
+        write_result_json(args.json, {"config": config, "results": results, "total_s": total,
+                                      "paper": {"mp_pde": PAPER_MP_PDE, "weno5": PAPER_WENO5,
+                                                "resolutions": PAPER_RESOLUTIONS, "times": PAPER_TIMES}},
+                          seed=args.seed)
     return 0
 
 

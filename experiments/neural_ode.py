@@ -36,13 +36,14 @@ Writes ``OUT/results.json`` and figures ``OUT/*.png`` (rollout vs truth, error o
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from pdesolve.bench import write_result_json
 
 
 def _generate(recipe, n, resolution, path, **overrides):
@@ -359,16 +360,16 @@ def main(argv=None) -> dict:
                "reg_weight": args.reg_weight}
     if "data-driven" not in args.skip:
         payload["data_driven"] = data_driven(args, out, say)
-        (out / "results.json").write_text(json.dumps(payload, indent=2, default=float))  # partial
+        write_result_json(out / "results.json", payload, seed=args.seed)  # partial
     if "closure" not in args.skip:
         payload["closure"] = closure(args, out, say)
-        (out / "results.json").write_text(json.dumps(payload, indent=2, default=float))  # partial
+        write_result_json(out / "results.json", payload, seed=args.seed)  # partial
     if "sparse-map" not in args.skip:
         payload["sparse_map"] = sparse_map(args, out, say)
     payload["total_s"] = time.perf_counter() - began
-    (out / "results.json").write_text(json.dumps(payload, indent=2, default=float))
+    write_result_json(out / "results.json", payload, seed=args.seed)
     if args.json:
-        Path(args.json).write_text(json.dumps(payload, indent=2, default=float))
+        write_result_json(args.json, payload, seed=args.seed)
     if "data_driven" in payload:
         d = payload["data_driven"]
         print(f"\ndata-driven ({d['task']}, {d['state_size']} reals): neural ODE test rel. L2 "

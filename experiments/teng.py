@@ -33,6 +33,7 @@ jax.config.update("jax_enable_x64", True)
 
 import diffrax
 
+from pdesolve.bench import write_result_json  # noqa: E402
 from pdesolve.neural_fields import (
     OBTI,
     PINN,
@@ -176,8 +177,7 @@ def main(argv=None) -> int:
             rec["config"] = name
             records.append(rec)
             print(format_rows([rec]).splitlines()[1], flush=True)
-            out.write_text(json.dumps({"config": name, "settings": {k: v for k, v in cfg.items()}, "results": records},
-                                      indent=2, default=float))
+            write_result_json(out, {"config": name, "settings": dict(cfg), "results": records}, seed=args.seed)
     print(format_rows(records))
     print(f"wrote {out}")
     return 0
