@@ -11,9 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = sorted((ROOT / "experiments" / "results").glob("*.json"))
-# The hard-constraints results get their provenance on another branch; this marker goes when they have it
-# (strict: the test fails as soon as they do, so the marker cannot outlive its reason).
-PENDING = "hard_constraints_"
 
 
 def _commit_known(commit: str) -> bool:
@@ -24,11 +21,7 @@ def _commit_known(commit: str) -> bool:
     return found.returncode == 0
 
 
-@pytest.mark.parametrize(
-    "path",
-    [pytest.param(p, id=p.name, marks=[pytest.mark.xfail(strict=True, reason="provenance added on another branch")]
-                  if p.name.startswith(PENDING) else []) for p in RESULTS],
-)
+@pytest.mark.parametrize("path", RESULTS, ids=[p.name for p in RESULTS])
 def test_result_json_records_command_seed_and_commit(path):
     record = json.loads(path.read_text())
     assert {"command", "seed", "commit"} <= set(record), f"{path.name} lacks provenance keys"
