@@ -31,7 +31,16 @@ def test_solve_writes_outputs_and_json(tmp_path, capsys):
     for name in ("final_field", "snapshots", "spectrum", "summary", "trajectory"):
         assert (tmp_path / summary["outputs"][name].split("/")[-1]).exists()
     final = np.load(tmp_path / "final_field.npy")
-    assert final.shape == (1, 16, 16) and np.all(np.isfinite(final))
+    # Every Fourier mode of the heat equation decays as exp(-nu |k|^2 t): the exact final field.
+    from pdesolve.problems import build_problem
+    from pdesolve.spatial import irfft, laplacian_symbol, rfft
+
+    problem = build_problem("heat", resolution=16, seed=summary["seed"])  # the CLI default: float32 data
+    grid = problem.pde.grid
+    decay = np.exp(summary["parameters"]["viscosity"] * summary["final_time"] * np.asarray(laplacian_symbol(grid)))
+    exact = np.asarray(irfft(decay * rfft(problem.u0, grid), grid))
+    assert final.shape == (1, 16, 16) and summary["final_time"] == pytest.approx(0.08)
+    np.testing.assert_allclose(final, exact, atol=2e-6 * np.abs(exact).max())
 
 
 def test_solve_navier_stokes_text_output(tmp_path, capsys):
