@@ -244,7 +244,7 @@ class ForcedETDRK4(AbstractSpectralStepper):
         return u_hat + (c.expm1_full * u_hat + c.alpha * n0 + 2 * c.beta * (na + nb) + c.gamma * nc)
 
     def __call__(self, u: Float[Array, "c ..."], t: Float[ArrayLike, ""] = 0.0) -> Float[Array, "c ..."]:
-        """$u(t + \Delta t)$ from $u(t)$."""
+        r"""$u(t + \Delta t)$ from $u(t)$."""
         grid = self.pde.grid
         return irfft(self.step_fourier(rfft(u, grid), t), grid).astype(u.dtype)
 

@@ -100,7 +100,7 @@ def scale_by_adabound(
 
 
 def _initial_lr(learning_rate: LearningRate, base_lr: ArrayLike | None) -> ArrayLike:
-    """$\alpha_0$: ``base_lr`` if given, else the learning rate (at step 0 for a schedule).
+    r"""$\alpha_0$: ``base_lr`` if given, else the learning rate (at step 0 for a schedule).
 
     Checked to be positive when concrete; a traced value (an optimizer built inside ``jit``,
     e.g. by ``optax.inject_hyperparams``) is used as is.
