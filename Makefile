@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all bench verify docs figures browser clean
+.PHONY: demo test test-all test-lowest dist test-wheel bench verify docs figures browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,37 @@ test: $(STAMP)
 
 test-all: $(STAMP) docs browser
 	$(PYTEST) -m "slow or not slow"
+
+# The oldest dependency versions pyproject.toml allows (each ">=" lower bound installed exactly, from
+# .ci/lowest_constraints.py) in a fresh venv: `pdesolve verify` and the smoke tests must pass.
+LOWEST := .venv-lowest
+test-lowest:
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python .ci/lowest_constraints.py > $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/python -m pip install --quiet -c $(LOWEST)/constraints.txt -e . pytest
+	$(LOWEST)/bin/python -m pip list 2>/dev/null | grep -iE '^(jax|jaxlib|equinox|diffrax|optax|lineax|optimistix|jaxtyping|numpy|h5py) '
+	$(LOWEST)/bin/pdesolve verify
+	$(LOWEST)/bin/python -m pytest -q -p no:cacheprovider tests/test_smoke.py
+
+# The release artefacts: an sdist and a wheel in dist/.
+dist: $(STAMP)
+	$(BIN)/python -m pip install --quiet build
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
+# The wheel and the sdist, each installed into a fresh venv and tested from a directory outside
+# the checkout (so the installed package, not the source tree, is what runs).
+test-wheel: dist
+	@set -e; for artefact in dist/pdesolve-*.whl dist/pdesolve-*.tar.gz; do \
+	  env=$$(mktemp -d); echo "== $$artefact in $$env"; \
+	  $(PYTHON) -m venv $$env/venv; \
+	  $$env/venv/bin/python -m pip install --quiet "$$artefact" pytest; \
+	  cp tests/test_smoke.py $$env/; \
+	  (cd $$env && venv/bin/pdesolve doctor && venv/bin/python -m pytest -q -p no:cacheprovider -c /dev/null test_smoke.py); \
+	  rm -rf $$env; \
+	done
 
 # Headless Chromium for the report's browser test (tests/report/test_report_browser.py), from Debian's
 # packages; the test is skipped where it is absent.
@@ -53,4 +84,4 @@ bench: $(STAMP)
 	$(BIN)/pdesolve bench reference
 
 clean:
-	rm -rf $(VENV) runs site .pytest_cache
+	rm -rf $(VENV) $(LOWEST) dist runs site .pytest_cache

@@ -35,3 +35,20 @@ from ._errors import NonFiniteError as NonFiniteError
 from ._errors import PDESolveError as PDESolveError
 from ._errors import StabilityError as StabilityError
 from ._version import __version__ as __version__
+
+__all__ = [
+    "DatasetError",
+    "InvalidInputError",
+    "NonFiniteError",
+    "NonFiniteLossError",
+    "PDESolveError",
+    "StabilityError",
+    "__version__",
+    "initial_conditions",
+    "integrators",
+    "metrics",
+    "optim",
+    "pdes",
+    "problems",
+    "spatial",
+]

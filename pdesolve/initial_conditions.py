@@ -66,3 +66,8 @@ def random_fourier_series(
     field = irfft(coeff * weights, grid)
     scale = jnp.max(jnp.abs(field), axis=tuple(range(1, field.ndim)), keepdims=True)
     return (field / scale).astype(grid.dtype)
+
+__all__ = [
+    "gaussian_random_field",
+    "random_fourier_series",
+]

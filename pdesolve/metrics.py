@@ -115,3 +115,13 @@ def nrmse(
     error = jnp.sqrt(jnp.mean((u - reference) ** 2, axis=axes))
     scale = jnp.sqrt(jnp.mean(reference**2, axis=axes))
     return jnp.mean(error / scale)
+
+__all__ = [
+    "accumulated_error",
+    "energy_spectrum",
+    "max_abs_error",
+    "mean_relative_l2",
+    "nrmse",
+    "observed_order",
+    "relative_l2",
+]

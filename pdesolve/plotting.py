@@ -71,3 +71,9 @@ def plot_spectrum(
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
+
+__all__ = [
+    "plot_snapshot_strip",
+    "plot_spectrum",
+    "pyplot",
+]

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pdesolve"
 
 #: Bottom to top. A module may import from its own layer and from every layer below.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_errors", "_version"),
+    ("_errors", "_version", "_compat"),
     ("spatial",),
     ("pdes", "initial_conditions"),
     ("integrators", "linalg"),

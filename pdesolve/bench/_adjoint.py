@@ -43,6 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compat import enable_x64
 from .._errors import InvalidInputError
 from ._timing import best_time
 
@@ -193,7 +194,7 @@ def run_adjoint_benchmark(
             raise InvalidInputError(f"unknown adjoint {a!r} to compare; choose from {', '.join(_ADJOINTS)}")
     say = progress or (lambda msg: None)
     results = []
-    with jax.enable_x64(True):
+    with enable_x64(True):
         for problem in problems:
             theta, y0, target = _problem(problem, size)
             reference = _reference_gradient(theta, problem, y0, target)

@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import lineax as lx
 import numpy as np
 
+from .._compat import enable_x64
 from .._errors import InvalidInputError
 from ..constraints import custom_root
 from ._timing import best_time
@@ -107,7 +108,7 @@ def run_implicit_benchmark(
         raise InvalidInputError(f"iterations must be positive integers, got {iterations!r}")
     if not isinstance(repeats, int) or repeats < 1:
         raise InvalidInputError(f"repeats must be a positive integer, got {repeats!r}")
-    with jax.enable_x64(True):
+    with enable_x64(True):
         theta = jnp.sin(jnp.linspace(0.0, 6 * np.pi, size)) + 0.5 * jnp.cos(jnp.linspace(0.0, 2 * np.pi, size))
         converged_iterations = 3000 if size <= 512 else 6000
         exact, exact_residual = _exact_gradient(theta, converged_iterations)

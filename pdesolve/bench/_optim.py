@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._compat import enable_x64
 from .._errors import InvalidInputError
 
 
@@ -226,7 +227,7 @@ def run_optim_benchmark(*, quick: bool = False, optimizers=None, problems=None, 
     unknown = sorted(set(names) - set(PROBLEMS))
     if unknown:
         raise InvalidInputError(f"unknown benchmark problem(s) {unknown}; choose from {list(PROBLEMS)}")
-    with jax.enable_x64(True):
+    with enable_x64(True):
         num_steps = {"pinn_poisson_1d": 60 if quick else 3000, "fno_heat_1d": 30 if quick else 1500}
         builders = {"pinn_poisson_1d": _pinn_problem, "fno_heat_1d": _fno_problem}
         problems = [builders[name](num_steps[name]) for name in names]

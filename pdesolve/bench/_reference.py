@@ -42,7 +42,6 @@ interpolated in, truncated back out). The reference runs in float64 inside a *sc
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import platform
@@ -53,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compat import enable_x64
 from ..integrators import ETDRK2, ETDRK4, MethodOfLines, advance
 from ..pdes import Heat, NavierStokes2D, kolmogorov_forcing
 from ..spatial import PeriodicGrid
@@ -92,32 +92,6 @@ def _make_progress(progress) -> Callable[[str], None]:
     if callable(progress):
         return progress
     raise TypeError(f"progress must be None, a bool or a callable taking a string, got {progress!r}")
-
-
-def _x64_scope():
-    """A context manager that enables float64 locally, or None if this JAX has none."""
-    scope = getattr(jax, "enable_x64", None)
-    if scope is not None:
-        return scope(True)
-    try:  # older JAX
-        from jax.experimental import enable_x64
-
-        return enable_x64()
-    except ImportError:
-        return None
-
-
-def _x32_scope():
-    """A context manager that disables float64 locally (the benchmark is a float32 comparison)."""
-    scope = getattr(jax, "enable_x64", None)
-    if scope is not None:
-        return scope(False)
-    try:
-        from jax.experimental import disable_x64
-
-        return disable_x64()
-    except ImportError:
-        return contextlib.nullcontext()
 
 
 def _device_description() -> str:
@@ -263,7 +237,7 @@ def _ns_reference(w0, num_steps: int, refinement: int, substeps: int, use_x64: b
         final = advance(ETDRK4(_ns_pde(grid), dt), u0, steps)
         return _resample(np.asarray(final, dtype=np.float64), n)
 
-    scope = _x64_scope() if use_x64 else None
+    scope = enable_x64(True) if use_x64 else None
     if scope is not None:
         say(f"reference: pdesolve ETDRK4, float64, {m}^2, dt={dt:g}, {steps} steps")
         with scope:
@@ -545,7 +519,7 @@ def run_reference_benchmark(
     started = time.perf_counter()
     results = []
     notes = []
-    with _x32_scope():
+    with enable_x64(False):
         w0 = _ns_initial_state(resolution, seed, spinup_steps, say)
         reference, reference_desc, reference_dtype = _ns_reference(
             w0, num_steps, reference_refinement, reference_substeps, reference_x64, say

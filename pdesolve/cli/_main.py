@@ -12,7 +12,7 @@ from .._version import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
-    from . import _bench, _datasets, _demo, _generate, _problems, _report, _solve, _train, _verify
+    from . import _bench, _datasets, _demo, _doctor, _generate, _problems, _report, _solve, _train, _verify
 
     parser = argparse.ArgumentParser(
         prog="pdesolve",
@@ -20,12 +20,12 @@ def build_parser() -> argparse.ArgumentParser:
             "Differentiable PDE solvers on JAX. Solve a PDE with a reference or neural solver (spectral, TENG, "
             "TDVP, INSR), verify the solvers against analytic solutions, generate and inspect HDF5 datasets, "
             "train neural operators, MP-PDE and neural ODEs, run side-by-side benchmarks, render a results "
-            "report, or run the demo. Every sub-command has --help; most take --json."
+            "report, or run the demo; `pdesolve doctor` prints the environment for bug reports. Every sub-command has --help; most take --json."
         ),
     )
     parser.add_argument("--version", action="version", version=f"pdesolve {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_solve, _verify, _bench, _demo, _problems, _generate, _datasets, _train, _report):
+    for module in (_solve, _verify, _bench, _demo, _problems, _generate, _datasets, _train, _report, _doctor):
         module.register(sub)
     return parser
 
@@ -39,6 +39,9 @@ def main(argv=None) -> int:
     """Run the ``pdesolve`` command line; returns the exit status."""
     import jax
 
+    from . import _doctor
+
+    _doctor.X64_AT_START = bool(jax.config.jax_enable_x64)
     jax.config.update("jax_enable_x64", True)
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compat import enable_x64
 from .._errors import DatasetError, InvalidInputError, NonFiniteError
 from ..integrators import ForcedETDRK4, solve_at_times
 from ..pdes import COMBINED_EXTENT, CombinedEquation, CombinedForcing, sample_combined_parameters
@@ -103,7 +104,7 @@ def solve_combined_batch(
     """
     times = np.asarray(times, dtype=np.float64)
     solver = _batched_solver(int(resolution), tuple(times.tolist()), int(steps_per_save), flux, u0 is not None)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         p = {k: jnp.asarray(v) for k, v in params.items()}
         out = solver(p) if u0 is None else solver(p, jnp.asarray(u0, dtype=jnp.float64))
         out = np.asarray(out)
@@ -225,7 +226,7 @@ def generate_combined_dataset(
                 attrs={"experiment": experiment, "extent": recipe.extent, "resolution": r, "pde": "combined"},
                 compression="lzf",
             )
-        with jax.enable_x64(True):
+        with enable_x64(True):
             all_params = [sample_combined_parameters(jax.random.PRNGKey(seed + i), experiment)
                           for i in range(num_samples)]
         stacked = _stack_params(all_params)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._compat import enable_x64
 from .._errors import DatasetError
 from .._version import __version__
 from ._layout import LayoutInfo, create_file, open_h5, validate_file, write_samples
@@ -40,7 +41,7 @@ TMP_SUFFIX = ".tmp"
 def _x64():
     import jax
 
-    return jax.enable_x64(True)
+    return enable_x64(True)
 
 
 def spectral_truncate(u, shape: Sequence[int]):

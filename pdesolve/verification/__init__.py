@@ -9,3 +9,15 @@ from ._spectral_cases import verify_burgers_cole_hopf as verify_burgers_cole_hop
 from ._spectral_cases import verify_etdrk4_order as verify_etdrk4_order
 from ._spectral_cases import verify_periodic_heat as verify_periodic_heat
 from ._spectral_cases import verify_taylor_green as verify_taylor_green
+
+__all__ = [
+    "CASES",
+    "VerificationResult",
+    "etdrk_temporal_errors",
+    "format_table",
+    "run_verification",
+    "verify_burgers_cole_hopf",
+    "verify_etdrk4_order",
+    "verify_periodic_heat",
+    "verify_taylor_green",
+]

@@ -10,11 +10,11 @@ def test_help_lists_subcommands(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for command in ("solve", "verify", "bench", "demo"):
+    for command in ("solve", "verify", "bench", "demo", "doctor"):
         assert command in out
 
 
-@pytest.mark.parametrize("command", [["solve"], ["verify"], ["bench"], ["bench", "reference"], ["demo"]])
+@pytest.mark.parametrize("command", [["solve"], ["verify"], ["bench"], ["bench", "reference"], ["demo"], ["doctor"]])
 def test_every_subcommand_has_help_and_json(command, capsys):
     with pytest.raises(SystemExit) as info:
         main(command + ["--help"])
@@ -80,3 +80,24 @@ def test_verify_json_keys(capsys):
 
 def test_parser_builds():
     assert build_parser().prog == "pdesolve"
+
+
+def test_doctor_reports_the_installed_versions_and_checks_a_solve(capsys):
+    import importlib.metadata
+
+    import jax
+
+    import pdesolve
+
+    assert main(["doctor", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["pdesolve"] == pdesolve.__version__
+    for dist in ("jax", "jaxlib", "equinox", "diffrax", "optax", "numpy", "h5py"):
+        assert info["dependencies"][dist] == importlib.metadata.version(dist)
+    assert info["backend"] == jax.default_backend() and len(info["devices"]) == jax.device_count()
+    assert info["x64_in_cli"] is True
+    check = info["check"]
+    assert check["passed"] and check["value_rel_error"] < 1e-12 and check["gradient_rel_error"] < 1e-11
+    assert main(["doctor", "--no-check"]) == 0
+    text = capsys.readouterr().out
+    assert f"pdesolve {pdesolve.__version__}" in text and "float64" in text and "check:" not in text
