@@ -46,9 +46,6 @@ def test_shard_range_partitions_exactly():
 def generated(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dist")
     common = ["heat1d", "--n", "5", "--resolution", "32", "--no-progress"]
-    single = subprocess.run(_cli("generate", *common, "--out", str(folder / "single.h5")),
-                            env=_env(), capture_output=True, text=True, timeout=600)
-    assert single.returncode == 0, single.stderr[-2000:]
     port = _free_port()
     procs = [
         subprocess.Popen(
@@ -58,6 +55,10 @@ def generated(tmp_path_factory):
         )
         for k in (0, 1)
     ]
+    from pdesolve.cli._main import main
+
+    # The single-process reference: the same command in this process (one JAX start less), while the two start.
+    assert main(["generate", *common, "--out", str(folder / "single.h5")]) == 0
     for proc in procs:
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-2000:]
@@ -116,27 +117,25 @@ def test_two_process_data_parallel_training_step_equals_single_process(tmp_path)
     data = tmp_path / "heat1d.h5"
     generate("heat1d", 20, 16, data, progress=False)  # 16 training samples: 2 global batches of 8
     worker = os.path.join(os.path.dirname(__file__), "_distributed_train_worker.py")
-    single = subprocess.run([sys.executable, worker, "single", str(tmp_path / "single.eqx"), str(data)],
-                            env=_env(), capture_output=True, text=True, timeout=600)
-    assert single.returncode == 0, single.stderr[-2000:]
-    assert single.stdout.split()[-2:] == ["read", "16"]
     port = str(_free_port())
-    procs = [subprocess.Popen([sys.executable, worker, "multi", str(tmp_path / "multi.eqx"), str(data), port, str(k)],
+    procs = [subprocess.Popen([sys.executable, worker, str(tmp_path / "multi.eqx"), str(data), port, str(k)],
                               env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for k in (0, 1)]
+    # The single-process reference runs here while the two workers start.
+    import equinox as eqx
+    import jax
+    from _distributed_train_worker import tiny_fno, train_tiny_fno
+
+    single, samples = train_tiny_fno(str(data), devices=1)
+    assert (single.step, samples) == (2, 16)
     for proc in procs:
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-2000:]
-        assert out.split()[-2:] == ["read", "8"], out  # each process reads only its half of every batch
+        assert out.split()[-3:] == ["2", "read", "8"], out  # 2 steps, reading only its half of every batch
 
-    import equinox as eqx
-    import jax
-
-    from pdesolve.operators import FNO
-
-    like = FNO(1, 1, ndim=1, width=4, modes=3, num_layers=1, projection_width=8, key=jax.random.PRNGKey(0))
+    like = tiny_fno()
     flat = [np.concatenate([np.ravel(x) for x in jax.tree.leaves(eqx.filter(t, eqx.is_inexact_array))])
-            for t in (eqx.tree_deserialise_leaves(tmp_path / name, like) for name in ("single.eqx", "multi.eqx"))]
+            for t in (single.model, eqx.tree_deserialise_leaves(tmp_path / "multi.eqx", like))]
     initial = np.concatenate([np.ravel(x) for x in jax.tree.leaves(eqx.filter(like, eqx.is_inexact_array))])
     assert np.max(np.abs(flat[0] - initial)) > 1e-3  # training moved the parameters
     # Measured 5.6e-17: only the order of the cross-process gradient sum differs.

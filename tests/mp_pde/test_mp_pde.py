@@ -390,6 +390,8 @@ class _Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow  # exact resume is train()'s (tests/training, default); a fresh PushforwardTrajectories replays
+# its batches from the step alone (test_pushforward_batches_are_the_drawn_windows)
 def test_resumed_mp_pde_run_equals_the_uninterrupted_one(tmp_path):
     u, theta, x, t, g, config = _mp_setup()
     loss = PushforwardLoss(x, g)
@@ -413,6 +415,8 @@ def test_resumed_mp_pde_run_equals_the_uninterrupted_one(tmp_path):
     assert resumed.history == [dict(h, seconds=r["seconds"]) for h, r in zip(full.history, resumed.history)]
 
 
+@pytest.mark.slow  # the same train() NaN policy: test_nan_policy_keeps_the_last_parameters_with_a_finite_loss
+# (tests/training) and test_nan_loss_stops_and_keeps_last_good_checkpoint (neural ODE) stay default
 def test_mp_pde_nan_stop_keeps_the_last_good_parameters(tmp_path):
     u, theta, x, t, g, config = _mp_setup()
     check_nan_policy(_tiny_model, PushforwardTrajectories(u, theta, t, x, g), config, tmp_path,

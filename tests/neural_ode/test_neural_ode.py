@@ -72,7 +72,10 @@ def finite_difference_gradient():
     return (plus - minus) / (2 * eps)
 
 
-ADJOINTS = (diffrax.RecursiveCheckpointAdjoint(), diffrax.BacksolveAdjoint(), diffrax.DirectAdjoint())
+# DirectAdjoint passes gradients through the same discretisation as RecursiveCheckpointAdjoint (the
+# default check); its instance of the same check is slow.
+ADJOINTS = (diffrax.RecursiveCheckpointAdjoint(), diffrax.BacksolveAdjoint(),
+            pytest.param(diffrax.DirectAdjoint(), marks=pytest.mark.slow))
 
 
 @pytest.mark.parametrize("adjoint", ADJOINTS, ids=lambda a: type(a).__name__)
@@ -84,6 +87,7 @@ def test_adjoint_gradient_matches_exact_and_finite_differences(adjoint, finite_d
     np.testing.assert_allclose(grad.a[0], finite_difference_gradient, rtol=1e-6)
 
 
+@pytest.mark.slow  # a second backsolve-vs-exact check; the default one is test_adjoint_gradient_...[BacksolveAdjoint]
 def test_backsolve_agrees_with_checkpoint_on_a_rotation():
     """Non-dissipative dynamics: the continuous adjoint matches the discrete one."""
 
@@ -409,6 +413,8 @@ def test_local_regulariser_is_one_fresh_step_and_works_with_backsolve(mlp_model)
     np.testing.assert_allclose(g_backsolve, g_checkpoint, rtol=1e-6, atol=1e-12)
 
 
+@pytest.mark.slow  # the loss composition is checked by test_regulariser_values_match_their_definitions, backsolve
+# with the local regulariser by test_local_regulariser_is_one_fresh_step_and_works_with_backsolve
 def test_fit_with_local_and_stiffness_regularisers():
     field = MLPVectorField(2, 8, 1, key=jax.random.PRNGKey(3))
     data = jax.random.normal(jax.random.PRNGKey(4), (4, 3, 2))
@@ -419,6 +425,13 @@ def test_fit_with_local_and_stiffness_regularisers():
     assert all(math.isfinite(v) and v > 0 for v in history["regulariser"] + history["stiffness"])
     np.testing.assert_allclose(history["loss"][0], history["data_loss"][0] + 1e-2 * history["regulariser"][0]
                                + 1e-3 * history["stiffness"][0], rtol=1e-10)
+
+
+def test_regulariser_bad_inputs():
+    field = MLPVectorField(2, 8, 1, key=jax.random.PRNGKey(3))
+    data = jax.random.normal(jax.random.PRNGKey(4), (4, 3, 2))
+    ts = jnp.asarray([0.0, 0.5, 1.0])
+    model = NeuralODE(field, adjoint=diffrax.BacksolveAdjoint())
     with pytest.raises(InvalidInputError, match="global solver-heuristic"):
         fit_neural_ode(model, data, ts, num_steps=1, regulariser=GlobalErrorRegulariser(1e-3))
     with pytest.raises(InvalidInputError, match="stiffness_weight"):
@@ -454,6 +467,8 @@ class _Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow  # exact resume is train()'s (tests/training); TrajectoryWindows' batches are a function of the
+# step alone (test_windows_are_the_drawn_samples_and_times)
 def test_resumed_neural_ode_run_equals_the_uninterrupted_one(tmp_path):
     data, ts, config = _window_setup()
     loss = NeuralODELoss(LocalErrorRegulariser(1e2))
@@ -477,6 +492,8 @@ def test_resumed_neural_ode_run_equals_the_uninterrupted_one(tmp_path):
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in full.history]
 
 
+@pytest.mark.slow  # the same NaN policy through the same train() is checked by
+# test_nan_loss_stops_and_keeps_last_good_checkpoint (fit_neural_ode runs train with NeuralODELoss)
 def test_neural_ode_nan_stop_keeps_the_last_good_parameters(tmp_path):
     data, ts, config = _window_setup()
     check_nan_policy(_ode, TrajectoryWindows(data, ts), config, tmp_path, loss=NeuralODELoss())
@@ -532,12 +549,13 @@ def test_regulariser_values_match_their_definitions():
     np.testing.assert_allclose(aux["data_loss"], np.mean((exact - np.asarray(y)) ** 2), rtol=1e-5)
     np.testing.assert_allclose(loss, aux["data_loss"] + 0.5 * aux["regulariser"] + 0.25 * aux["stiffness"], rtol=1e-12)
     # The local variant: R = E h of one fresh step at each sample's time s.
-    (loss, aux) = eqx.filter_jit(NeuralODELoss(LocalErrorRegulariser(100.0)))(model, batch)
-    local = eqx.filter_jit(lambda m: jax.vmap(lambda y0, s: m.solve_with_local_regulariser(y0, ts, s)[1])(
+    (loss, aux) = eqx.filter_jit(NeuralODELoss(LocalErrorRegulariser(100.0, stiffness_weight=0.5)))(model, batch)
+    local, local_stiffness = eqx.filter_jit(lambda m: jax.vmap(lambda y0, s: m.solve_with_local_regulariser(y0, ts, s)[1:3])(
         y[:, 0], batch.sample_times))(model)
     # (E of the short fresh step is near round-off: how the solve is batched moves it in the 5th digit.)
     np.testing.assert_allclose(aux["regulariser"], np.mean(local), rtol=1e-3)
-    np.testing.assert_allclose(loss, aux["data_loss"] + 100.0 * aux["regulariser"], rtol=1e-12)
+    np.testing.assert_allclose(aux["stiffness"], np.mean(local_stiffness), rtol=1e-6)
+    np.testing.assert_allclose(loss, aux["data_loss"] + 100.0 * aux["regulariser"] + 0.5 * aux["stiffness"], rtol=1e-12)
     # Without a regulariser the loss is the data term alone; the relative-L2 data term averages over
     # the predicted times (t_1, t_2), with a finite gradient.
     (loss, aux), grad = eqx.filter_jit(eqx.filter_value_and_grad(NeuralODELoss(kind="relative_l2"), has_aux=True))(

@@ -349,6 +349,8 @@ _TWO_DEVICES = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a JAX start of its own; sharded training with devices=2 against devices=1 stays default in
+# tests/distributed/test_distributed.py (two processes, one device each)
 def test_data_parallel_training_on_two_cpu_devices_matches_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     here = os.path.dirname(os.path.abspath(__file__))
