@@ -69,14 +69,14 @@ def test_finite_difference_solution_converges_at_second_order():
     """Successive refinements of the method-of-lines solution at tau = 0.1 (t = 50) shrink their
     differences about fourfold (second order in space)."""
     profiles = {}
-    for n in (16, 32, 64):
+    for n in (8, 16, 32):
         pde = DiffusionSorption(n, time_scale=500.0)
         states = solve_method_of_lines(pde, jnp.full((1, n), 0.1), 0.1, rtol=1e-10, atol=1e-12)
-        profiles[n] = pde.with_boundaries(states)[0][:: n // 16]  # on the 17 nodes of the coarse grid
-    coarse = float(jnp.linalg.norm(profiles[16] - profiles[32]))
-    fine = float(jnp.linalg.norm(profiles[32] - profiles[64]))
-    assert 3.0 < coarse / fine < 6.0, (coarse, fine)
-    front = profiles[64]  # from the Dirichlet value 1 down to ~D/h at the (nearly absorbing) Robin node
+        profiles[n] = pde.with_boundaries(states)[0][:: n // 8]  # on the 9 nodes of the coarse grid
+    coarse = float(jnp.linalg.norm(profiles[8] - profiles[16]))
+    fine = float(jnp.linalg.norm(profiles[16] - profiles[32]))
+    assert 3.0 < coarse / fine < 6.0, (coarse, fine)  # about 3.8 (first order would give about 2)
+    front = profiles[32]  # from the Dirichlet value 1 down to ~D/h at the (nearly absorbing) Robin node
     assert float(front[0]) == 1.0 and bool(jnp.all(jnp.diff(front) < 0)) and 0.0 < float(front[-1]) < 1e-3
 
 
