@@ -91,7 +91,8 @@ LINEAR_SOLVERS = {
     "cg": (lx.CG(**TOLERANCES), PSD),
     "gmres": (lx.GMRES(**TOLERANCES), ()),
     "bicgstab": (lx.BiCGStab(**TOLERANCES), ()),
-    "normal_cg": (lx.Normal(lx.CG(**TOLERANCES)), ()),
+    # lineax >= 0.1 spells CG on the normal equations Normal(CG); older lineax has NormalCG.
+    "normal_cg": (lx.Normal(lx.CG(**TOLERANCES)) if hasattr(lx, "Normal") else lx.NormalCG(**TOLERANCES), ()),
 }
 
 
