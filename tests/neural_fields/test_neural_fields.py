@@ -349,21 +349,24 @@ def test_insr_residual_is_the_implicit_schemes_definition():
     assert midpoint.name == "INSR-midpoint" and euler.name == "INSR-implicit_euler"
 
 
-def test_insr_inflow_condition_pins_the_boundary_value():
-    """Without inflow data the implicit advection step has a zero-residual boundary mode
-    e^{-2x/(a dt)}; with u(-2) = 0 held, the finished step puts u(-2) near 0."""
+def _inflow_solvers():
     net = Siren(jax.random.PRNGKey(0), 1, (12, 12), bounds=(-2.0, 2.0), omega0=5.0)
     opts = dict(dt=0.05, num_samples=100, max_iterations=2, learning_rate=1e-3,
                 finish=LeastSquaresFinish(levenberg_marquardt(), steps=6, num_points=200))
     free = INSR(AdvectionField(0.25), -2.0, 2.0, **opts)
     held = INSR(AdvectionField(0.25), -2.0, 2.0, boundary_points=[[-2.0]], boundary_values=[0.0], **opts)
+    return net, free, held
+
+
+def test_insr_inflow_condition_pins_the_boundary_value():
+    """Without inflow data the implicit advection step has a zero-residual boundary mode
+    e^{-2x/(a dt)}; with u(-2) = 0 held, the finished step puts u(-2) near 0."""
+    net, free, held = _inflow_solvers()
     left = jnp.array([-2.0])
     start = abs(float(net(left)))
     stepped, (_, its) = held.step(net, jax.random.PRNGKey(1))
-    u_free = abs(float(free.step(net, jax.random.PRNGKey(1))[0](left)))
     u_held = abs(float(stepped(left)))
-    assert u_held < 5e-3 < start, (u_held, u_free, start)
-    assert u_held < 0.1 * u_free
+    assert u_held < 5e-3 < start, (u_held, start)
     assert int(its) == 2 + 6  # Adam iterations plus the finish
     # the boundary misfit is part of the residual vector the finisher minimises, and the
     # per-point Jacobian the finisher uses equals forward-mode differentiation of that vector
@@ -380,6 +383,17 @@ def test_insr_inflow_condition_pins_the_boundary_value():
         INSR(AdvectionField(0.25), -2.0, 2.0, boundary_points=[[-2.0]])
     with pytest.raises(InvalidInputError, match="boundary"):
         INSR(AdvectionField(0.25), -2.0, 2.0, boundary_points=[[-2.0], [2.0]], boundary_values=[0.0])
+
+
+@pytest.mark.slow
+def test_insr_without_inflow_data_leaves_the_boundary_free():
+    """The same step without the boundary term leaves u(-2) at least 10x further from 0 (slow: a
+    second compilation of the finished INSR step; the default test above checks the held value)."""
+    net, free, held = _inflow_solvers()
+    left = jnp.array([-2.0])
+    u_held = abs(float(held.step(net, jax.random.PRNGKey(1))[0](left)))
+    u_free = abs(float(free.step(net, jax.random.PRNGKey(1))[0](left)))
+    assert u_held < 0.1 * u_free, (u_held, u_free)
 
 
 def test_pointwise_jacobian_matches_forward_mode_for_vector_outputs():
@@ -420,7 +434,7 @@ def test_grid_crank_nicolson_converges_to_the_exact_pulse():
         pytest.param(["advection", "--method", "insr", "--steps", "2", "--iterations", "5", "--finish-steps", "1",
                       "--ic-steps", "300", "--resolution", "101", "--tolerance", "1e-12"], marks=pytest.mark.slow),
         ["heat", "--method", "teng", "--steps", "2", "--resolution", "8", "--width", "6", "--depth", "2",
-         "--ic-steps", "50", "--ic-lbfgs-steps", "20", "--inner-iterations", "1", "--scheme", "euler",
+         "--ic-steps", "50", "--ic-lbfgs-steps", "0", "--inner-iterations", "1", "--scheme", "euler",
          "--tolerance", "1e-12"],
     ],
     ids=["insr-advection", "teng-heat"],
