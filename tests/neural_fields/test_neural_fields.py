@@ -115,7 +115,11 @@ def test_damping_safeguard_keeps_the_best_trial_and_never_increases_the_residual
         PointwiseJacobian(damping=(-1.0,))
 
 
+@pytest.mark.slow
 def test_euler_step_lands_on_its_function_space_target(small):
+    """(Slow: one more TENG compilation; by default the Euler target is checked in
+    test_neural_fields_schemes.py, the projection's landing in the test above, and TENG-Euler
+    runs in the CLI test.)"""
     pts, w, net = small
     eq = HeatField(0.1)
     solver = TENG(eq, pts, w, dt=0.01, scheme=Euler(), max_inner_iterations=10, tolerance=1e-13)
@@ -289,6 +293,13 @@ def test_obti_adam_step_moves_towards_target(heat_fit):
     _, (res, its) = solver.step(net, jax.random.PRNGKey(0))
     assert int(its) == 5
     assert float(res) < start
+
+
+@pytest.mark.slow
+def test_obti_heun_counts_the_iterations_of_both_stages(heat_fit):
+    """(Slow: one more OBTI compilation; the stage count of the shared ``advance`` is checked in
+    test_neural_fields_schemes.py.)"""
+    pts, w, net = heat_fit
     heun = OBTI(HeatField(0.1), pts, w, dt=0.05, scheme=Heun(), iterations=5, learning_rate=1e-4)
     _, (_, its) = heun.step(net, jax.random.PRNGKey(0))
     assert int(its) == 10  # two stages
