@@ -2,6 +2,9 @@
 
 Every ``examples/<name>.py`` is imported and its ``run(out, quick=True)`` called; the test
 checks the figures it writes are PNG images and that its numbers say what the page claims.
+The examples whose quick run costs 15-30 s of compilation and training run in the slow suite
+(``make test-all``); the default run imports them (so a renamed public name fails at once) and
+runs the README's examples of the same APIs (``tests/test_readme.py``).
 A second test checks that every figure a documentation page embeds exists in
 ``docs/figures/`` and is made by one of the examples, so pages and examples cannot drift apart.
 """
@@ -9,6 +12,7 @@ A second test checks that every figure a documentation page embeds exists in
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import math
 import re
 from pathlib import Path
@@ -41,6 +45,15 @@ def _checks(name: str, result: dict) -> None:
     elif name == "mass_conserving_fno":
         drift = result["max_mass_drift"]
         assert drift["FNO + MassProjection"] < 1e-10 < drift["FNO"]
+    elif name == "mp_pde":
+        errors = result["accumulated_error"]
+        assert 0 < errors["WENO5 at nx = 50"] < errors["MP-PDE"]  # 30 training iterations beat nothing
+    elif name == "neural_ode_modes":
+        assert result["state_size"] == 25  # (2K + 1)^2 modes for K = 2
+        assert 0 < result["test_relative_l2"] < 0.5
+    elif name == "teng_heat":
+        assert result["final_time"] == pytest.approx(0.04)
+        assert 0 < result["final_relative_l2"] < 1
     for value in _numbers(result):
         assert math.isfinite(value), f"{name}: a non-finite number in {result}"
 
@@ -56,7 +69,26 @@ def _numbers(tree):
         yield float(tree)
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+# Slow examples, with the default tests that exercise the same public API.
+SLOW = {
+    "fno_heat": "README example 1 (generate, build_model('fno'), TrajectoryData, train)",
+    "mass_conserving_fno": "README example 3 and tests/constraints (ConstrainedModel, MassProjection)",
+    "mp_pde": "tests/mp_pde (MPPDE, fit_mp_pde, rollout_mp_pde, combined datasets)",
+    "neural_ode_modes": "README example 5 and tests/neural_ode (NeuralODE, fit_neural_ode, FourierModes)",
+    "optimizers": "README example 2 and tests/optim (adam, diffgrad, levenberg_marquardt)",
+    "teng_heat": "README example 4 (teng-heat problem, fit_initial_condition, TENG)",
+}
+assert set(SLOW) <= {p.stem for p in EXAMPLES}, "SLOW names an example that does not exist"
+CASES = [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW else []) for p in EXAMPLES]
+
+
+def test_every_example_imports_and_defines_run():
+    for path in EXAMPLES:
+        run = _load(path).run
+        assert list(inspect.signature(run).parameters)[:2] == ["out", "quick"], path.name
+
+
+@pytest.mark.parametrize("path", CASES)
 def test_example_runs_and_writes_its_figures(path, tmp_path):
     result = _load(path).run(tmp_path, quick=True)
     assert result["figures"], f"{path.name} made no figure"

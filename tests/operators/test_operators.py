@@ -32,14 +32,31 @@ def test_spectral_convolution_matches_explicit_fourier_multiplier_1d():
     np.testing.assert_allclose(layer(v)[0], np.fft.irfft(expected_hat, n=16), atol=1e-12)
 
 
+def _directional_derivative_check(loss, model, key, eps=1e-5):
+    """The gradient of ``loss`` along a random direction equals the central difference quotient."""
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    keys = jax.random.split(key, len(leaves))
+    direction = jax.tree_util.tree_unflatten(treedef, [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves)])
+    value_and_grad = eqx.filter_jit(eqx.filter_value_and_grad(lambda p: loss(eqx.combine(p, static))))
+    _, grads = value_and_grad(params)
+    along = sum(float(jnp.vdot(g, d).real) for g, d in zip(jax.tree.leaves(grads), jax.tree.leaves(direction)))
+    plus, _ = value_and_grad(jax.tree.map(lambda x, d: x + eps * d, params, direction))
+    minus, _ = value_and_grad(jax.tree.map(lambda x, d: x - eps * d, params, direction))
+    assert abs(along) > 1e-6
+    np.testing.assert_allclose(along, (float(plus) - float(minus)) / (2 * eps), rtol=1e-6)
+
+
 def test_fno_shapes_gradients_and_resolution():
     model = FNO(1, 1, ndim=2, width=8, modes=4, num_layers=2, projection_width=16, key=jax.random.PRNGKey(0))
     u = _band_limited(16, 2, channels=1)
-    assert model(u).shape == (1, 16, 16)
-    assert model(_band_limited(32, 2, channels=1)).shape == (1, 32, 32)
-    grads = eqx.filter_grad(lambda m: jnp.mean(m(u) ** 2))(model)
-    norms = [float(jnp.linalg.norm(jnp.abs(g))) for g in jax.tree_util.tree_leaves(grads)]
-    assert all(np.isfinite(norms)) and max(norms) > 0
+    # Any resolution: traced shapes only (the values are checked through the gradient below).
+    assert jax.eval_shape(model, u).shape == (1, 16, 16)
+    assert jax.eval_shape(model, _band_limited(32, 2, channels=1)).shape == (1, 32, 32)
+    # Gradients against finite differences, on a 1D FNO (one compilation of a smaller graph).
+    model_1d = FNO(1, 1, ndim=1, width=8, modes=4, num_layers=1, projection_width=8, key=jax.random.PRNGKey(1))
+    u_1d = _band_limited(16, 1, channels=1)
+    _directional_derivative_check(lambda m: jnp.mean(m(u_1d) ** 2), model_1d, jax.random.PRNGKey(5))
 
 
 def test_fno_rejects_bad_input():
@@ -57,8 +74,18 @@ from pdesolve._errors import InvalidInputError  # noqa: E402
 from pdesolve.operators import UNet  # noqa: E402
 
 
+def test_unet_gradients_match_finite_differences_1d():
+    model = UNet(3, 2, ndim=1, width=4, levels=1, key=jax.random.PRNGKey(0))
+    u = jax.random.normal(jax.random.PRNGKey(1), (3, 32))
+    assert jax.eval_shape(model, u).shape == (2, 32)
+    _directional_derivative_check(lambda m: jnp.sum(m(u) ** 2), model, jax.random.PRNGKey(4))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("ndim, shape", [(1, (3, 32)), (2, (3, 16, 8))])
 def test_unet_shapes_and_gradients(ndim, shape):
+    # Default coverage: 1D gradients against finite differences above, 2D values in the
+    # translation-equivariance test below.
     model = UNet(3, 2, ndim=ndim, width=4, levels=1, key=jax.random.PRNGKey(0))
     u = jax.random.normal(jax.random.PRNGKey(1), shape)
 

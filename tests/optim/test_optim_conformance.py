@@ -204,7 +204,29 @@ def mixed_params():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_jit_scan_pytree_and_dtypes(name, mixed_params):
+def test_jit_scan_pytree_dtypes_chain_and_schedule(name, mixed_params):
+    # One compiled run covers the calling contract: the optimizer, behind global-norm clipping and
+    # with a linear learning-rate schedule, steps a mixed float32/float64 pytree inside a jitted
+    # lax.scan (which rejects any change of the carried state's structure or dtypes), keeps every
+    # leaf's dtype and shape, and drives the loss down.
+    spec = OPTIMIZERS[name]
+    schedule = optax.linear_schedule(spec.lr, 0.1 * spec.lr, transition_steps=200)
+    opt = po.chain(po.clip_by_global_norm(1.0), spec.make(schedule))
+    params = mixed_params
+    final, losses, _ = _run(opt, _mixed_loss, params, 200)
+    assert jax.tree.structure(final) == jax.tree.structure(params)
+    for f, p in zip(jax.tree.leaves(final), jax.tree.leaves(params)):
+        assert f.dtype == p.dtype and f.shape == p.shape
+    initial = float(_mixed_loss(params))
+    assert float(losses[0]) < initial  # the first step already descends
+    assert float(losses[-1]) < 0.05 * initial
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_jit_single_update_keeps_state_structure(name, mixed_params):
+    # Covered in the default run by the scan above (a jitted scan rejects any change of carry
+    # type); this is the same contract checked on one jitted update, without the chain.
     spec = OPTIMIZERS[name]
     opt = optax.with_extra_args_support(spec.make(spec.lr))
     params = mixed_params
@@ -213,28 +235,24 @@ def test_jit_scan_pytree_and_dtypes(name, mixed_params):
     updates, new_state = jax.jit(
         lambda g, s, p: opt.update(g, s, p, value_fn=_mixed_loss)
     )(grads, state, params)
-    # Updates and state keep structure, shapes and dtypes.
     assert jax.tree.structure(updates) == jax.tree.structure(params)
     for u, p in zip(jax.tree.leaves(updates), jax.tree.leaves(params)):
         assert u.dtype == p.dtype and u.shape == p.shape
-        assert bool(jnp.all(jnp.isfinite(u)))
     same = jax.tree.map(lambda a, b: a.dtype == b.dtype and a.shape == b.shape, state, new_state)
     assert all(jax.tree.leaves(same))
-    # Several steps inside lax.scan (which rejects any change of carry type), loss decreases.
-    final, losses, _ = _run(spec.make(spec.lr), _mixed_loss, params, 20)
-    for f, p in zip(jax.tree.leaves(final), jax.tree.leaves(params)):
-        assert f.dtype == p.dtype and f.shape == p.shape
-    assert float(losses[-1]) < float(_mixed_loss(params))
+    stepped = optax.apply_updates(params, updates)
+    assert float(_mixed_loss(stepped)) < float(_mixed_loss(params))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_chain_with_clipping_and_schedule(name):
+def test_chain_with_clipping_and_schedule_on_quadratic(name):
+    # The default run checks chain + schedule on the mixed pytree above.
     spec = OPTIMIZERS[name]
     schedule = optax.linear_schedule(spec.lr, 0.1 * spec.lr, transition_steps=200)
     opt = po.chain(po.clip_by_global_norm(1.0), spec.make(schedule))
     x0 = jnp.zeros(3)
     _, losses, _ = _run(opt, quadratic, x0, 200)
-    assert bool(jnp.all(jnp.isfinite(losses)))
     assert float(losses[-1]) < 0.05 * float(quadratic(x0))
 
 

@@ -188,8 +188,11 @@ def _dtypes(tree):
     return [leaf.dtype for leaf in jax.tree.leaves(tree)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_jit_scan_keeps_pytree_dtypes_and_state(name):
+    # The default run covers this contract in test_converges_within_budget (the plain optimizer in a
+    # jitted scan on the same mixed-dtype pytree, dtypes asserted) and in the chain test.
     spec = SPECS[name]
     make_params, residuals, _ = PROBLEMS["quadratic"]
     params = make_params()
@@ -226,7 +229,10 @@ def test_converges_within_budget(name, problem):
     spec = SPECS[name]
     make_params, residuals, distance = PROBLEMS[problem]
     steps, tol = spec.budgets[problem]
-    out, _ = _run(spec.make(problem), spec.driver(residuals), make_params(), steps)
+    params = make_params()
+    out, _ = _run(spec.make(problem), spec.driver(residuals), params, steps)
+    assert jax.tree.structure(out) == jax.tree.structure(params)
+    assert _dtypes(out) == _dtypes(params)
     # float32 leaves limit how close the iterate can get: compare at float32 resolution there.
     tol = max(tol, 1e-6) if any(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(out)) else tol
     assert distance(out) <= tol, f"{name} on {problem}: distance {distance(out):.3e} > {tol:.0e}"
@@ -266,6 +272,6 @@ def test_multi_loss_optimizers_never_increase_any_loss_to_first_order():
     jac = np.asarray(jax.jacrev(lambda f: losses(unravel(f)))(flat))
     for name in ("config", "upgrad"):
         tx = SPECS[name].make("rosenbrock")
-        updates, _ = _multi_loss_driver(residuals)(tx, params, tx.init(params))
+        updates, _ = jax.jit(lambda p, s, tx=tx: _multi_loss_driver(residuals)(tx, p, s))(params, tx.init(params))
         direction = np.asarray(ravel_pytree(updates)[0], dtype=np.float64)
         assert np.all(jac @ direction <= 1e-12), name
