@@ -27,7 +27,9 @@ from ._fields import FieldProblem as FieldProblem
 from ._fields import FieldReference as FieldReference
 from ._fields import LegacyTENGInitialCondition as LegacyTENGInitialCondition
 from ._fields import TENGInitialCondition as TENGInitialCondition
+from ._fields import fourier_resample as fourier_resample
 from ._fields import grid_points as grid_points
+from ._fields import spectral_reference as spectral_reference
 from ._recipes import COMBINED_RECIPES as COMBINED_RECIPES
 from ._recipes import RECIPES as RECIPES
 from ._recipes import CombinedRecipe as CombinedRecipe
@@ -67,10 +69,12 @@ __all__ = [
     "VorticityProblem",
     "build_problem",
     "combined_recipe",
+    "fourier_resample",
     "get",
     "get_recipe",
     "grid_points",
     "names",
     "register",
     "registry",
+    "spectral_reference",
 ]

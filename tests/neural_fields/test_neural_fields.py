@@ -467,6 +467,31 @@ def test_cli_neural_methods_name_their_pdes(tmp_path, capsys):
     assert "supports the PDEs ('heat', 'allen-cahn', 'burgers')" in capsys.readouterr().err
 
 
+def test_cli_teng_contract_writes_the_final_field_and_its_error(tmp_path, capsys):
+    """``solve heat --method teng --config cpu --eval-resolution N --json``: final_field.npy is the
+    final network on x_i = 2 pi i / N ([i, j], x first, float64) and relative_l2 its error."""
+    from pdesolve.cli import main
+    from pdesolve.problems import TENGInitialCondition
+
+    argv = ["solve", "heat", "--method", "teng", "--config", "cpu", "--eval-resolution", "10", "--out", str(tmp_path),
+            "--json", "--steps", "2", "--resolution", "8", "--width", "6", "--depth", "1", "--ic-steps", "30",
+            "--ic-lbfgs-steps", "0", "--inner-iterations", "1", "--snapshots", "2"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["problem"] == "teng-heat" and summary["method"] == "teng" and summary["config"] == "cpu"
+    assert summary["final_time"] == pytest.approx(0.01) and summary["dt"] == 0.005 and summary["wall_s"] > 0
+    field = np.load(tmp_path / "final_field.npy")
+    assert field.shape == (10, 10) and field.dtype == np.float64
+    net = eqx.tree_deserialise_leaves(tmp_path / "final_network.eqx", TENGNetwork(jax.random.PRNGKey(0), 2, 6, 3))
+    x = 2 * np.pi * np.arange(10) / 10
+    grid = np.stack(np.meshgrid(x, x, indexing="ij"), axis=-1)
+    np.testing.assert_allclose(field, np.asarray(jax.vmap(jax.vmap(net))(jnp.asarray(grid))), rtol=1e-13, atol=1e-15)
+    exact = np.asarray(TENGInitialCondition().heat_solution(jnp.asarray(grid), 0.01, 0.1))
+    assert summary["relative_l2"] == pytest.approx(np.linalg.norm(field - exact) / np.linalg.norm(exact), rel=1e-10)
+    assert summary["relative_l2"] > 0  # a 30-step fit: the value, not its size, is checked
+    assert main(["solve", "heat", "--method", "tdvp", "--eval-resolution", "10", "--out", str(tmp_path)]) == 2
+
+
 # --------------------------------------------------------------------------------------------
 # Networks and bad input
 # --------------------------------------------------------------------------------------------

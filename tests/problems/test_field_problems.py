@@ -133,13 +133,15 @@ def test_spectral_reference_matches_the_exact_heat_solution():
     assert a.values(0.4) is a.values(0.4)  # cached per time
 
 
-def test_spectral_burgers_reference_starts_from_the_initial_condition_and_follows_the_field_equation():
+def test_spectral_burgers_reference_starts_from_the_initial_condition_and_follows_the_field_equation(tmp_path,
+                                                                                                    monkeypatch):
     """The vector Burgers reference from (u0, u0) evolves the scalar TENG Burgers field: one small
     step moves it by dt N[u0] to second order."""
+    monkeypatch.setenv("PDESOLVE_CACHE", str(tmp_path))
     problem = get("teng-burgers", FieldProblem)
     reference = problem.reference(16)
     u0 = problem.initial_values(reference.points)
-    np.testing.assert_array_equal(reference.values(0.0), u0)
+    np.testing.assert_allclose(reference.values(0.0), u0, rtol=0, atol=1e-14)  # interpolated from 512^2
     dt = problem.reference_dt
     rhs = field_equation(problem).rhs_on(problem.initial_condition, reference.points)
     drift = reference.values(dt) - (u0 + dt * rhs)
@@ -201,3 +203,42 @@ def test_field_problems_sit_below_the_neural_packages():
     imported = [node.module or "" for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)]
     assert not [m for m in imported if "neural" in m or "training" in m or "datasets" in m]
     assert "pdes" in imported and "integrators" in imported
+
+
+def test_fourier_resample_is_exact_for_band_limited_fields():
+    x = 2 * np.pi * np.arange(16) / 16
+    field = np.cos(3 * x)[:, None] * np.sin(2 * x)[None, :] + 0.1 * np.cos(8 * x)[:, None]  # Nyquist mode too
+    for n in (16, 24, 40):
+        y = 2 * np.pi * np.arange(n) / n
+        expected = np.cos(3 * y)[:, None] * np.sin(2 * y)[None, :] + 0.1 * np.cos(8 * y)[:, None] * np.ones(n)[None, :]
+        np.testing.assert_allclose(problems.fourier_resample(field, n), expected, rtol=0, atol=1e-14)
+
+
+def test_spectral_reference_is_cached_on_disk_restarts_exactly_and_recomputes_corrupt_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("PDESOLVE_CACHE", str(tmp_path))
+    problem = dataclasses.replace(get("teng-allen-cahn", FieldProblem), name="ac-cache-test", spectral_resolution=16,
+                                  reference_dt=0.01)
+    direct = problems.spectral_reference(problem, 0.03, use_cache=False)
+    assert direct.shape == (16, 16)
+    problems.spectral_reference(problem, 0.01)
+    restarted = problems.spectral_reference(problem, 0.03)  # advances from the state at t = 0.01
+    np.testing.assert_allclose(restarted, direct, rtol=0, atol=1e-15)
+    files = sorted((tmp_path / "field-references").glob("ac-cache-test-n16-*.npz"))
+    assert len(files) == 2
+    np.testing.assert_array_equal(problems.spectral_reference(problem, 0.03), restarted)  # from disk
+    files[-1].write_bytes(b"not a numpy file")
+    np.testing.assert_allclose(problems.spectral_reference(problem, 0.03), direct, rtol=0, atol=1e-15)
+    np.savez(files[-1], field=np.full((16, 16), np.nan), problem="ac-cache-test", resolution=16, dt=0.01, t=0.03)
+    assert np.all(np.isfinite(problems.spectral_reference(problem, 0.03)))
+    # the error grid interpolates the reference solve
+    reference = problem.reference(8)
+    np.testing.assert_allclose(reference.values(0.03).reshape(8, 8), direct[::2, ::2], rtol=0, atol=1e-13)
+    with pytest.raises(InvalidInputError, match="multiple of dt"):
+        problems.spectral_reference(problem, 0.015)
+
+
+def test_teng_problems_declare_resolved_references_and_legacy_ones_keep_theirs():
+    assert get("teng-allen-cahn", FieldProblem).spectral_resolution == 384
+    assert get("teng-burgers", FieldProblem).spectral_resolution == 512
+    for name in ("teng-allen-cahn-legacy", "teng-burgers-legacy"):
+        assert get(name, FieldProblem).spectral_resolution is None
