@@ -58,19 +58,21 @@ def neural_solve_to_folder(
     resolution: int | None = None,
     steps: int | None = None,
     dt: float | None = None,
-    width: int = 20,
-    depth: int = 3,
+    width: int | None = None,
+    depth: int | None = None,
     subset: int | None = None,
-    inner_iterations: int = 3,
+    inner_iterations: int | None = None,
     tolerance: float | None = None,
     scheme: str = "heun",
     iterations: int = 300,
     finish_steps: int = 10,
-    ic_steps: int = 3000,
-    ic_lbfgs_steps: int = 5000,
+    ic_steps: int | None = None,
+    ic_lbfgs_steps: int | None = None,
     seed: int = 0,
     snapshots: int = 5,
     progress: bool = True,
+    config=None,
+    eval_resolution: int | None = None,
 ) -> dict:
     """Run TENG / TDVP (``teng-*`` problems on [0, 2π)², float64) or INSR (``insr-advection``,
     ``insr-heat``) on the registered field problem that ``pde_name`` and ``method`` name.
@@ -81,6 +83,12 @@ def neural_solve_to_folder(
     condition; INSR runs ``iterations`` Adam iterations and ``finish_steps`` Levenberg-Marquardt
     iterations per step, and holds the problem's boundary data (the inflow value u(-2) = 0 for
     advection). The command-line choices (``scheme``, ``finish_steps``) become solver objects here.
+
+    TENG takes its grid, network, time step and inner solve from ``config`` (a
+    :class:`~pdesolve.neural_fields.TENGConfig`, default ``cpu``); the other arguments, when
+    given, override it. With ``eval_resolution`` N, the network at the final time is written to
+    ``final_field.npy`` on the N x N grid $x_i = 2\pi i/N$ (``[i, j]``, x first, float64), its
+    weights to ``final_network.eqx``, and the summary's ``relative_l2`` is its error there.
     """
     import jax
 
@@ -106,6 +114,22 @@ def neural_solve_to_folder(
         raise InvalidInputError(f"--scheme must be one of {', '.join(schemes)}, got {scheme!r}")
     if tolerance is None:
         tolerance = 1e-3 if method == "insr" else 1e-6
+    if method == "teng":
+        config = nf.teng_config("cpu") if config is None else config
+        resolution = resolution or config.collocation
+        width = width or config.width
+        depth = config.depth - 2 if depth is None else depth
+        subset = subset or config.subset_size
+        inner_iterations = inner_iterations or config.inner_iterations
+        ic_steps = config.ic_adam_steps if ic_steps is None else ic_steps
+        ic_lbfgs_steps = config.ic_lbfgs_steps if ic_lbfgs_steps is None else ic_lbfgs_steps
+        dt = dt or config.dt
+    width, depth = width or 20, 3 if depth is None else depth
+    inner_iterations = inner_iterations or 3
+    ic_steps = 3000 if ic_steps is None else ic_steps
+    ic_lbfgs_steps = 5000 if ic_lbfgs_steps is None else ic_lbfgs_steps
+    if eval_resolution is not None and (method != "teng" or eval_resolution < 2):
+        raise InvalidInputError(f"--eval-resolution needs --method teng and N >= 2, got {eval_resolution}")
     for flag, value in (("--finish-steps", finish_steps), ("--ic-steps", ic_steps), ("--ic-lbfgs-steps", ic_lbfgs_steps)):
         if value < 0:
             raise InvalidInputError(f"{flag} must be >= 0, got {value}")
@@ -123,14 +147,18 @@ def neural_solve_to_folder(
         reference = problem.reference(min(128, max(64, 2 * n)))
         pts, w = problem.collocation(n)
         net = nf.build_network(problem, key, hidden=(width,) * depth)
+        ic_iterations = config.ic_iterations if method == "teng" else 200
+        ic_subset = None if subset is None else min(subset, nf.parameter_count(net))
         net, ic_res = nf.fit_initial_condition(net, problem.initial_values(pts), pts, w, adam_steps=ic_steps,
-                                               lbfgs_steps=ic_lbfgs_steps, iterations=200, subset_size=subset)
+                                               lbfgs_steps=ic_lbfgs_steps, iterations=ic_iterations,
+                                               subset_size=ic_subset)
         if method == "teng":
             solver = nf.TENG(equation, pts, w, dt=dt, scheme=schemes[scheme](), subset_size=subset,
-                             max_inner_iterations=inner_iterations, tolerance=tolerance)
+                             max_inner_iterations=inner_iterations, tolerance=tolerance, jacobian=config.jacobian())
         else:
             solver = nf.TDVP(equation, pts, w, dt=dt)
         extra = {"collocation": f"{n}x{n}", "ic_fit_residual": float(ic_res),
+                 **({"config": config.name} if method == "teng" else {}),
                  "reference": "analytic" if problem.exact is not None else "spectral ETDRK4"}
     else:
         net = nf.build_network(problem, key)
@@ -154,11 +182,14 @@ def neural_solve_to_folder(
     if problem.ndim == 2:
         frames = [f.reshape(side, side) for f in frames]
     params = nf.parameter_count(net)
+    if eval_resolution is not None:
+        extra.update(_write_final_field(problem, result.state, steps * dt, int(eval_resolution), out))
 
     paths = {"error_plot": out / "error_vs_time.png", "snapshots": out / "snapshots.png", "summary": out / "summary.json"}
     _plot_error(result.times, result.errors, paths["error_plot"], f"{method.upper()} {pde_name}")
     plot_snapshot_strip(np.stack(frames), snap_times, paths["snapshots"], title=f"{method.upper()} {pde_name}")
     summary = {
+        "problem": problem.name,
         "pde": pde_name,
         "method": method,
         "parameters": params,
@@ -177,6 +208,21 @@ def neural_solve_to_folder(
     }
     paths["summary"].write_text(json.dumps(summary, indent=2, default=float))
     return summary
+
+
+def _write_final_field(problem, net, final_time: float, n: int, out: Path) -> dict:
+    """``final_field.npy`` (the network on the n x n grid at ``final_time``), ``final_network.eqx``
+    and the relative L2 error against the problem's reference on that grid."""
+    import equinox as eqx
+    import jax
+
+    reference = problem.reference(n)
+    field = np.asarray(jax.jit(jax.vmap(net))(reference.points), np.float64).reshape(n, n)
+    np.save(out / "final_field.npy", field)
+    eqx.tree_serialise_leaves(out / "final_network.eqx", net)
+    ref = np.asarray(reference.values(final_time), np.float64)
+    return {"eval_resolution": n, "relative_l2": float(np.linalg.norm(field.ravel() - ref) / np.linalg.norm(ref)),
+            "final_field": str(out / "final_field.npy"), "final_network": str(out / "final_network.eqx")}
 
 
 def print_summary_table(summary: dict) -> None:

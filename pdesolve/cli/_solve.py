@@ -47,10 +47,14 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     neural = p.add_argument_group("neural-field methods (--method teng|tdvp|insr)")
-    neural.add_argument("--width", type=int, default=20, help="network width (default 20)")
-    neural.add_argument("--depth", type=int, default=3, help="hidden layers (default 3)")
-    neural.add_argument("--subset", type=int, default=None, help="TENG parameter-subset size (default: all)")
-    neural.add_argument("--inner-iterations", type=int, default=3, help="TENG projections per stage (default 3)")
+    neural.add_argument("--config", choices=("cpu", "paper"), default="cpu",
+                        help="TENG configuration: grid, network, dt, inner solve (default cpu; flags below override it)")
+    neural.add_argument("--eval-resolution", type=int, default=None,
+                        help="TENG: write final_field.npy on this N x N grid (x_i = 2 pi i / N) and score it there")
+    neural.add_argument("--width", type=int, default=None, help="network width (default: TENG config; else 20)")
+    neural.add_argument("--depth", type=int, default=None, help="dense hidden layers (default: TENG config; else 3)")
+    neural.add_argument("--subset", type=int, default=None, help="TENG parameter-subset size (default: config)")
+    neural.add_argument("--inner-iterations", type=int, default=None, help="TENG projections per stage (default: config)")
     neural.add_argument("--tolerance", type=float, default=None,
                         help="inner-solve tolerance; a step that misses it is warned about with its number "
                         "(TENG: per-stage relative residual, default 1e-6; INSR: RMS step residual, default 1e-3)")
@@ -58,9 +62,10 @@ def register(sub) -> None:
     neural.add_argument("--iterations", type=int, default=300, help="INSR Adam iterations per step (default 300)")
     neural.add_argument("--finish-steps", type=int, default=10,
                         help="INSR Levenberg-Marquardt iterations that finish each step (default 10; 0: Adam only)")
-    neural.add_argument("--ic-steps", type=int, default=3000, help="Adam steps of the initial-condition fit (default 3000)")
-    neural.add_argument("--ic-lbfgs-steps", type=int, default=5000,
-                        help="TENG/TDVP: L-BFGS steps after Adam in the initial-condition fit (default 5000)")
+    neural.add_argument("--ic-steps", type=int, default=None,
+                        help="Adam steps of the initial-condition fit (default: TENG config; else 3000)")
+    neural.add_argument("--ic-lbfgs-steps", type=int, default=None,
+                        help="TENG/TDVP: L-BFGS steps after Adam in the initial fit (default: TENG config; else 5000)")
     p.set_defaults(run=run)
 
 
@@ -145,6 +150,7 @@ def run(args) -> int:
 
     method = getattr(args, "method", "spectral")
     if method != "spectral":
+        from ..neural_fields import teng_config
         from ._neural_solve import neural_solve_to_folder, print_summary_table
 
         out = Path(args.out or f"runs/solve-{args.pde}-{method}")
@@ -153,7 +159,8 @@ def run(args) -> int:
             depth=args.depth, subset=args.subset, inner_iterations=args.inner_iterations, tolerance=args.tolerance,
             scheme=args.scheme, iterations=args.iterations, finish_steps=args.finish_steps, ic_steps=args.ic_steps,
             ic_lbfgs_steps=args.ic_lbfgs_steps, seed=args.seed, snapshots=args.snapshots,
-            progress=not (args.quiet or args.json),
+            progress=not (args.quiet or args.json), config=teng_config(args.config) if method == "teng" else None,
+            eval_resolution=args.eval_resolution,
         )
         if args.json:
             emit_json(summary)

@@ -14,7 +14,8 @@ r"""Neural-field PDE solvers: the state is a network's weights $\theta$, $u(x, t
   differentiation: :class:`HeatField`, :class:`AllenCahnField`, :class:`BurgersField`,
   :class:`AdvectionField`; :func:`field_equation` derives one from a registered
   :class:`pdesolve.problems.FieldProblem`.
-- Field networks: :class:`PeriodicMLP`, :class:`Siren`; :func:`build_network` builds the one a
+- Named TENG configurations (:class:`TENGConfig`, :func:`teng_config`: ``cpu``, ``paper``).
+- Field networks: :class:`TENGNetwork` (the TENG network), :class:`PeriodicMLP`, :class:`Siren`; :func:`build_network` builds the one a
   problem declares.
 
 The benchmark problems (``teng-heat``, ``teng-allen-cahn``, ``teng-burgers``,
@@ -22,6 +23,9 @@ The benchmark problems (``teng-heat``, ``teng-allen-cahn``, ``teng-burgers``,
 """
 
 from ._base import AbstractFieldSolver as AbstractFieldSolver
+from ._configs import TENG_CONFIGS as TENG_CONFIGS
+from ._configs import TENGConfig as TENGConfig
+from ._configs import teng_config as teng_config
 from ._equations import AbstractFieldEquation as AbstractFieldEquation
 from ._equations import AdvectionField as AdvectionField
 from ._equations import AllenCahnField as AllenCahnField
@@ -39,6 +43,7 @@ from ._marching import MarchResult as MarchResult
 from ._marching import march as march
 from ._networks import PeriodicMLP as PeriodicMLP
 from ._networks import Siren as Siren
+from ._networks import TENGNetwork as TENGNetwork
 from ._networks import build_network as build_network
 from ._networks import parameter_count as parameter_count
 from ._obti import OBTI as OBTI
@@ -89,6 +94,9 @@ __all__ = [
     "SpaceTimeMLP",
     "TDVP",
     "TENG",
+    "TENGConfig",
+    "TENGNetwork",
+    "TENG_CONFIGS",
     "build_network",
     "field_equation",
     "fit_initial_condition",
@@ -99,4 +107,5 @@ __all__ = [
     "march",
     "parameter_count",
     "project_onto_target",
+    "teng_config",
 ]
