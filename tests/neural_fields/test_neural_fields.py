@@ -469,7 +469,7 @@ def test_grid_crank_nicolson_converges_to_the_exact_pulse():
         # checked directly in the INSR tests above
         pytest.param(["advection", "--method", "insr", "--steps", "2", "--iterations", "5", "--finish-steps", "1",
                       "--ic-steps", "300", "--resolution", "101", "--tolerance", "1e-12"], marks=pytest.mark.slow),
-        ["heat", "--method", "teng", "--steps", "2", "--resolution", "8", "--width", "6", "--depth", "2",
+        ["heat", "--method", "teng", "--steps", "2", "--resolution", "16", "--width", "6", "--depth", "2",
          "--ic-steps", "50", "--ic-lbfgs-steps", "0", "--inner-iterations", "1", "--scheme", "euler",
          "--tolerance", "1e-12"],
     ],
