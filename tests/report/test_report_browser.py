@@ -66,6 +66,7 @@ def report_page(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    pytest.importorskip("selenium", reason="selenium is in the test extra: pip install -e '.[test]'")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
