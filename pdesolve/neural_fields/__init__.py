@@ -14,7 +14,7 @@ r"""Neural-field PDE solvers: the state is a network's weights $\theta$, $u(x, t
   differentiation: :class:`HeatField`, :class:`AllenCahnField`, :class:`BurgersField`,
   :class:`AdvectionField`; :func:`field_equation` derives one from a registered
   :class:`pdesolve.problems.FieldProblem`.
-- Field networks: :class:`PeriodicMLP`, :class:`Siren`; :func:`build_network` builds the one a
+- Field networks: :class:`TENGNetwork` (the TENG network), :class:`PeriodicMLP`, :class:`Siren`; :func:`build_network` builds the one a
   problem declares.
 
 The benchmark problems (``teng-heat``, ``teng-allen-cahn``, ``teng-burgers``,
@@ -39,6 +39,7 @@ from ._marching import MarchResult as MarchResult
 from ._marching import march as march
 from ._networks import PeriodicMLP as PeriodicMLP
 from ._networks import Siren as Siren
+from ._networks import TENGNetwork as TENGNetwork
 from ._networks import build_network as build_network
 from ._networks import parameter_count as parameter_count
 from ._obti import OBTI as OBTI
@@ -89,6 +90,7 @@ __all__ = [
     "SpaceTimeMLP",
     "TDVP",
     "TENG",
+    "TENGNetwork",
     "build_network",
     "field_equation",
     "fit_initial_condition",

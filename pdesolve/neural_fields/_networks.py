@@ -1,10 +1,13 @@
 r"""Coordinate networks $x \mapsto u_\theta(x)$ that store a solution field in their weights.
 
-- :class:`PeriodicMLP`: a periodic input embedding followed by a tanh MLP (the TENG network).
+- :class:`TENGNetwork`: the TENG network (Chen et al., ICML 2024): a periodic embedding, tanh,
+  then dense tanh layers with biases.
+- :class:`PeriodicMLP`: a periodic embedding fed straight into a tanh MLP (rank deficient; kept
+  for the results recorded with it).
 - :class:`Siren`: a sine-activated MLP with the SIREN initialisation (the INSR network).
 - :func:`build_network`: the network a registered field problem declares.
 
-Both are :class:`equinox.Module` s whose only pytree leaves are floating arrays, so the module
+All are :class:`equinox.Module` s whose only pytree leaves are floating arrays, so the module
 itself is the parameter pytree: ``jax.flatten_util.ravel_pytree(net)`` gives $\theta$ and
 ``net(x)`` evaluates the field at one point ``x`` of shape ``(d,)``. Batch with ``jax.vmap``.
 """
@@ -43,6 +46,88 @@ def _output(y: Array, num_outputs: int) -> Array:
     return y[0] if num_outputs == 1 else y
 
 
+class TENGNetwork(eqx.Module):
+    r"""The TENG network: a trainable periodic embedding, tanh, dense tanh layers, a linear output.
+
+    For $x \in \mathbb{R}^d$ on a box of side lengths $L_i$, the first layer is
+
+    $$ h^{(0)}_{ij}(x) = \tanh\!\big(a_{ij}\cos(2\pi x_i / L_i + \varphi_{ij}) + c_{ij}\big),
+       \qquad i = 1..d,\ j = 1..m, $$
+
+    exactly $L$-periodic, followed by ``depth - 2`` dense layers $h \mapsto \tanh(W h + b)$ of
+    width ``width`` and a linear output $w^\top h + b$. The tanh after the embedding matters: a
+    linear layer applied to the raw embedding sums cosines of the same frequency, which is again
+    one cosine, so most first-layer weights would be redundant and the parameter Jacobian rank
+    deficient (see :class:`PeriodicMLP`). Chen et al. (ICML 2024, arXiv:2404.10771) use
+    ``width=40``, ``depth=7`` and $m = 20$ per coordinate in 2D: 8,361 parameters.
+
+    Initialisation: $a, c \sim \mathcal{N}(0, 1)$, $\varphi \sim U[0, 2\pi)$, dense weights
+    LeCun normal (variance $1/\text{fan-in}$), biases zero.
+
+    **Arguments:**
+
+    - `key`: PRNG key for the initialisation.
+    - `ndim`: spatial dimension $d$.
+    - `width`: width of the dense tanh layers.
+    - `depth`: number of layers, counting the embedding layer and the linear output (at least 2;
+      ``depth - 2`` dense tanh layers).
+    - `embedding_size`: $m$, embedding features per coordinate (default ``width // ndim``, so the
+      embedding layer is ``width`` wide as in the paper).
+    - `extent`: box side lengths $L_i$ (default $2\pi$).
+    - `dtype`: floating dtype of the weights (float64 for TENG).
+    """
+
+    amplitude: Float[Array, "d m"]
+    phase: Float[Array, "d m"]
+    offset: Float[Array, "d m"]
+    weights: tuple[Array, ...]
+    biases: tuple[Array, ...]
+    extent: tuple[float, ...] = eqx.field(static=True)
+
+    def __init__(
+        self,
+        key: PRNGKeyArray,
+        ndim: int = 2,
+        width: int = 40,
+        depth: int = 7,
+        embedding_size: int | None = None,
+        extent: float | Sequence[float] = 2 * math.pi,
+        dtype=jnp.float64,
+    ):
+        if ndim not in (1, 2, 3):
+            raise InvalidInputError(f"ndim must be 1, 2 or 3, got {ndim}")
+        (width,) = _check_widths("width", (width,))
+        if not isinstance(depth, (int, np.integer)) or isinstance(depth, bool) or depth < 2:
+            raise InvalidInputError(f"depth must be an int >= 2 (embedding and output layers), got {depth!r}")
+        if embedding_size is None:
+            embedding_size = max(1, width // ndim)
+        (m,) = _check_widths("embedding_size", (embedding_size,))
+        extent = (float(extent),) * ndim if np.isscalar(extent) else tuple(float(e) for e in extent)
+        if len(extent) != ndim or any(not (e > 0) for e in extent):
+            raise InvalidInputError(f"extent must be {ndim} positive lengths, got {extent}")
+        keys = jax.random.split(key, int(depth) + 2)
+        self.amplitude = jax.random.normal(keys[0], (ndim, m), dtype)
+        self.phase = jax.random.uniform(keys[1], (ndim, m), dtype, 0.0, 2 * math.pi)
+        self.offset = jax.random.normal(keys[2], (ndim, m), dtype)
+        sizes = (ndim * m, *([width] * (int(depth) - 2)), 1)
+        self.weights = tuple(jax.random.normal(k, (fan_out, fan_in), dtype) / math.sqrt(fan_in)
+                             for k, (fan_in, fan_out) in zip(keys[3:], zip(sizes[:-1], sizes[1:])))
+        self.biases = tuple(jnp.zeros((fan_out,), dtype) for fan_out in sizes[1:])
+        self.extent = extent
+
+    @property
+    def ndim(self) -> int:
+        return len(self.extent)
+
+    def __call__(self, x: Float[Array, " d"]) -> Float[Array, ""]:
+        x = _check_point(x, self.ndim, "TENGNetwork")
+        scale = jnp.asarray([2 * math.pi / e for e in self.extent], self.amplitude.dtype)
+        h = jnp.tanh(self.amplitude * jnp.cos((scale * x)[:, None] + self.phase) + self.offset).ravel()
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            h = jnp.tanh(w @ h + b)
+        return (self.weights[-1] @ h + self.biases[-1])[0]
+
+
 class PeriodicMLP(eqx.Module):
     r"""A tanh MLP on a trainable periodic embedding of each coordinate.
 
@@ -52,8 +137,15 @@ class PeriodicMLP(eqx.Module):
        \qquad i = 1..d,\ j = 1..m, $$
 
     which is exactly $L$-periodic, followed by ``len(hidden)`` dense tanh layers and a linear
-    output layer. The first dense layer has no bias (the offsets $c_{ij}$ play that role, so no
-    parameter is redundant). This is the network of TENG (Chen et al., ICML 2024, arXiv:2404.10771).
+    output layer. The first dense layer has no bias (the offsets $c_{ij}$ play that role).
+
+    **Rank deficiency.** The embedding enters the first dense layer linearly, and a sum of cosines
+    of one frequency is one cosine: each first-layer neuron sees only
+    $\sum_j W_{kj} e_{ij}(x) = A_{ki}\cos(2\pi x_i/L_i + \Phi_{ki}) + C_k$, i.e. $2d + 1$
+    effective parameters, however large $m$ is. The parameter Jacobian is therefore rank
+    deficient (for ``hidden=(20, 20, 20)`` in 2D, 1,781 parameters give rank at most 961), which
+    limits the accuracy of tangent-space solvers. :class:`TENGNetwork` (tanh after the embedding)
+    is the TENG network; this class is kept for the results recorded with it.
 
     **Arguments:**
 
@@ -223,11 +315,17 @@ def evaluate(net, points: Float[Array, "N d"]) -> Array:
 def build_network(problem: FieldProblem, key: PRNGKeyArray, hidden: Sequence[int] | None = None, dtype=jnp.float64):
     """The network a :class:`~pdesolve.problems.FieldProblem` declares (its ``network``), on its box.
 
-    ``"periodic-mlp"`` gives a :class:`PeriodicMLP` whose period is the box; ``"siren"`` a
+    ``"teng"`` gives a :class:`TENGNetwork` whose period is the box (``hidden`` are its dense
+    tanh layers, all of one width); ``"periodic-mlp"`` a :class:`PeriodicMLP`; ``"siren"`` a
     :class:`Siren` on the box, periodic if the problem is. `hidden` overrides the declared widths.
     """
     spec = problem.network
     hidden = spec.hidden if hidden is None else tuple(hidden)
+    if spec.kind == "teng":
+        hidden = _check_widths("hidden", hidden)
+        if len(set(hidden)) != 1:
+            raise InvalidInputError(f"a TENG network has dense layers of one width, got hidden={hidden}")
+        return TENGNetwork(key, problem.ndim, hidden[0], len(hidden) + 2, extent=problem.extent, dtype=dtype)
     if spec.kind == "periodic-mlp":
         return PeriodicMLP(key, problem.ndim, hidden, extent=problem.extent, dtype=dtype)
     return Siren(key, problem.ndim, hidden, bounds=(problem.lower, problem.upper), omega0=spec.omega0,

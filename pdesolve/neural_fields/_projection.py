@@ -9,9 +9,9 @@ $$ \Delta\theta_S = \operatorname*{arg\,min}_\delta \sum_i w_i \big|J_{i,S}\,\de
 over a parameter subset $S$ (all parameters, or a random subset drawn afresh), with no learning
 rate. How $J_{\cdot,S}$ is formed and the step solved is an object:
 
-- :class:`PointwiseJacobian`: the full weighted Jacobian row by row (one reverse-mode gradient per
-  point, :func:`pdesolve.linalg.pointwise_jacobian`; cheap on a CPU for small networks), its
-  subset columns, a dense SVD solve (:func:`pdesolve.linalg.damped_lstsq`) and an optional damping
+- :class:`PointwiseJacobian`: the weighted subset Jacobian row by row (one reverse-mode gradient
+  per point, :func:`pdesolve.linalg.pointwise_jacobian`, optionally in chunks of points so the
+  memory is bounded on any grid), a dense SVD solve (:func:`pdesolve.linalg.damped_lstsq`) and an optional damping
   safeguard.
 - :class:`JVPJacobian`: the subset columns by Jacobian-vector products
   (:func:`pdesolve.optim.tangent_space_projection`; memory $O(N |S|)$, for large grids and GPUs).
@@ -91,12 +91,21 @@ class PointwiseJacobian(AbstractTangentJacobian):
       from the target (Levenberg 1944) that costs only extra forward evaluations. ``None`` gives
       the plain undamped step (with `ridge`).
     - `rcond`: relative singular-value cutoff (``None``: machine precision times the size).
+    - `chunk_size`: collocation points per batch of per-point gradients (``None``: all at once).
+      Only the subset's columns are kept, so the memory is $O(N |S|)$ for the Jacobian plus
+      $O(\text{chunk\_size} \cdot P)$ for the gradients, on any grid.
     """
 
     damping: tuple[float, ...] | None = eqx.field(static=True)
     rcond: float | None = eqx.field(static=True)
+    chunk_size: int | None = eqx.field(static=True)
 
-    def __init__(self, damping: Sequence[float] | None = DEFAULT_DAMPING, rcond: float | None = None):
+    def __init__(self, damping: Sequence[float] | None = DEFAULT_DAMPING, rcond: float | None = None,
+                 chunk_size: int | None = None):
+        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                       or chunk_size < 1):
+            raise InvalidInputError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+        self.chunk_size = chunk_size
         if damping is not None:
             damping = tuple(float(d) for d in damping)
             if not damping or any(not d >= 0 for d in damping):
@@ -106,12 +115,13 @@ class PointwiseJacobian(AbstractTangentJacobian):
 
     def project(self, flat, unravel, points, weights, delta_u, subset_size, key, ridge, residual):
         sqrt_w = jnp.sqrt(weights)
-        rows = sqrt_w[:, None] * pointwise_jacobian(lambda p, x: unravel(p)(x), flat, points)
         if subset_size is None:
-            cols, apply_step = rows, lambda f, d: f + d
+            idx, apply_step = None, lambda f, d: f + d
         else:
             idx = jax.random.choice(key, flat.size, (int(subset_size),), replace=False)
-            cols, apply_step = rows[:, idx], lambda f, d: f.at[idx].add(d)
+            apply_step = lambda f, d: f.at[idx].add(d)  # noqa: E731
+        cols = sqrt_w[:, None] * pointwise_jacobian(lambda p, x: unravel(p)(x), flat, points,
+                                                    chunk_size=self.chunk_size, columns=idx)
         if self.damping is None:
             return apply_step(flat, damped_lstsq(cols, sqrt_w * delta_u, ridge, self.rcond))
         return self._safeguarded(flat, cols, sqrt_w * delta_u, apply_step, residual)

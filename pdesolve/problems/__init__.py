@@ -10,7 +10,7 @@
   (:class:`CombinedRecipe`, :data:`COMBINED_RECIPES`) behind
   :func:`pdesolve.datasets.generate_combined_dataset`.
 - Neural-field benchmarks (:class:`FieldProblem`: a declared PDE, box, initial condition,
-  reference and network; :meth:`FieldProblem.reference` gives the error grid as a
+  reference and network, e.g. from :class:`TENGInitialCondition`; :meth:`FieldProblem.reference` gives the error grid as a
   :class:`FieldReference`) behind ``pdesolve solve --method teng|tdvp|insr`` and
   :mod:`pdesolve.neural_fields`.
 """
@@ -21,9 +21,12 @@ from ._constraints import DiffusionSorptionSlab as DiffusionSorptionSlab
 from ._constraints import HeatSlab as HeatSlab
 from ._constraints import SlabProblem as SlabProblem
 from ._constraints import VorticityProblem as VorticityProblem
+from ._fields import AbstractSeparableInitialCondition as AbstractSeparableInitialCondition
 from ._fields import FieldNetwork as FieldNetwork
 from ._fields import FieldProblem as FieldProblem
 from ._fields import FieldReference as FieldReference
+from ._fields import LegacyTENGInitialCondition as LegacyTENGInitialCondition
+from ._fields import TENGInitialCondition as TENGInitialCondition
 from ._fields import grid_points as grid_points
 from ._recipes import COMBINED_RECIPES as COMBINED_RECIPES
 from ._recipes import RECIPES as RECIPES
@@ -43,6 +46,7 @@ from ._registry import registry as registry
 
 __all__ = [
     "AbstractProblem",
+    "AbstractSeparableInitialCondition",
     "COMBINED_RECIPES",
     "CombinedRecipe",
     "ConstraintProblem",
@@ -51,12 +55,14 @@ __all__ = [
     "FieldProblem",
     "FieldReference",
     "HeatSlab",
+    "LegacyTENGInitialCondition",
     "PROBLEMS",
     "Problem",
     "RECIPES",
     "Recipe",
     "ReferenceProblem",
     "SlabProblem",
+    "TENGInitialCondition",
     "VORTICITY_FIELDS",
     "VorticityProblem",
     "build_problem",

@@ -17,27 +17,31 @@ reference grid (:meth:`FieldProblem.reference`)::
 Registered problems:
 
 - ``teng-heat``, ``teng-allen-cahn``, ``teng-burgers``: the TENG benchmarks (Chen et al.,
-  ICML 2024) on the periodic box $[0, 2\pi)^2$ to $T = 4$, with
-  $u_0(x, y) = \tfrac12 f(x) f(y)$, $f(s) = \sin s + \tfrac12\cos 2s$ (smooth and separable;
-  our choice, the paper's exact formula was not in hand):
+  ICML 2024, arXiv:2404.10771) on the periodic box $[0, 2\pi)^2$ to $T = 4$, from the paper's
+  initial condition :class:`TENGInitialCondition`,
+  $u_0(x, y) = \tfrac{1}{25}\cosh(3\sin x)\sinh(\sin y)$ (max $|u_0| \approx 0.4733$):
 
-  - heat $u_t = 0.1\Delta u$, exact solution $u = \tfrac12 F(x, t) F(y, t)$ with
-    $F(s,t) = e^{-\nu t}\sin s + \tfrac12 e^{-4\nu t}\cos 2s$;
+  - heat $u_t = 0.1\Delta u$, exact solution (each Fourier mode decays on its own);
   - Allen-Cahn $u_t = 0.005\Delta u + u - u^3$, reference :class:`pdesolve.pdes.AllenCahn` by
-    ETDRK4 (1/2 dealiasing) on a $256^2$ grid;
+    ETDRK4 (1/2 dealiasing);
   - Burgers $u_t = -u(u_x + u_y) + 0.01\Delta u$, reference the vector
     :class:`pdesolve.pdes.Burgers` by ETDRK4 from $(u_0, u_0)$, whose components stay equal and
     each solve the scalar equation.
 
+  ``teng-heat-legacy``, ``teng-allen-cahn-legacy``, ``teng-burgers-legacy``: the same equations
+  from :class:`LegacyTENGInitialCondition`, $u_0 = \tfrac12 f(x) f(y)$,
+  $f(s) = \sin s + \tfrac12\cos 2s$ (the results recorded before the paper's formula was used).
+
 - ``insr-advection``: $u_t + 0.25 u_x = 0$ on $[-2, 2]$ (INSR, Chen et al., ICML 2023), a
   Gaussian pulse $e^{-(x + 1.5 - 0.25 t)^2 / (2\cdot 0.1^2)}$ to $T = 12$ with the inflow value
   $u(-2) = 0$, scored against the translated pulse.
-- ``insr-heat``: $u_t = 0.1\Delta u$ on $[0, 2\pi)^2$ from the TENG initial condition to
-  $T = 1$, with a periodic SIREN.
+- ``insr-heat``: $u_t = 0.1\Delta u$ on $[0, 2\pi)^2$ from :class:`LegacyTENGInitialCondition`
+  to $T = 1$, with a periodic SIREN.
 """
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,7 +56,7 @@ from .._errors import InvalidInputError
 from ..pdes import AbstractPDE, Advection, AllenCahn, Burgers, Heat
 from ._registry import AbstractProblem, register
 
-NETWORK_KINDS = ("periodic-mlp", "siren")
+NETWORK_KINDS = ("teng", "periodic-mlp", "siren")
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,10 @@ class FieldNetwork:
 
     **Arguments:**
 
-    - `kind`: ``"periodic-mlp"`` (a tanh MLP on a periodic embedding, the TENG network) or
-      ``"siren"`` (the INSR network; periodic on a periodic domain).
-    - `hidden`: widths of the hidden layers.
+    - `kind`: ``"teng"`` (the TENG network: periodic embedding, tanh, dense tanh layers),
+      ``"periodic-mlp"`` (a tanh MLP fed the raw periodic embedding) or ``"siren"`` (the INSR
+      network; periodic on a periodic domain).
+    - `hidden`: widths of the hidden (dense) layers.
     - `omega0`: the SIREN frequency factor $\\omega_0$ (``"siren"`` only).
     """
 
@@ -239,20 +244,88 @@ def grid_points(n: int, extent: float = 2 * math.pi, *, ndim: int = 2, lower: fl
     return points, weights
 
 
-def _teng_factor(s, t=0.0, nu=0.0):
-    return jnp.exp(-nu * t) * jnp.sin(s) + 0.5 * jnp.exp(-4 * nu * t) * jnp.cos(2 * s)
+class AbstractSeparableInitialCondition(abc.ABC):
+    r"""$u_0(x, y) = A\,X(x)\,Y(y)$ on $[0, 2\pi)^2$ with each factor a Fourier series
+    $X(s) = \sum_k a_k \cos ks + b_k \sin ks$, so the heat equation $u_t = \nu\Delta u$ is solved
+    mode by mode: $u(t) = A\,X(\cdot, t)\,Y(\cdot, t)$ with coefficients damped by $e^{-\nu k^2 t}$.
+
+    Subclasses give :meth:`__call__` (the closed form) and :meth:`fourier_factors`.
+    """
+
+    @abc.abstractmethod
+    def __call__(self, points):
+        """$u_0$ at points shaped ``(..., 2)`` (or one point ``(2,)``)."""
+
+    @abc.abstractmethod
+    def fourier_factors(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """``(A, X, Y)``: the amplitude and each factor's coefficients, shaped ``(K, 2)``
+        (row $k$ holds $(a_k, b_k)$ of $\cos ks$, $\sin ks$)."""
+
+    def heat_solution(self, points, t, diffusivity):
+        """The exact solution of $u_t = \nu\Delta u$ from this $u_0$, at ``points`` and time ``t``."""
+        amplitude, fx, fy = self.fourier_factors()
+        points = jnp.asarray(points)
+
+        def factor(coefficients, s):
+            k = jnp.arange(coefficients.shape[0], dtype=s.dtype)
+            damp = jnp.exp(-diffusivity * k**2 * t)
+            phase = s[..., None] * k
+            c = jnp.asarray(coefficients, s.dtype)
+            return jnp.sum(damp * (c[:, 0] * jnp.cos(phase) + c[:, 1] * jnp.sin(phase)), axis=-1)
+
+        return amplitude * factor(fx, points[..., 0]) * factor(fy, points[..., 1])
 
 
-def _teng_initial_condition(x):
-    r"""$u_0(x, y) = \tfrac12 f(x) f(y)$, $f(s) = \sin s + \tfrac12\cos 2s$."""
-    x = jnp.asarray(x)
-    return 0.5 * _teng_factor(x[..., 0]) * _teng_factor(x[..., 1])
+def _bessel_i(n: int, z: float, terms: int = 40) -> float:
+    """The modified Bessel function $I_n(z) = \sum_m (z/2)^{2m+n} / (m!\,(m+n)!)$."""
+    return math.fsum((z / 2) ** (2 * m + n) / (math.factorial(m) * math.factorial(m + n)) for m in range(terms))
 
 
-def _teng_heat_exact(points, t, diffusivity):
-    """Each mode of the separable initial condition decays on its own."""
-    points = jnp.asarray(points)
-    return 0.5 * _teng_factor(points[..., 0], t, diffusivity) * _teng_factor(points[..., 1], t, diffusivity)
+@dataclass(frozen=True)
+class TENGInitialCondition(AbstractSeparableInitialCondition):
+    r"""The initial condition of the TENG benchmarks (Chen et al., ICML 2024, arXiv:2404.10771):
+
+    $$ u_0(x, y) = \tfrac{1}{25}\cosh(3\sin x)\,\sinh(\sin y), $$
+
+    rank 1, even Fourier modes in $x$ and odd modes in $y$, maximum
+    $\tfrac{1}{25}\cosh 3\,\sinh 1 \approx 0.4733$ at $(\pi/2, \pi/2)$. Its Fourier factors
+    follow from $\cosh(z\sin s) = I_0(z) + 2\sum_{k \ge 1}(-1)^k I_{2k}(z)\cos 2ks$ and
+    $\sinh(z\sin s) = 2\sum_{k \ge 0}(-1)^k I_{2k+1}(z)\sin(2k+1)s$ (kept to wavenumber 40,
+    where the coefficients are below $10^{-40}$).
+    """
+
+    def __call__(self, points):
+        points = jnp.asarray(points)
+        return jnp.cosh(3 * jnp.sin(points[..., 0])) * jnp.sinh(jnp.sin(points[..., 1])) / 25
+
+    def fourier_factors(self):
+        size = 41
+        fx, fy = np.zeros((size, 2)), np.zeros((size, 2))
+        fx[0, 0] = _bessel_i(0, 3.0)
+        for k in range(1, size // 2 + 1):
+            fx[2 * k, 0] = 2 * (-1) ** k * _bessel_i(2 * k, 3.0)
+        for k in range(size // 2):
+            fy[2 * k + 1, 1] = 2 * (-1) ** k * _bessel_i(2 * k + 1, 1.0)
+        return 1 / 25, fx, fy
+
+
+@dataclass(frozen=True)
+class LegacyTENGInitialCondition(AbstractSeparableInitialCondition):
+    r"""$u_0(x, y) = \tfrac12 f(x) f(y)$, $f(s) = \sin s + \tfrac12\cos 2s$: the initial condition of
+    the ``*-legacy`` TENG problems and of ``insr-heat`` (a smooth separable choice of ours, used
+    before the paper's formula, :class:`TENGInitialCondition`)."""
+
+    def __call__(self, points):
+        points = jnp.asarray(points)
+
+        def f(s):
+            return jnp.sin(s) + 0.5 * jnp.cos(2 * s)
+
+        return 0.5 * f(points[..., 0]) * f(points[..., 1])
+
+    def fourier_factors(self):
+        factor = np.array([[0.0, 0.0], [0.0, 1.0], [0.5, 0.0]])
+        return 0.5, factor, factor
 
 
 def _pulse(x, t, velocity=0.25, center=-1.5, width=0.1):
@@ -268,20 +341,33 @@ def _pulse_exact(points, t, velocity):
 
 
 _BOX = dict(lower=(0.0, 0.0), upper=(2 * math.pi, 2 * math.pi), periodic=True)
-_TENG = dict(_BOX, initial_condition=_teng_initial_condition, final_time=4.0, dt=0.01,
-             network=FieldNetwork("periodic-mlp", (20, 20, 20)))
+
+
+def _teng_problems(suffix: str, initial_condition: AbstractSeparableInitialCondition, note: str, dt: float,
+                   network: FieldNetwork):
+    """The three TENG problems from ``initial_condition`` (names ``teng-<pde><suffix>``)."""
+    common = dict(_BOX, initial_condition=initial_condition, final_time=4.0, dt=dt, network=network)
+    return (
+        FieldProblem(name=f"teng-heat{suffix}", description=f"TENG heat u_t = 0.1 Δu on [0, 2pi)^2 to T = 4{note} "
+                     "(exact reference)", pde=Heat, coefficients={"diffusivity": 0.1},
+                     exact=initial_condition.heat_solution, reference_resolution=64, **common),
+        FieldProblem(name=f"teng-allen-cahn{suffix}",
+                     description=f"TENG Allen-Cahn u_t = 0.005 Δu + u - u^3 on [0, 2pi)^2 to T = 4{note} "
+                     "(spectral reference)", pde=AllenCahn, coefficients={"diffusivity": 0.005},
+                     spectral_options={"dealiasing_fraction": 1 / 2}, reference_resolution=256, **common),
+        FieldProblem(name=f"teng-burgers{suffix}",
+                     description=f"TENG Burgers u_t = -u (u_x + u_y) + 0.01 Δu on [0, 2pi)^2 to T = 4{note} "
+                     "(spectral reference)", pde=Burgers, coefficients={"viscosity": 0.01},
+                     reference_resolution=256, **common),
+    )
+
+
+_LEGACY = LegacyTENGInitialCondition()
 
 for _problem in (
-    FieldProblem(name="teng-heat", description="TENG heat u_t = 0.1 Δu on [0, 2pi)^2 to T = 4 (exact reference)",
-                 pde=Heat, coefficients={"diffusivity": 0.1}, exact=_teng_heat_exact, reference_resolution=64,
-                 **_TENG),
-    FieldProblem(name="teng-allen-cahn",
-                 description="TENG Allen-Cahn u_t = 0.005 Δu + u - u^3 on [0, 2pi)^2 to T = 4 (spectral reference)",
-                 pde=AllenCahn, coefficients={"diffusivity": 0.005}, spectral_options={"dealiasing_fraction": 1 / 2},
-                 reference_resolution=256, **_TENG),
-    FieldProblem(name="teng-burgers",
-                 description="TENG Burgers u_t = -u (u_x + u_y) + 0.01 Δu on [0, 2pi)^2 to T = 4 (spectral reference)",
-                 pde=Burgers, coefficients={"viscosity": 0.01}, reference_resolution=256, **_TENG),
+    *_teng_problems("", TENGInitialCondition(), "", 0.005, FieldNetwork("teng", (40,) * 5)),
+    *_teng_problems("-legacy", _LEGACY, ", legacy initial condition 1/2 f(x) f(y)", 0.01,
+                    FieldNetwork("periodic-mlp", (20, 20, 20))),
     FieldProblem(name="insr-advection",
                  description="INSR advection u_t + 0.25 u_x = 0 of a Gaussian pulse on [-2, 2] to T = 12, inflow u(-2) = 0",
                  pde=Advection, coefficients={"velocity": 0.25}, lower=(-2.0,), upper=(2.0,), periodic=False,
@@ -289,8 +375,8 @@ for _problem in (
                  reference_resolution=801, boundary_points=((-2.0,),), boundary_values=(0.0,),
                  network=FieldNetwork("siren", (20, 20), omega0=30.0)),
     FieldProblem(name="insr-heat", description="INSR heat u_t = 0.1 Δu on [0, 2pi)^2 to T = 1, periodic SIREN",
-                 pde=Heat, coefficients={"diffusivity": 0.1}, **_BOX, initial_condition=_teng_initial_condition,
-                 exact=_teng_heat_exact, final_time=1.0, dt=0.05, reference_resolution=48,
+                 pde=Heat, coefficients={"diffusivity": 0.1}, **_BOX, initial_condition=_LEGACY,
+                 exact=_LEGACY.heat_solution, final_time=1.0, dt=0.05, reference_resolution=48,
                  network=FieldNetwork("siren", (32, 32), omega0=5.0)),
 ):
     register(_problem)

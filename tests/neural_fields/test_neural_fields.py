@@ -38,6 +38,7 @@ from pdesolve.neural_fields import (
     PointwiseJacobian,
     Siren,
     SpaceTimeMLP,
+    TENGNetwork,
     fit_initial_condition,
     grid_advection_crank_nicolson,
     laplacian,
@@ -375,6 +376,30 @@ def test_pointwise_jacobian_matches_forward_mode_for_vector_outputs():
     rows = pointwise_jacobian(lambda q, y: eqx.combine(q, static)(y), params, x)
     assert rows.shape == (14, flat.size)
     np.testing.assert_allclose(rows, exact, rtol=1e-12, atol=1e-14)
+    for chunk in (1, 3, 7, 50):  # ragged last chunk, exact fit, larger than the point count
+        np.testing.assert_allclose(pointwise_jacobian(lambda q, y: eqx.combine(q, static)(y), params, x,
+                                                      chunk_size=chunk), rows, rtol=1e-15, atol=1e-15)
+    columns = jnp.array([5, 0, 17])
+    np.testing.assert_allclose(pointwise_jacobian(lambda q, y: eqx.combine(q, static)(y), params, x, chunk_size=3,
+                                                  columns=columns), rows[:, columns], rtol=1e-15, atol=1e-15)
+    for bad in (0, 2.5, True):
+        with pytest.raises(InvalidInputError, match="chunk_size"):
+            pointwise_jacobian(lambda q, y: eqx.combine(q, static)(y), params, x, chunk_size=bad)
+
+
+def test_chunked_projection_equals_unchunked(small):
+    """A subset projection with chunked Jacobian rows takes the same step as the unchunked one."""
+    pts, w, net = small
+    target = jnp.sin(pts[:, 0]) * jnp.cos(pts[:, 1])
+    key = jax.random.PRNGKey(7)
+    runs = [project_onto_target(net, target, pts, w, key, subset_size=20, max_iterations=2,
+                                jacobian=PointwiseJacobian(chunk_size=chunk)) for chunk in (None, 5, 64)]
+    flat = [ravel_pytree(r[0])[0] for r in runs]
+    assert float(runs[0][1]) < 0.9 * float(project_onto_target(net, target, pts, w, key, max_iterations=0)[1])
+    for other in flat[1:]:
+        np.testing.assert_allclose(other, flat[0], rtol=1e-12, atol=1e-13)
+    with pytest.raises(InvalidInputError, match="chunk_size"):
+        PointwiseJacobian(chunk_size=0)
 
 
 def test_grid_crank_nicolson_converges_to_the_exact_pulse():
@@ -456,6 +481,38 @@ def test_networks_shapes_and_parameter_counts():
     siren = Siren(jax.random.PRNGKey(0), 2, (8,), num_outputs=2, bounds=(0.0, 1.0), periodic=True)
     assert siren(jnp.array([0.2, 0.3])).shape == (2,)
     np.testing.assert_allclose(siren(jnp.array([0.0, 0.3])), siren(jnp.array([1.0, 0.3])), atol=1e-12)
+
+
+def _jacobian_rank(net, points, rcond=1e-10):
+    flat, unravel = ravel_pytree(net)
+    singular = np.linalg.svd(np.asarray(pointwise_jacobian(lambda p, x: unravel(p)(x), flat, points)), compute_uv=False)
+    return flat.size, int(np.sum(singular > rcond * singular[0]))
+
+
+def test_teng_network_jacobian_has_full_column_rank_and_the_raw_embedding_mlp_does_not():
+    """tanh after the periodic embedding keeps every parameter effective; feeding the embedding
+    straight into a linear layer collapses each neuron's same-frequency cosines into one."""
+    points = grid_points(32)[0]  # 1024 rows, several times the parameter count
+    key = jax.random.PRNGKey(0)
+    teng = TENGNetwork(key, 2, width=8, depth=4)  # embedding 2*4*3, two 8x8 layers, output 9
+    assert parameter_count(teng) == 24 + 2 * 72 + 9
+    assert _jacobian_rank(teng, points) == (177, 177)
+    size, rank = _jacobian_rank(PeriodicMLP(key, 2, (8, 8), embedding_size=4), points)
+    # per first-layer neuron and coordinate, the 4 weights act on 4 cosines of one frequency, which
+    # span only {cos, sin}: 2 redundant directions each, 8 x 2 x 2 = 32 at least
+    assert size == 169 and rank <= size - 32
+
+
+def test_teng_network_is_periodic_and_sized_like_the_paper():
+    net = TENGNetwork(jax.random.PRNGKey(1))
+    assert parameter_count(net) == 8361  # 2*20*3 embedding, 5 x (40*40 + 40), output 41
+    x = jnp.array([0.4, 1.3])
+    assert float(net(x)) == pytest.approx(float(net(x + jnp.array([2 * jnp.pi, -2 * jnp.pi]))), abs=1e-12)
+    assert parameter_count(TENGNetwork(jax.random.PRNGKey(1), 2, width=6, depth=2, embedding_size=5)) == 30 + 11
+    for kwargs, match in ((dict(depth=1), "depth"), (dict(width=0), "width"), (dict(embedding_size=0), "embedding"),
+                          (dict(extent=(1.0,)), "extent")):
+        with pytest.raises(InvalidInputError, match=match):
+            TENGNetwork(jax.random.PRNGKey(0), 2, **kwargs)
 
 
 def test_bad_inputs_raise(small):

@@ -20,16 +20,25 @@ from pdesolve.neural_fields import (
     HeatField,
     PeriodicMLP,
     Siren,
+    TENGNetwork,
     build_network,
     field_equation,
     laplacian,
     parameter_count,
 )
 from pdesolve.pdes import AbstractPDE, Heat
-from pdesolve.problems import FieldNetwork, FieldProblem, get, grid_points
+from pdesolve.problems import (
+    FieldNetwork,
+    FieldProblem,
+    LegacyTENGInitialCondition,
+    TENGInitialCondition,
+    get,
+    grid_points,
+)
 from pdesolve.spatial import PeriodicGrid
 
-FIELD_PROBLEMS = ("teng-heat", "teng-allen-cahn", "teng-burgers", "insr-advection", "insr-heat")
+FIELD_PROBLEMS = ("teng-heat", "teng-allen-cahn", "teng-burgers", "teng-heat-legacy", "teng-allen-cahn-legacy",
+                  "teng-burgers-legacy", "insr-advection", "insr-heat")
 
 
 def test_field_problems_are_registered_under_unique_names():
@@ -76,14 +85,41 @@ def test_field_equation_rejects_other_problems():
         field_equation(get("heat"))
 
 
-def test_teng_heat_reference_is_exact_and_solves_the_heat_equation():
+def test_teng_initial_condition_is_the_papers():
+    """u0 = cosh(3 sin x) sinh(sin y) / 25: rank 1, even x modes, odd y modes, max 0.4733; its
+    Fourier factors reproduce it, and the legacy problems keep 1/2 f(x) f(y)."""
     problem = get("teng-heat", FieldProblem)
+    assert isinstance(problem.initial_condition, TENGInitialCondition)
+    points = problem.collocation(64)[0]
+    u0 = np.asarray(problem.initial_values(points)).reshape(64, 64)
+    assert float(np.max(np.abs(u0))) == pytest.approx(0.4732611357856, rel=1e-12)
+    assert float(problem.initial_values(jnp.array([math.pi / 2, math.pi / 2]))) == pytest.approx(
+        math.cosh(3) * math.sinh(1) / 25, rel=1e-14)
+    singular = np.linalg.svd(u0, compute_uv=False)
+    assert singular[1] < 1e-14 * singular[0]
+    modes = np.abs(np.fft.fft2(u0)) > 1e-12 * np.abs(np.fft.fft2(u0)).max()
+    kx, ky = np.nonzero(modes)
+    assert np.all(np.minimum(kx, 64 - kx) % 2 == 0) and np.all(np.minimum(ky, 64 - ky) % 2 == 1)
+    np.testing.assert_allclose(problem.exact_values(points, 0.0), u0.ravel(), rtol=0, atol=1e-15)
+    for name in ("teng-heat", "teng-allen-cahn", "teng-burgers"):
+        assert get(name, FieldProblem).initial_condition == TENGInitialCondition()
+        legacy = get(f"{name}-legacy", FieldProblem)
+        assert legacy.initial_condition == LegacyTENGInitialCondition() and legacy.dt == 0.01
+        assert legacy.coefficients == get(name, FieldProblem).coefficients
+    x = jnp.array([0.3, 1.1])
+    f = [math.sin(v) + 0.5 * math.cos(2 * v) for v in (0.3, 1.1)]
+    assert float(LegacyTENGInitialCondition()(x)) == pytest.approx(0.5 * f[0] * f[1], rel=1e-14)
+
+
+@pytest.mark.parametrize("name", ["teng-heat", "teng-heat-legacy"])
+def test_teng_heat_reference_is_exact_and_solves_the_heat_equation(name):
+    problem = get(name, FieldProblem)
     x, t = jnp.array([0.7, 2.1]), 0.3
     u_t = jax.grad(lambda s: problem.exact_values(x, s))(t)
     assert float(u_t) == pytest.approx(float(0.1 * laplacian(lambda y: problem.exact_values(y, t), x)), rel=1e-10)
     reference = problem.reference(16)
     assert reference.points.shape == (256, 2)
-    np.testing.assert_array_equal(reference.values(0.0), problem.initial_values(reference.points))
+    np.testing.assert_allclose(reference.values(0.0), problem.initial_values(reference.points), rtol=0, atol=1e-15)
     assert reference.error(lambda y: problem.exact_values(y, 0.5), 0.5) < 1e-15
     assert reference.error(lambda y: 0.0 * y[0], 0.5) == 1.0
 
@@ -92,7 +128,7 @@ def test_spectral_reference_matches_the_exact_heat_solution():
     """The ETDRK4 path (taken when no exact solution is declared) reproduces the exact heat solution."""
     heat = get("teng-heat", FieldProblem)
     spectral = dataclasses.replace(heat, name="spectral-heat", exact=None, reference_dt=0.05)
-    a, b = spectral.reference(16), heat.reference(16)
+    a, b = spectral.reference(48), heat.reference(48)  # the initial condition has modes up to ~20
     np.testing.assert_allclose(a.values(0.4), b.values(0.4), rtol=1e-12, atol=1e-14)
     assert a.values(0.4) is a.values(0.4)  # cached per time
 
@@ -125,7 +161,12 @@ def test_evaluation_points_and_collocation_cover_the_box():
 def test_declared_networks_build_on_the_box():
     key = jax.random.PRNGKey(0)
     teng = build_network(get("teng-heat", FieldProblem), key)
-    assert isinstance(teng, PeriodicMLP) and parameter_count(teng) == 1781
+    assert isinstance(teng, TENGNetwork) and parameter_count(teng) == 8361
+    legacy = build_network(get("teng-heat-legacy", FieldProblem), key)
+    assert isinstance(legacy, PeriodicMLP) and parameter_count(legacy) == 1781
+    assert parameter_count(build_network(get("teng-heat", FieldProblem), key, hidden=(6, 6))) == 2 * 3 * 3 + 2 * 42 + 7
+    with pytest.raises(InvalidInputError, match="one width"):
+        build_network(get("teng-heat", FieldProblem), key, hidden=(6, 5))
     advection = build_network(get("insr-advection", FieldProblem), key)
     assert isinstance(advection, Siren) and parameter_count(advection) == 481
     assert advection.lower == (-2.0,) and not advection.periodic and advection.omega0 == 30.0
@@ -133,7 +174,7 @@ def test_declared_networks_build_on_the_box():
     assert parameter_count(heat) == 1249 and heat.periodic
     x = jnp.array([0.3, 1.0])
     assert float(heat(x)) == pytest.approx(float(heat(x + 2 * jnp.pi)), abs=1e-12)
-    assert parameter_count(build_network(get("teng-heat", FieldProblem), key, hidden=(5, 4))) == 30 + 50 + 24 + 5
+    assert parameter_count(build_network(get("teng-heat-legacy", FieldProblem), key, hidden=(5, 4))) == 30 + 50 + 24 + 5
 
 
 def test_bad_declarations_raise():
