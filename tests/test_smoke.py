@@ -113,3 +113,16 @@ def test_constraint_layer_conserves_mass_and_differentiates():
 def test_bad_input_is_a_clear_error():
     with pytest.raises(ps.InvalidInputError, match="diffusivity"):
         Heat(PeriodicGrid(8), -1.0)
+
+
+def test_the_shipped_teng_initial_network_loads_and_fits_the_paper_initial_condition():
+    """Package data ships: the fitted TENG network reproduces u0 = cosh(3 sin x) sinh(sin y) / 25."""
+    from pdesolve import problems
+    from pdesolve.neural_fields import load_fitted_network
+
+    net, metadata = load_fitted_network("teng_initial_cpu")
+    points, _ = problems.grid_points(metadata["evaluation_points"])
+    x, y = points[:, 0], points[:, 1]
+    target = jnp.cosh(3 * jnp.sin(x)) * jnp.sinh(jnp.sin(y)) / 25
+    error = jnp.linalg.norm(jax.vmap(net)(points) - target) / jnp.linalg.norm(target)
+    assert error < 1e-7

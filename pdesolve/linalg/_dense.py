@@ -1,6 +1,7 @@
 r"""Dense linear algebra shared by the optimizers, the constraint layers and the neural-field solvers.
 
-- :func:`damped_lstsq`: the SVD-filtered (Tikhonov) least-squares solve.
+- :func:`damped_lstsq`: the SVD-filtered (Tikhonov) least-squares solve;
+  :func:`damped_lstsq_solver` keeps its factorisation for several right-hand sides.
 - :func:`dense_jacobian`: the Jacobian of a vector map, forward or reverse mode by shape.
 - :func:`pointwise_jacobian`: the Jacobian of a model evaluated at many points, one gradient
   per row (small networks at many collocation points).
@@ -46,6 +47,37 @@ def dense_jacobian(fn: Callable[[Array], Array], x: Float[Array, " n"], num_outp
     return jax.jacrev(fn)(x)
 
 
+def damped_lstsq_solver(
+    a: Float[Array, "m n"],
+    damping: float | Array = 0.0,
+    rcond: float | None = None,
+) -> Callable[[Float[Array, " m"]], Float[Array, " n"]]:
+    r"""Factor $A$ once and return $b \mapsto \operatorname{arg\,min}_x \|Ax - b\|^2 + \lambda\|x\|^2$.
+
+    The map applies the SVD filter of :func:`damped_lstsq` to any right-hand side, so several
+    right-hand sides with the same matrix and damping (a Levenberg-Marquardt velocity and its
+    geodesic acceleration) cost one SVD.
+
+    **Arguments:**
+
+    - `a`: the matrix $A$, shape ``(m, n)``.
+    - `damping`: $\lambda \ge 0$; may be a traced scalar.
+    - `rcond`: relative singular-value cut-off (``None``: ``eps * max(m, n)``).
+    """
+    u, s, vt = jnp.linalg.svd(a, full_matrices=False)
+    if rcond is None:
+        rcond = float(np.finfo(s.dtype).eps) * max(a.shape)
+    cutoff = rcond * jnp.max(s, initial=0.0)
+    keep = s > cutoff
+    safe_s = jnp.where(keep, s, 1.0)
+    factors = jnp.where(keep, safe_s / (safe_s**2 + damping), 0.0)
+
+    def solve(b: Float[Array, " m"]) -> Float[Array, " n"]:
+        return vt.T @ (factors * (u.T @ b))
+
+    return solve
+
+
 def damped_lstsq(
     a: Float[Array, "m n"],
     b: Float[Array, " m"],
@@ -57,16 +89,10 @@ def damped_lstsq(
     Computed from the thin SVD of $A$ with filter factors $\sigma/(\sigma^2 + \lambda)$, i.e.
     the least-squares solution of $[A;\sqrt\lambda I]x \approx [b; 0]$. Singular values below
     ``eps * max(m, n) * sigma_max`` are treated as zero (the ``jnp.linalg.lstsq`` default).
-    ``damping`` may be a traced scalar.
+    ``damping`` may be a traced scalar. :func:`damped_lstsq_solver` keeps the factorisation for
+    several right-hand sides.
     """
-    u, s, vt = jnp.linalg.svd(a, full_matrices=False)
-    if rcond is None:
-        rcond = float(np.finfo(s.dtype).eps) * max(a.shape)
-    cutoff = rcond * jnp.max(s, initial=0.0)
-    keep = s > cutoff
-    safe_s = jnp.where(keep, s, 1.0)
-    factors = jnp.where(keep, safe_s / (safe_s**2 + damping), 0.0)
-    return vt.T @ (factors * (u.T @ b))
+    return damped_lstsq_solver(a, damping, rcond)(b)
 
 
 def pointwise_jacobian(fn, params, points, *, chunk_size: int | None = None, columns=None):

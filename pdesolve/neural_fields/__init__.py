@@ -16,7 +16,9 @@ r"""Neural-field PDE solvers: the state is a network's weights $\theta$, $u(x, t
   :class:`pdesolve.problems.FieldProblem`.
 - Named TENG configurations (:class:`TENGConfig`, :func:`teng_config`: ``cpu``, ``paper``).
 - Field networks: :class:`TENGNetwork` (the TENG network), :class:`PeriodicMLP`, :class:`Siren`; :func:`build_network` builds the one a
-  problem declares.
+  problem declares. Fitted TENG networks ship as small ``.npz`` files:
+  :func:`load_fitted_network` (e.g. ``"teng_initial_cpu"``, the paper's initial condition),
+  :func:`save_fitted_network`.
 
 The benchmark problems (``teng-heat``, ``teng-allen-cahn``, ``teng-burgers``,
 ``insr-advection``, ``insr-heat``) live in the registry, :mod:`pdesolve.problems`.
@@ -33,6 +35,8 @@ from ._equations import BurgersField as BurgersField
 from ._equations import HeatField as HeatField
 from ._equations import field_equation as field_equation
 from ._equations import laplacian as laplacian
+from ._fitted import load_fitted_network as load_fitted_network
+from ._fitted import save_fitted_network as save_fitted_network
 from ._insr import INSR as INSR
 from ._insr import LeastSquaresFinish as LeastSquaresFinish
 from ._insr import fit_network as fit_network
@@ -104,8 +108,10 @@ __all__ = [
     "grid_advection_crank_nicolson",
     "insr_taylor_green",
     "laplacian",
+    "load_fitted_network",
     "march",
     "parameter_count",
     "project_onto_target",
+    "save_fitted_network",
     "teng_config",
 ]

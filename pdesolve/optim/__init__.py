@@ -27,6 +27,10 @@ so learning-rate schedules work as in optax):
 - :func:`exadam`: EXAdam (Adly 2024), cross-moment debiasing and gradient acceleration.
 - :func:`mars`: MARS-AdamW (Yuan et al. 2024), AdamW on a variance-reduced clipped gradient.
 
+Second-order least squares: :func:`gauss_newton`, :func:`levenberg_marquardt` (optionally with
+``acceleration=GeodesicAcceleration()``, Transtrum & Sethna 2012) and the driver
+:func:`least_squares_solve`.
+
 Invalid hyperparameters (negative learning rate, betas outside ``[0, 1)``, ...) raise
 ``ValueError`` (:class:`pdesolve.InvalidInputError`) when the optimizer is constructed.
 """
@@ -85,6 +89,7 @@ from ._mars import scale_by_mars as scale_by_mars
 from ._energy_natural_gradient import EnergyNaturalGradientState as EnergyNaturalGradientState
 from ._energy_natural_gradient import energy_natural_gradient as energy_natural_gradient
 from ._gauss_newton import GaussNewtonState as GaussNewtonState
+from ._geodesic import GeodesicAcceleration as GeodesicAcceleration
 from ._gauss_newton import LevenbergMarquardtState as LevenbergMarquardtState
 from ._gauss_newton import gauss_newton as gauss_newton
 from ._gauss_newton import least_squares_solve as least_squares_solve
@@ -103,6 +108,7 @@ from ._natural_gradient import tangent_space_projection as tangent_space_project
 __all__ = [
     "EnergyNaturalGradientState",
     "GaussNewtonState",
+    "GeodesicAcceleration",
     "GradientTransformation",
     "GradientTransformationExtraArgs",
     "LevenbergMarquardtState",

@@ -33,6 +33,8 @@ References:
     SIAM J. Appl. Math. 11 (1963) 431-441.
     K. Madsen, H. B. Nielsen, O. Tingleff, "Methods for non-linear least squares problems",
     IMM, DTU (2004), section 3.2 (gain ratio).
+    M. K. Transtrum, J. P. Sethna, "Improvements to the Levenberg-Marquardt algorithm for
+    nonlinear least-squares minimization", arXiv:1201.5885 (2012) (geodesic acceleration).
     J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., Springer (2006), ch. 10.
 """
 
@@ -51,7 +53,8 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, Int, PyTree
 
 from .._errors import InvalidInputError
-from ..linalg import damped_lstsq, dense_jacobian, flatten_residual_fn
+from ..linalg import damped_lstsq_solver, dense_jacobian, flatten_residual_fn
+from ._geodesic import GeodesicAcceleration
 
 LinearSolver = Literal["auto", "dense", "cg"]
 _SOLVERS = ("auto", "dense", "cg")
@@ -89,6 +92,7 @@ class _LinearisedStep(NamedTuple):
     delta: Array  # flat step
     residual: Array  # r(x)
     linear_change: Array  # J @ delta
+    solve: Callable[[Array], tuple[Array, Array]]  # b -> (argmin |J d - b|^2 + lam |d|^2, J d)
 
 
 def _resolve_cg_tolerance(cg_rtol: float | None, dtype) -> float:
@@ -114,7 +118,8 @@ def gauss_newton_direction(
     CG otherwise; ``rcond`` is the relative singular-value cutoff of the dense path (see
     :func:`damped_lstsq`). ``jacobian_fn(x)``, if given, supplies the dense $J$ (shape
     ``(m, n)``) instead of ``jax.jacfwd``/``jax.jacrev`` (and selects the dense path under
-    ``"auto"``). Returns the step, the residual $r(x)$ and the predicted change $J\delta$.
+    ``"auto"``). Returns the step, the residual $r(x)$, the predicted change $J\delta$ and the
+    same damped solve for other right-hand sides (``solve(b) -> (d, J d)``, one factorisation).
     """
     _check_solver(solver)
     if solver == "auto":
@@ -129,8 +134,14 @@ def gauss_newton_direction(
                 raise InvalidInputError(
                     f"jacobian_fn must return shape {(r.size, x.size)} (residuals x parameters), got {jac.shape}"
                 )
-        delta = damped_lstsq(jac, -r, damping, rcond)
-        return _LinearisedStep(delta, r, jac @ delta)
+        lstsq = damped_lstsq_solver(jac, damping, rcond)
+
+        def dense_solve(b):
+            d = lstsq(b)
+            return d, jac @ d
+
+        delta, change = dense_solve(-r)
+        return _LinearisedStep(delta, r, change, dense_solve)
 
     r, jvp_fn = jax.linearize(flat_residual, x)
     vjp_fn = jax.linear_transpose(jvp_fn, x)
@@ -138,18 +149,23 @@ def gauss_newton_direction(
     def normal_matvec(v):
         return vjp_fn(jvp_fn(v))[0] + damping * v
 
-    rhs = -vjp_fn(r)[0]
     operator = lx.FunctionLinearOperator(
         normal_matvec, jax.ShapeDtypeStruct(x.shape, x.dtype), tags=lx.positive_semidefinite_tag
     )
     rtol = _resolve_cg_tolerance(cg_rtol, x.dtype)
-    # lineax measures convergence elementwise, |res_j| <= atol + rtol |rhs_j|; an absolute
-    # floor tied to max|rhs| makes this a max-norm relative test, so components with
-    # rhs_j = 0 do not force CG to run to max_steps.
-    atol = rtol * jnp.max(jnp.abs(rhs))
-    cg = lx.CG(rtol=rtol, atol=atol, max_steps=cg_max_steps)
-    delta = lx.linear_solve(operator, rhs, cg, throw=False).value
-    return _LinearisedStep(delta, r, jvp_fn(delta))
+
+    def cg_solve(b):
+        rhs = vjp_fn(b)[0]
+        # lineax measures convergence elementwise, |res_j| <= atol + rtol |rhs_j|; an absolute
+        # floor tied to max|rhs| makes this a max-norm relative test, so components with
+        # rhs_j = 0 do not force CG to run to max_steps.
+        atol = rtol * jnp.max(jnp.abs(rhs))
+        cg = lx.CG(rtol=rtol, atol=atol, max_steps=cg_max_steps)
+        d = lx.linear_solve(operator, rhs, cg, throw=False).value
+        return d, jvp_fn(d)
+
+    delta, change = cg_solve(-r)
+    return _LinearisedStep(delta, r, change, cg_solve)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,6 +340,7 @@ def levenberg_marquardt(
     max_dense_params: int = 2000,
     cg_max_steps: int | None = None,
     cg_rtol: float | None = None,
+    acceleration: GeodesicAcceleration | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Levenberg-Marquardt with adaptive damping and gain-ratio acceptance.
 
@@ -343,6 +360,17 @@ def levenberg_marquardt(
     Marquardt 1963; the gain ratio as in Madsen, Nielsen & Tingleff 2004, section 3.2). The
     damping is the identity ($\lambda\|\delta\|^2$), not Marquardt's $\mathrm{diag}(J^\top J)$.
 
+    With ``acceleration=GeodesicAcceleration()`` the trial step is $v + a/2$, the damped step
+    $v$ corrected by its geodesic acceleration $a$ (Transtrum & Sethna 2012; see
+    :class:`GeodesicAcceleration`): $a$ comes from the same damped system (the same
+    factorisation on the dense path) with the residual's second directional derivative
+    $r_{vv}$ in place of $r$; the trial is accepted when $\|a\| \le \alpha\|v\|$ and the
+    gain-ratio test above passes, with the predicted reduction $\|r\|^2 - \|r + Jv\|^2$ of the
+    velocity. Damping adapts as above. Following the curvature of the model lets $\lambda$
+    fall much further on curved valleys (e.g. network fits), where plain LM stalls with
+    $\lambda$ held up by rejected steps. Each call then costs one more residual evaluation (the
+    finite difference) and one more back-substitution.
+
     ``update(updates, state, params, *, residual_fn, **extra_args)`` ignores ``updates``. Each
     call costs one linearised solve plus one extra residual evaluation.
 
@@ -357,9 +385,11 @@ def levenberg_marquardt(
         max_dense_params: as in :func:`scale_by_gauss_newton`.
         cg_max_steps: as in :func:`scale_by_gauss_newton`.
         cg_rtol: as in :func:`scale_by_gauss_newton`.
+        acceleration: ``None`` (plain LM) or a :class:`GeodesicAcceleration`.
 
     Raises:
-        InvalidInputError (a ``ValueError``): on out-of-range factors or damping bounds.
+        InvalidInputError (a ``ValueError``): on out-of-range factors or damping bounds, or an
+            ``acceleration`` that is not a :class:`GeodesicAcceleration`.
     """
     if not initial_damping > 0:
         raise InvalidInputError(f"initial_damping must be > 0, got {initial_damping!r}")
@@ -379,6 +409,10 @@ def levenberg_marquardt(
     _check_positive_int("cg_max_steps", cg_max_steps)
     if cg_rtol is not None and not cg_rtol > 0:
         raise InvalidInputError(f"cg_rtol must be > 0, got {cg_rtol!r}")
+    if acceleration is not None and not isinstance(acceleration, GeodesicAcceleration):
+        raise InvalidInputError(
+            f"acceleration must be None or a GeodesicAcceleration, got {type(acceleration).__name__}"
+        )
 
     def init_fn(params):
         dtype = _norm_dtype(params)
@@ -404,6 +438,14 @@ def levenberg_marquardt(
         delta = step.delta.astype(x.dtype)
         cost = jnp.sum(step.residual**2)
         predicted = cost - jnp.sum((step.residual + step.linear_change) ** 2)
+        small_correction = jnp.asarray(True)
+        if acceleration is not None:
+            rvv = acceleration.second_derivative(
+                flat_residual, x, delta, step.residual, step.linear_change
+            )
+            accel = step.solve(-rvv)[0].astype(x.dtype)
+            small_correction = jnp.linalg.norm(accel) <= acceleration.max_ratio * jnp.linalg.norm(delta)
+            delta = delta + 0.5 * accel
         trial_cost = jnp.sum(flat_residual(x + delta) ** 2)
         actual = cost - trial_cost
         accept = (
@@ -411,6 +453,7 @@ def levenberg_marquardt(
             & (predicted > 0)
             & (actual > 0)
             & (actual > min_gain_ratio * predicted)
+            & small_correction
         )
         new_lam = jnp.where(
             accept,
