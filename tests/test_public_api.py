@@ -85,3 +85,18 @@ if __name__ == "__main__":
     header = "# Every public name of pdesolve (the packages' __all__); see tests/test_public_api.py.\n"
     RECORD.write_text(header + "".join(f"{name}\n" for name in sorted(current_api())))
     print(f"wrote {len(current_api())} names to {RECORD}")
+
+
+def test_every_package_imports_without_the_optional_dependencies():
+    """exponax, selenium and mkdocs are extras: no public package imports them eagerly."""
+    import subprocess
+
+    blocked = ["exponax", "selenium", "mkdocs"]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {blocked!r}: sys.modules[name] = None  # import fails as if not installed\n"
+        f"for package in {public_packages()!r}: importlib.import_module(package)\n"
+        "from pdesolve.cli import build_parser; build_parser()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
