@@ -68,6 +68,7 @@ def neural_solve_to_folder(
     finish_steps: int = 10,
     ic_steps: int | None = None,
     ic_lbfgs_steps: int | None = None,
+    ic_iterations: int | None = None,
     seed: int = 0,
     snapshots: int = 5,
     progress: bool = True,
@@ -80,7 +81,7 @@ def neural_solve_to_folder(
     Writes ``error_vs_time.png``, ``snapshots.png`` and ``summary.json`` into ``out``; returns
     the summary. ``resolution`` is the collocation grid (TENG/TDVP) and the evaluation grid.
     ``ic_steps`` Adam steps (then, for TENG/TDVP, ``ic_lbfgs_steps`` L-BFGS steps) fit the initial
-    condition; INSR runs ``iterations`` Adam iterations and ``finish_steps`` Levenberg-Marquardt
+    condition, followed by ``ic_iterations`` least-squares projections (TENG/TDVP); INSR runs ``iterations`` Adam iterations and ``finish_steps`` Levenberg-Marquardt
     iterations per step, and holds the problem's boundary data (the inflow value u(-2) = 0 for
     advection). The command-line choices (``scheme``, ``finish_steps``) become solver objects here.
 
@@ -130,7 +131,8 @@ def neural_solve_to_folder(
     ic_lbfgs_steps = 5000 if ic_lbfgs_steps is None else ic_lbfgs_steps
     if eval_resolution is not None and (method != "teng" or eval_resolution < 2):
         raise InvalidInputError(f"--eval-resolution needs --method teng and N >= 2, got {eval_resolution}")
-    for flag, value in (("--finish-steps", finish_steps), ("--ic-steps", ic_steps), ("--ic-lbfgs-steps", ic_lbfgs_steps)):
+    for flag, value in (("--finish-steps", finish_steps), ("--ic-steps", ic_steps), ("--ic-lbfgs-steps", ic_lbfgs_steps),
+                        ("--ic-iterations", 0 if ic_iterations is None else ic_iterations)):
         if value < 0:
             raise InvalidInputError(f"{flag} must be >= 0, got {value}")
     problem = get(_FIELD_PROBLEMS[method][pde_name], FieldProblem)
@@ -147,7 +149,8 @@ def neural_solve_to_folder(
         reference = problem.reference(min(128, max(64, 2 * n)))
         pts, w = problem.collocation(n)
         net = nf.build_network(problem, key, hidden=(width,) * depth)
-        ic_iterations = config.ic_iterations if method == "teng" else 200
+        if ic_iterations is None:
+            ic_iterations = config.ic_iterations if method == "teng" else 200
         ic_subset = None if subset is None else min(subset, nf.parameter_count(net))
         net, ic_res = nf.fit_initial_condition(net, problem.initial_values(pts), pts, w, adam_steps=ic_steps,
                                                lbfgs_steps=ic_lbfgs_steps, iterations=ic_iterations,

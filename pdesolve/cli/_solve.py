@@ -66,6 +66,9 @@ def register(sub) -> None:
                         help="Adam steps of the initial-condition fit (default: TENG config; else 3000)")
     neural.add_argument("--ic-lbfgs-steps", type=int, default=None,
                         help="TENG/TDVP: L-BFGS steps after Adam in the initial fit (default: TENG config; else 5000)")
+    neural.add_argument("--ic-iterations", type=int, default=None,
+                        help="TENG/TDVP: least-squares projections that finish the initial fit (default: TENG config; "
+                             "else 200)")
     p.set_defaults(run=run)
 
 
@@ -158,7 +161,7 @@ def run(args) -> int:
             args.pde, method, out, resolution=args.resolution, steps=args.steps, dt=args.dt, width=args.width,
             depth=args.depth, subset=args.subset, inner_iterations=args.inner_iterations, tolerance=args.tolerance,
             scheme=args.scheme, iterations=args.iterations, finish_steps=args.finish_steps, ic_steps=args.ic_steps,
-            ic_lbfgs_steps=args.ic_lbfgs_steps, seed=args.seed, snapshots=args.snapshots,
+            ic_lbfgs_steps=args.ic_lbfgs_steps, ic_iterations=args.ic_iterations, seed=args.seed, snapshots=args.snapshots,
             progress=not (args.quiet or args.json), config=teng_config(args.config) if method == "teng" else None,
             eval_resolution=args.eval_resolution,
         )

@@ -470,7 +470,7 @@ def test_grid_crank_nicolson_converges_to_the_exact_pulse():
         pytest.param(["advection", "--method", "insr", "--steps", "2", "--iterations", "5", "--finish-steps", "1",
                       "--ic-steps", "300", "--resolution", "101", "--tolerance", "1e-12"], marks=pytest.mark.slow),
         ["heat", "--method", "teng", "--steps", "2", "--resolution", "16", "--width", "6", "--depth", "2",
-         "--ic-steps", "50", "--ic-lbfgs-steps", "0", "--inner-iterations", "1", "--scheme", "euler",
+         "--ic-steps", "50", "--ic-lbfgs-steps", "0", "--ic-iterations", "20", "--inner-iterations", "1", "--scheme", "euler",
          "--tolerance", "1e-12"],
     ],
     ids=["insr-advection", "teng-heat"],
@@ -501,6 +501,7 @@ def test_cli_neural_solve_writes_summary_and_figures(argv, tmp_path, capsys, mon
         assert summary["failed_steps"] == [1, 2]
         assert "step 1 " in summary["warnings"][0] and "step 1 " in captured.err
     assert main(["solve", *argv[:3], "--ic-lbfgs-steps", "-1", "--out", str(tmp_path)]) == 2
+    assert main(["solve", *argv[:3], "--ic-iterations", "-1", "--out", str(tmp_path)]) == 2
     assert main(["solve", *argv[:3], "--tolerance", "0", "--out", str(tmp_path)]) == 2
 
 
@@ -519,7 +520,7 @@ def test_cli_teng_contract_writes_the_final_field_and_its_error(tmp_path, capsys
 
     argv = ["solve", "heat", "--method", "teng", "--config", "cpu", "--eval-resolution", "10", "--out", str(tmp_path),
             "--json", "--steps", "2", "--resolution", "8", "--width", "6", "--depth", "1", "--ic-steps", "30",
-            "--ic-lbfgs-steps", "0", "--inner-iterations", "1", "--snapshots", "2"]
+            "--ic-lbfgs-steps", "0", "--ic-iterations", "10", "--inner-iterations", "1", "--snapshots", "2"]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["problem"] == "teng-heat" and summary["method"] == "teng" and summary["config"] == "cpu"
