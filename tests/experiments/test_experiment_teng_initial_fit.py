@@ -30,7 +30,8 @@ def experiment():
     return module
 
 
-@pytest.mark.parametrize("subset", [None, 40])
+# the full-Jacobian path costs ~3x the subset one here; geodesic LM on full Jacobians is tested in tests/optim
+@pytest.mark.parametrize("subset", [pytest.param(None, marks=pytest.mark.slow), 40])
 def test_toy_fit_writes_a_loadable_network_and_its_curve(experiment, tmp_path, subset):
     args = ["--points", "12", "--adam-steps", "50", "--lm-steps", "12", "--network-out", str(tmp_path / "net.npz"),
             "--out", str(tmp_path / "fit.json")]
