@@ -75,7 +75,7 @@ def neural_solve_to_folder(
     config=None,
     eval_resolution: int | None = None,
 ) -> dict:
-    """Run TENG / TDVP (``teng-*`` problems on [0, 2π)², float64) or INSR (``insr-advection``,
+    r"""Run TENG / TDVP (``teng-*`` problems on [0, 2π)², float64) or INSR (``insr-advection``,
     ``insr-heat``) on the registered field problem that ``pde_name`` and ``method`` name.
 
     Writes ``error_vs_time.png``, ``snapshots.png`` and ``summary.json`` into ``out``; returns

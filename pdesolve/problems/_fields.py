@@ -341,11 +341,11 @@ class AbstractSeparableInitialCondition(abc.ABC):
 
     @abc.abstractmethod
     def fourier_factors(self) -> tuple[float, np.ndarray, np.ndarray]:
-        """``(A, X, Y)``: the amplitude and each factor's coefficients, shaped ``(K, 2)``
+        r"""``(A, X, Y)``: the amplitude and each factor's coefficients, shaped ``(K, 2)``
         (row $k$ holds $(a_k, b_k)$ of $\cos ks$, $\sin ks$)."""
 
     def heat_solution(self, points, t, diffusivity):
-        """The exact solution of $u_t = \nu\Delta u$ from this $u_0$, at ``points`` and time ``t``."""
+        r"""The exact solution of $u_t = \nu\Delta u$ from this $u_0$, at ``points`` and time ``t``."""
         amplitude, fx, fy = self.fourier_factors()
         points = jnp.asarray(points)
 
@@ -360,7 +360,7 @@ class AbstractSeparableInitialCondition(abc.ABC):
 
 
 def _bessel_i(n: int, z: float, terms: int = 40) -> float:
-    """The modified Bessel function $I_n(z) = \sum_m (z/2)^{2m+n} / (m!\,(m+n)!)$."""
+    r"""The modified Bessel function $I_n(z) = \sum_m (z/2)^{2m+n} / (m!\,(m+n)!)$."""
     return math.fsum((z / 2) ** (2 * m + n) / (math.factorial(m) * math.factorial(m + n)) for m in range(terms))
 
 
