@@ -116,3 +116,19 @@ def test_imports_point_down_the_layers():
 )
 def test_private_rule_on_examples(target, package, bad):
     assert _private_violation(target, package) is bad
+
+
+def test_no_invalid_escape_sequences():
+    """LaTeX in a docstring needs ``r\"\"\"``: ``"\\nu"`` silently becomes a newline and ``u``."""
+    import warnings
+
+    bad = []
+    for path, _, _ in _modules():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SyntaxWarning)  # Python >= 3.12
+            warnings.simplefilter("error", DeprecationWarning)  # Python 3.10, 3.11
+            try:
+                compile(path.read_text(), str(path), "exec")
+            except SyntaxError as err:
+                bad.append(f"{path.relative_to(PACKAGE.parent)}: {err.msg} (line {err.lineno})")
+    assert not bad, bad
