@@ -87,7 +87,8 @@ def neural_solve_to_folder(
     TENG takes its grid, network, time step and inner solve from ``config`` (a
     :class:`~pdesolve.neural_fields.TENGConfig`, default ``cpu``); the other arguments, when
     given, override it. It starts from the configuration's shipped initial fit when that fits
-    the problem's initial condition with the network's shape, and fits otherwise. With ``eval_resolution`` N, the network at the final time is written to
+    the problem's initial condition with the network's shape, and fits otherwise. With
+    ``eval_resolution`` N, the network at the final time is written to
     ``final_field.npy`` on the N x N grid $x_i = 2\pi i/N$ (``[i, j]``, x first, float64), its
     weights to ``final_network.eqx``, and the summary's ``relative_l2`` is its error there.
     """

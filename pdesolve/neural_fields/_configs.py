@@ -89,7 +89,9 @@ class TENGConfig:
         if self.initial_fit is None or not isinstance(like, TENGNetwork):
             return None
         net, metadata = load_fitted_network(self.initial_fit)
-        shapes = lambda tree: [(a.shape, a.dtype) for a in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))]  # noqa: E731
+        def shapes(tree):
+            return [(a.shape, a.dtype) for a in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))]
+
         if tuple(net.extent) != tuple(like.extent) or shapes(net) != shapes(like):
             return None
         fitted = get(metadata["problem"], FieldProblem)

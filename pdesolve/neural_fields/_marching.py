@@ -27,7 +27,7 @@ class MarchResult:
         times: times at which ``errors`` were evaluated.
         errors: error of the state at ``times`` (``nan`` when no error function was given).
         residuals: per-step inner-solve residual (the solver's own measure; the worst stage's).
-        stage_residuals: per-step residual of each stage of the step.
+        stage_residuals: per-step residual of each stage of the step (PINN: none).
         iterations: per-step inner iterations.
         failed_steps: 1-based step numbers whose inner solve missed the tolerance.
         wall_s: wall-clock seconds of the march (compilation included).
