@@ -10,6 +10,7 @@ former problems (u0 = 1/2 f(x) f(y), PeriodicMLP), which the recorded ``cpu`` re
     python experiments/teng.py --config paper               # paper scale (GPU)
     python experiments/teng.py --problems heat --methods teng --out results/teng_heat.json
     python experiments/teng.py --problems heat --set inner=6 error_every=10     # override config entries
+    python experiments/teng.py --problems heat --methods teng --set early_steps=100 early_inner=8
     python experiments/teng.py --config cpu-legacy --problems heat-legacy   # the recorded legacy rows
 
 Writes a JSON file with one record per (problem, method): relative L2 error at T, wall time,
@@ -72,7 +73,8 @@ def from_teng_config(name: str, **extra) -> dict:
     return dict(n=c.collocation, hidden=(c.width,) * (c.depth - 2), subset=c.subset_size, dt=c.dt,
                 inner=c.inner_iterations, tolerance=c.tolerance, rcond=c.rcond, chunk_size=c.chunk_size,
                 ic_adam=c.ic_adam_steps, ic_lbfgs=c.ic_lbfgs_steps, ic_iters=c.ic_iterations,
-                initial_fit=c.initial_fit, teng_config=name, final_time=4.0, error_every=None, **extra)
+                initial_fit=c.initial_fit, teng_config=name, final_time=4.0, error_every=None, early_steps=None,
+                early_inner=None, **extra)
 
 
 CONFIGS = {
@@ -134,8 +136,15 @@ def run(problem_name: str, method: str, cfg: dict, seed: int = 0, progress: bool
             jacobian = PointwiseJacobian(damping=None, rcond=cfg["rcond"], chunk_size=cfg["chunk_size"])
         else:
             jacobian = JACOBIANS[cfg.get("jacobian", "rows")](cfg.get("chunk_size"))
-        solver = TENG(equation, pts, w, dt=cfg["dt"], scheme=Heun(), subset_size=cfg["subset"],
-                      max_inner_iterations=cfg["inner"], tolerance=cfg["tolerance"], jacobian=jacobian)
+        def teng(inner):
+            return TENG(equation, pts, w, dt=cfg["dt"], scheme=Heun(), subset_size=cfg["subset"],
+                        max_inner_iterations=inner, tolerance=cfg["tolerance"], jacobian=jacobian)
+
+        solver = teng(cfg["inner"])
+        early = int(cfg.get("early_steps") or 0)
+        if early:  # the first early_steps steps with early_inner projections per stage, then inner
+            solver = EarlyThenLate(teng(int(cfg["early_inner"])), solver, early)
+            record.update(early_steps=early, early_inner=int(cfg["early_inner"]))
     elif method == "obti":
         solver = OBTI(equation, pts, w, dt=cfg["dt"], scheme=Heun(), iterations=cfg["obti_iters"])
     elif method == "tdvp":
@@ -167,6 +176,32 @@ def run(problem_name: str, method: str, cfg: dict, seed: int = 0, progress: bool
         warnings=len(caught),
     )
     return record
+
+
+class EarlyThenLate:
+    """March ``first`` for ``early_steps`` steps, then ``then`` for the rest, as one result."""
+
+    def __init__(self, first, then, early_steps: int):
+        self.first, self.then, self.early_steps = first, then, early_steps
+
+    def solve(self, net, num_steps, *, key, error_fn, error_every, progress):
+        if not 0 < self.early_steps < num_steps:
+            raise ValueError(f"early_steps must be in (0, {num_steps}), got {self.early_steps}")
+        k1, k2 = jax.random.split(key)
+        a = self.first.solve(net, self.early_steps, key=k1, error_fn=error_fn, error_every=error_every,
+                             progress=progress)
+        t0 = self.early_steps * self.first.dt
+        b = self.then.solve(a.state, num_steps - self.early_steps, key=k2, error_every=error_every,
+                            error_fn=lambda state, t: error_fn(state, t + t0), progress=progress)
+        a.times += [t + t0 for t in b.times[1:]]
+        a.errors += b.errors[1:]
+        a.residuals += b.residuals
+        a.stage_residuals += b.stage_residuals
+        a.iterations += b.iterations
+        a.failed_steps += [n + self.early_steps for n in b.failed_steps]
+        a.wall_s += b.wall_s
+        a.state = b.state
+        return a
 
 
 def format_rows(records) -> str:
