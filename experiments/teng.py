@@ -39,7 +39,7 @@ jax.config.update("jax_enable_x64", True)
 import diffrax
 import jax.numpy as jnp
 
-from pdesolve.bench import write_result_json  # noqa: E402
+from pdesolve.bench import provenance, write_result_json  # noqa: E402
 from pdesolve.neural_fields import (
     OBTI,
     PINN,
@@ -242,6 +242,7 @@ def main(argv=None) -> int:
             cfg[key] = json.loads(value)
         except json.JSONDecodeError:
             cfg[key] = None if value in ("None", "none") else value
+    started = provenance(args.seed)  # the commit the run started from, not the one at the end
     out = Path(args.out or f"experiments/results/teng_{name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     records = []
@@ -251,7 +252,8 @@ def main(argv=None) -> int:
             rec["config"] = name
             records.append(rec)
             print(format_rows([rec]).splitlines()[1], flush=True)
-            write_result_json(out, {"config": name, "settings": dict(cfg), "results": records}, seed=args.seed)
+            write_result_json(out, {**started, "date": provenance(args.seed)["date"], "config": name,
+                                    "settings": dict(cfg), "results": records}, seed=args.seed)
     print(format_rows(records))
     print(f"wrote {out}")
     return 0
