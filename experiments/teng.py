@@ -9,7 +9,9 @@ former problems (u0 = 1/2 f(x) f(y), PeriodicMLP), which the recorded ``cpu`` re
     python experiments/teng.py --problems heat              # CPU configuration (heat)
     python experiments/teng.py --config paper               # paper scale (GPU)
     python experiments/teng.py --problems heat --methods teng --out results/teng_heat.json
-    python experiments/teng.py --problems heat --set dt=0.005 ic_lbfgs=30000   # override config entries
+    python experiments/teng.py --problems heat --set inner=6 error_every=10     # override config entries
+    python experiments/teng.py --problems heat --methods teng --set early_steps=100 early_inner=8
+    python experiments/teng.py --config cpu-legacy --problems heat-legacy   # the recorded legacy rows
 
 Writes a JSON file with one record per (problem, method): relative L2 error at T, wall time,
 configuration, and the error-vs-time curve. Prints a table. Set OMP_NUM_THREADS=1 on a shared
@@ -21,8 +23,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import argparse
+import dataclasses
 import json
 import time
 import warnings
@@ -33,8 +37,9 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 import diffrax
+import jax.numpy as jnp
 
-from pdesolve.bench import write_result_json  # noqa: E402
+from pdesolve.bench import provenance, write_result_json  # noqa: E402
 from pdesolve.neural_fields import (
     OBTI,
     PINN,
@@ -49,6 +54,7 @@ from pdesolve.neural_fields import (
     field_equation,
     fit_initial_condition,
     parameter_count,
+    teng_config,
 )
 from pdesolve.problems import FieldProblem, get
 
@@ -58,16 +64,30 @@ TDVP_SOLVERS = {"euler": diffrax.Euler, "heun": diffrax.Heun, "midpoint": diffra
 JACOBIANS = {"rows": lambda chunk_size=None: PointwiseJacobian(chunk_size=chunk_size),
              "jvp": lambda chunk_size=None: JVPJacobian()}
 
+
+
+def from_teng_config(name: str, **extra) -> dict:
+    """Settings of the named :func:`teng_config` (the one home of the TENG configurations), plus
+    the baselines' settings in ``extra``."""
+    c = teng_config(name)
+    return dict(n=c.collocation, hidden=(c.width,) * (c.depth - 2), subset=c.subset_size, dt=c.dt,
+                inner=c.inner_iterations, tolerance=c.tolerance, rcond=c.rcond, chunk_size=c.chunk_size,
+                ic_adam=c.ic_adam_steps, ic_lbfgs=c.ic_lbfgs_steps, ic_iters=c.ic_iterations,
+                initial_fit=c.initial_fit, teng_config=name, final_time=4.0, error_every=None, early_steps=None,
+                early_inner=None, **extra)
+
+
 CONFIGS = {
-    # collocation grid n x n, network widths, parameter subset, Heun dt, inner projections per stage
+    # "quick": a smoke run on tiny settings; "cpu-legacy": the settings of the recorded legacy rows
+    # (PeriodicMLP problems *-legacy); "cpu", "paper": teng_config(...) plus the baselines' settings
     "quick": dict(n=16, hidden=(10, 10), subset=None, dt=0.02, inner=3, final_time=0.2, ic_adam=1000, ic_iters=50,
                   obti_iters=50, pinn_iters=300, pinn_batch=256, tolerance=1e-6, tdvp_dt=0.02),
-    "cpu": dict(n=32, hidden=(20, 20, 20), subset=300, dt=0.01, inner=3, final_time=4.0, ic_adam=4000, ic_iters=200,
-                ic_lbfgs=20000, obti_iters=100, pinn_iters=4000, pinn_batch=1024, tolerance=1e-6, tdvp_dt=0.01,
-                tdvp_solver="heun"),  # Tsit5 at dt = 0.1 diverged on heat
-    "paper": dict(n=256, hidden=(40, 40, 40, 40), subset=1536, dt=0.005, inner=7, final_time=4.0, ic_adam=20000,
-                  ic_iters=2000, obti_iters=500, pinn_iters=50000, pinn_batch=4096, tolerance=1e-9, jacobian="rows", chunk_size=4096,
-                  tdvp_dt=0.005),
+    "cpu-legacy": dict(n=32, hidden=(20, 20, 20), subset=300, dt=0.01, inner=3, final_time=4.0, ic_adam=4000,
+                       ic_iters=200, ic_lbfgs=20000, obti_iters=100, pinn_iters=4000, pinn_batch=1024, tolerance=1e-6,
+                       tdvp_dt=0.01, tdvp_solver="heun"),  # Tsit5 at dt = 0.1 diverged on heat
+    "cpu": from_teng_config("cpu", obti_iters=100, pinn_iters=4000, pinn_batch=1024, tdvp_dt=0.005,
+                            tdvp_solver="heun"),
+    "paper": from_teng_config("paper", obti_iters=500, pinn_iters=50000, pinn_batch=4096, tdvp_dt=0.005),
 }
 
 
@@ -79,7 +99,7 @@ def run(problem_name: str, method: str, cfg: dict, seed: int = 0, progress: bool
     steps = int(round(cfg["final_time"] / cfg["dt"]))
     record = dict(problem=problem_name, method=method, final_time=cfg["final_time"], dt=cfg["dt"], steps=steps,
                   collocation=f"{cfg['n']}x{cfg['n']}")
-    every = max(1, steps // 20)
+    every = int(cfg.get("error_every") or max(1, steps // 20))
     start = time.perf_counter()
     if method == "pinn":
         key, init_key = jax.random.split(jax.random.PRNGKey(seed))
@@ -92,17 +112,39 @@ def run(problem_name: str, method: str, cfg: dict, seed: int = 0, progress: bool
         return record
     net = build_network(problem, jax.random.PRNGKey(seed), hidden=cfg["hidden"])
     record["parameters"] = parameter_count(net)
-    net, ic_res = fit_initial_condition(net, problem.initial_values(pts), pts, w, adam_steps=cfg["ic_adam"],
-                                        lbfgs_steps=cfg.get("ic_lbfgs", 0), iterations=cfg["ic_iters"],
-                                        subset_size=cfg["subset"])
+    config = teng_config(cfg["teng_config"]) if cfg.get("teng_config") else None
+    shipped = None
+    if config is not None and cfg.get("initial_fit"):
+        config = dataclasses.replace(config, initial_fit=cfg["initial_fit"])
+        shipped = config.shipped_initial_network(problem, net)
+    if shipped is not None:
+        net = shipped
+        u0 = problem.initial_values(pts)
+        ic_res = jnp.sqrt(jnp.sum(w * (jax.vmap(net)(pts) - u0) ** 2) / jnp.sum(w * u0**2))
+        record["initial_fit"] = cfg["initial_fit"]
+    else:
+        net, ic_res = fit_initial_condition(net, problem.initial_values(pts), pts, w, adam_steps=cfg["ic_adam"],
+                                            lbfgs_steps=cfg.get("ic_lbfgs", 0), iterations=cfg["ic_iters"],
+                                            subset_size=cfg["subset"])
+        record["initial_fit"] = "fitted"
     record["ic_s"] = time.perf_counter() - start
     record["ic_fit_residual"] = float(ic_res)
     record["ic_error"] = reference.error(net, 0.0)
     key = jax.random.PRNGKey(seed + 1)
     if method == "teng":
-        solver = TENG(equation, pts, w, dt=cfg["dt"], scheme=Heun(), subset_size=cfg["subset"],
-                      max_inner_iterations=cfg["inner"], tolerance=cfg["tolerance"],
-                      jacobian=JACOBIANS[cfg.get("jacobian", "rows")](cfg.get("chunk_size")))
+        if config is not None and "jacobian" not in cfg:
+            jacobian = PointwiseJacobian(damping=None, rcond=cfg["rcond"], chunk_size=cfg["chunk_size"])
+        else:
+            jacobian = JACOBIANS[cfg.get("jacobian", "rows")](cfg.get("chunk_size"))
+        def teng(inner):
+            return TENG(equation, pts, w, dt=cfg["dt"], scheme=Heun(), subset_size=cfg["subset"],
+                        max_inner_iterations=inner, tolerance=cfg["tolerance"], jacobian=jacobian)
+
+        solver = teng(cfg["inner"])
+        early = int(cfg.get("early_steps") or 0)
+        if early:  # the first early_steps steps with early_inner projections per stage, then inner
+            solver = EarlyThenLate(teng(int(cfg["early_inner"])), solver, early)
+            record.update(early_steps=early, early_inner=int(cfg["early_inner"]))
     elif method == "obti":
         solver = OBTI(equation, pts, w, dt=cfg["dt"], scheme=Heun(), iterations=cfg["obti_iters"])
     elif method == "tdvp":
@@ -129,9 +171,37 @@ def run(problem_name: str, method: str, cfg: dict, seed: int = 0, progress: bool
         errors=result.errors,
         failed_steps=len(result.failed_steps),
         max_step_residual=max(result.residuals),
+        stage_residuals=result.stage_residuals,
+        inner_iterations=result.iterations,
         warnings=len(caught),
     )
     return record
+
+
+class EarlyThenLate:
+    """March ``first`` for ``early_steps`` steps, then ``then`` for the rest, as one result."""
+
+    def __init__(self, first, then, early_steps: int):
+        self.first, self.then, self.early_steps = first, then, early_steps
+
+    def solve(self, net, num_steps, *, key, error_fn, error_every, progress):
+        if not 0 < self.early_steps < num_steps:
+            raise ValueError(f"early_steps must be in (0, {num_steps}), got {self.early_steps}")
+        k1, k2 = jax.random.split(key)
+        a = self.first.solve(net, self.early_steps, key=k1, error_fn=error_fn, error_every=error_every,
+                             progress=progress)
+        t0 = self.early_steps * self.first.dt
+        b = self.then.solve(a.state, num_steps - self.early_steps, key=k2, error_every=error_every,
+                            error_fn=lambda state, t: error_fn(state, t + t0), progress=progress)
+        a.times += [t + t0 for t in b.times[1:]]
+        a.errors += b.errors[1:]
+        a.residuals += b.residuals
+        a.stage_residuals += b.stage_residuals
+        a.iterations += b.iterations
+        a.failed_steps += [n + self.early_steps for n in b.failed_steps]
+        a.wall_s += b.wall_s
+        a.state = b.state
+        return a
 
 
 def format_rows(records) -> str:
@@ -172,6 +242,7 @@ def main(argv=None) -> int:
             cfg[key] = json.loads(value)
         except json.JSONDecodeError:
             cfg[key] = None if value in ("None", "none") else value
+    started = provenance(args.seed)  # the commit the run started from, not the one at the end
     out = Path(args.out or f"experiments/results/teng_{name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     records = []
@@ -181,7 +252,8 @@ def main(argv=None) -> int:
             rec["config"] = name
             records.append(rec)
             print(format_rows([rec]).splitlines()[1], flush=True)
-            write_result_json(out, {"config": name, "settings": dict(cfg), "results": records}, seed=args.seed)
+            write_result_json(out, {**started, "date": provenance(args.seed)["date"], "config": name,
+                                    "settings": dict(cfg), "results": records}, seed=args.seed)
     print(format_rows(records))
     print(f"wrote {out}")
     return 0

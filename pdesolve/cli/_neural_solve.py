@@ -87,7 +87,9 @@ def neural_solve_to_folder(
 
     TENG takes its grid, network, time step and inner solve from ``config`` (a
     :class:`~pdesolve.neural_fields.TENGConfig`, default ``cpu``); the other arguments, when
-    given, override it. With ``eval_resolution`` N, the network at the final time is written to
+    given, override it. It starts from the configuration's shipped initial fit when that fits
+    the problem's initial condition with the network's shape, and fits otherwise. With
+    ``eval_resolution`` N, the network at the final time is written to
     ``final_field.npy`` on the N x N grid $x_i = 2\pi i/N$ (``[i, j]``, x first, float64), its
     weights to ``final_network.eqx``, and the summary's ``relative_l2`` is its error there.
     """
@@ -113,10 +115,9 @@ def neural_solve_to_folder(
     schemes = {"heun": nf.Heun, "euler": nf.Euler}
     if scheme not in schemes:
         raise InvalidInputError(f"--scheme must be one of {', '.join(schemes)}, got {scheme!r}")
-    if tolerance is None:
-        tolerance = 1e-3 if method == "insr" else 1e-6
     if method == "teng":
         config = nf.teng_config("cpu") if config is None else config
+        tolerance = config.tolerance if tolerance is None else tolerance
         resolution = resolution or config.collocation
         width = width or config.width
         depth = config.depth - 2 if depth is None else depth
@@ -125,6 +126,8 @@ def neural_solve_to_folder(
         ic_steps = config.ic_adam_steps if ic_steps is None else ic_steps
         ic_lbfgs_steps = config.ic_lbfgs_steps if ic_lbfgs_steps is None else ic_lbfgs_steps
         dt = dt or config.dt
+    if tolerance is None:
+        tolerance = 1e-3 if method == "insr" else 1e-6
     width, depth = width or 20, 3 if depth is None else depth
     inner_iterations = inner_iterations or 3
     ic_steps = 3000 if ic_steps is None else ic_steps
@@ -149,18 +152,26 @@ def neural_solve_to_folder(
         reference = problem.reference(min(128, max(64, 2 * n)))
         pts, w = problem.collocation(n)
         net = nf.build_network(problem, key, hidden=(width,) * depth)
-        if ic_iterations is None:
-            ic_iterations = config.ic_iterations if method == "teng" else 200
-        ic_subset = None if subset is None else min(subset, nf.parameter_count(net))
-        net, ic_res = nf.fit_initial_condition(net, problem.initial_values(pts), pts, w, adam_steps=ic_steps,
-                                               lbfgs_steps=ic_lbfgs_steps, iterations=ic_iterations,
-                                               subset_size=ic_subset)
+        shipped = config.shipped_initial_network(problem, net) if method == "teng" else None
+        if shipped is not None:
+            net = shipped
+            u0 = np.asarray(problem.initial_values(pts))
+            misfit = np.asarray(jax.vmap(net)(pts)) - u0
+            ic_res = np.sqrt(np.sum(np.asarray(w) * misfit**2) / np.sum(np.asarray(w) * u0**2))
+        else:
+            if ic_iterations is None:
+                ic_iterations = config.ic_iterations if method == "teng" else 200
+            ic_subset = None if subset is None else min(subset, nf.parameter_count(net))
+            net, ic_res = nf.fit_initial_condition(net, problem.initial_values(pts), pts, w, adam_steps=ic_steps,
+                                                   lbfgs_steps=ic_lbfgs_steps, iterations=ic_iterations,
+                                                   subset_size=ic_subset)
         if method == "teng":
             solver = nf.TENG(equation, pts, w, dt=dt, scheme=schemes[scheme](), subset_size=subset,
                              max_inner_iterations=inner_iterations, tolerance=tolerance, jacobian=config.jacobian())
         else:
             solver = nf.TDVP(equation, pts, w, dt=dt)
         extra = {"collocation": f"{n}x{n}", "ic_fit_residual": float(ic_res),
+                 "initial_fit": config.initial_fit if shipped is not None else "fitted",
                  **({"config": config.name} if method == "teng" else {}),
                  "reference": "analytic" if problem.exact is not None else "spectral ETDRK4"}
     else:

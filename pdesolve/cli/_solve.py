@@ -57,7 +57,8 @@ def register(sub) -> None:
     neural.add_argument("--inner-iterations", type=int, default=None, help="TENG projections per stage (default: config)")
     neural.add_argument("--tolerance", type=float, default=None,
                         help="inner-solve tolerance; a step that misses it is warned about with its number "
-                        "(TENG: per-stage relative residual, default 1e-6; INSR: RMS step residual, default 1e-3)")
+                        "(TENG: per-stage relative residual, default: config; TDVP: 1e-6; INSR: RMS step residual, "
+                        "default 1e-3)")
     neural.add_argument("--scheme", choices=("heun", "euler"), default="heun", help="TENG time scheme")
     neural.add_argument("--iterations", type=int, default=300, help="INSR Adam iterations per step (default 300)")
     neural.add_argument("--finish-steps", type=int, default=10,

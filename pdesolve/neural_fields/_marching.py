@@ -26,7 +26,8 @@ class MarchResult:
         state: the final state (network).
         times: times at which ``errors`` were evaluated.
         errors: error of the state at ``times`` (``nan`` when no error function was given).
-        residuals: per-step inner-solve residual (the solver's own measure).
+        residuals: per-step inner-solve residual (the solver's own measure; the worst stage's).
+        stage_residuals: per-step residual of each stage of the step (PINN: none).
         iterations: per-step inner iterations.
         failed_steps: 1-based step numbers whose inner solve missed the tolerance.
         wall_s: wall-clock seconds of the march (compilation included).
@@ -37,6 +38,7 @@ class MarchResult:
     times: list[float] = field(default_factory=list)
     errors: list[float] = field(default_factory=list)
     residuals: list[float] = field(default_factory=list)
+    stage_residuals: list[list[float]] = field(default_factory=list)
     iterations: list[int] = field(default_factory=list)
     failed_steps: list[int] = field(default_factory=list)
     wall_s: float = 0.0
@@ -64,6 +66,8 @@ def march(
 ) -> MarchResult:
     """Apply ``step(state, key) -> (state, (residual, iterations))`` ``num_steps`` times.
 
+    ``residual`` is a scalar or one value per stage; the worst stage is the step's residual.
+
     After each step the residual is compared with ``tolerance``; a miss is recorded and an
     :class:`InnerSolveWarning` naming the step number is issued (the first ``max_warnings``
     individually, then one summary at the end). ``error_fn(state, t)`` is evaluated every
@@ -87,8 +91,10 @@ def march(
     with tqdm(total=int(num_steps), desc=name, unit="step", disable=not progress, leave=False) as bar:
         for n in range(1, int(num_steps) + 1):
             state, (residual, iterations) = step(state, keys[n - 1])
-            residual = float(residual)
+            stages = np.atleast_1d(np.asarray(residual, np.float64))
+            residual = float(np.max(stages)) if np.all(np.isfinite(stages)) else float("nan")
             result.residuals.append(residual)
+            result.stage_residuals.append(stages.tolist())
             result.iterations.append(int(iterations))
             if not np.isfinite(residual):
                 raise NonFiniteError(n, n * dt)

@@ -49,7 +49,8 @@ class AbstractExplicitScheme(eqx.Module):
         fit: Callable[[Any, Array, PRNGKeyArray], tuple[Any, Array, Array]],
         key: PRNGKeyArray,
     ):
-        r"""One step: returns ``(state, residual, iterations)`` (worst stage residual, total iterations).
+        r"""One step: returns ``(state, residuals, iterations)`` (the residual of each stage, shape
+        ``(num_stages,)``, and the total inner iterations).
 
         **Arguments:**
 
@@ -64,14 +65,14 @@ class AbstractExplicitScheme(eqx.Module):
         keys = jax.random.split(key, max(2, self.num_stages))
         u_n = values(state)
         slopes = [rhs(state)]
-        residual, iterations = None, None
+        residuals, iterations = [], None
         for stage in range(self.num_stages):
             state, res, its = fit(state, self.stage_target(stage, u_n, slopes, dt), keys[stage])
-            residual = res if residual is None else jnp.maximum(residual, res)
+            residuals.append(res)
             iterations = its if iterations is None else iterations + its
             if stage + 1 < self.num_stages:
                 slopes.append(rhs(state))
-        return state, residual, iterations
+        return state, jnp.stack(residuals), iterations
 
 
 class Euler(AbstractExplicitScheme):

@@ -173,6 +173,7 @@ class TDVP(AbstractFieldSolver):
         if bad.size:
             raise NonFiniteError(int(bad[0]) + 1, float(step_times[bad[0]]))
         result = MarchResult(state=unravel(ys[-1]), residuals=[float(r) for r in residuals],
+                             stage_residuals=[[float(r)] for r in residuals],
                              iterations=[int(i) for i in iterations], wall_s=wall)
         for n, t, y in zip(marks, mark_times, ys):
             if error_fn is not None and (n % int(error_every) == 0 or n == num_steps):

@@ -127,11 +127,11 @@ class TENG(AbstractFieldSolver):
 
     @eqx.filter_jit
     def step(self, net, key: PRNGKeyArray):
-        """One time step; returns ``(net, (residual, iterations))`` (worst stage residual, total iterations)."""
-        net, residual, iterations = self.scheme.advance(
+        """One time step; returns ``(net, (residuals, iterations))`` (per-stage residuals, total iterations)."""
+        net, residuals, iterations = self.scheme.advance(
             net, self.dt, lambda n: jax.vmap(n)(self.points), lambda n: self.equation.rhs_on(n, self.points),
             self.fit, key)
-        return net, (residual, iterations)
+        return net, (residuals, iterations)
 
 
 def fit_initial_condition(

@@ -9,7 +9,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from pdesolve import InvalidInputError, problems
-from pdesolve.neural_fields import PeriodicMLP, TENGNetwork, load_fitted_network, save_fitted_network
+from pdesolve.neural_fields import PeriodicMLP, TENGNetwork, load_fitted_network, save_fitted_network, teng_config
 
 
 def test_save_then_load_gives_the_same_network(tmp_path):
@@ -52,3 +52,23 @@ def test_shipped_cpu_fit_reproduces_its_recorded_error():
         target = problem.initial_values(points)
         error = float(jnp.linalg.norm(jax.vmap(net)(points) - target) / jnp.linalg.norm(target))
         np.testing.assert_allclose(error, metadata[key], rtol=1e-6)
+
+
+def test_cpu_configuration_starts_from_the_shipped_fit_only_where_it_fits():
+    """``teng_config("cpu")`` hands out the shipped network for the problems with the paper's u0
+    and a network of its shape; another shape, another u0 or the paper configuration: ``None``."""
+    cpu = teng_config("cpu")
+    shipped, _ = load_fitted_network("teng_initial_cpu")
+    for name in ("teng-heat", "teng-burgers"):
+        problem = problems.get(name)
+        net = cpu.shipped_initial_network(problem, cpu.network(problem, jax.random.PRNGKey(3)))
+        np.testing.assert_array_equal(ravel_pytree(net)[0], ravel_pytree(shipped)[0])
+    heat = problems.get("teng-heat")
+    narrow = TENGNetwork(jax.random.PRNGKey(0), 2, 20, 4, extent=heat.extent)
+    assert cpu.shipped_initial_network(heat, narrow) is None
+    assert cpu.shipped_initial_network(heat, PeriodicMLP(jax.random.PRNGKey(0), 2, (24, 24))) is None
+    legacy = problems.get("teng-heat-legacy")
+    assert cpu.shipped_initial_network(legacy, cpu.network(legacy, jax.random.PRNGKey(0))) is None
+    paper = teng_config("paper")
+    assert paper.initial_fit is None
+    assert paper.shipped_initial_network(heat, paper.network(heat, jax.random.PRNGKey(0))) is None
