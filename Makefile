@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(PYTEST)
 
 test-all: $(STAMP) docs browser
-	$(PYTEST) -m "slow or not slow"
+	PDESOLVE_TEST_XLA_OPT=1 $(PYTEST) -m "slow or not slow"
 
 # The oldest dependency versions pyproject.toml allows (each ">=" lower bound installed exactly, from
 # .ci/lowest_constraints.py) in a fresh venv: `pdesolve verify` and the smoke tests must pass.

@@ -60,12 +60,13 @@ def test_one_training_step_lowers_the_loss():
     x = jax.random.normal(jax.random.PRNGKey(1), (4, 1, 16))
     y = jnp.roll(x, 1, axis=-1)
 
+    @eqx.filter_jit
     def loss(m):
         return jnp.mean((jax.vmap(m)(x) - y) ** 2)
 
     tx = optax.adam(1e-3)
     state = tx.init(eqx.filter(model, eqx.is_inexact_array))
-    before, grads = eqx.filter_value_and_grad(loss)(model)
+    before, grads = eqx.filter_jit(eqx.filter_value_and_grad(loss))(model)
     updates, state = tx.update(grads, state)
     after = loss(eqx.apply_updates(model, updates))
     assert after < before
@@ -103,8 +104,8 @@ def test_constraint_layer_conserves_mass_and_differentiates():
     model = ConstrainedModel(FNO(1, 1, width=8, modes=4, key=jax.random.PRNGKey(0)), projection,
                              projection.mass)
     u0 = 1.0 + jnp.sin(2 * jnp.pi * grid.coordinates())
-    np.testing.assert_allclose(projection.mass(model(u0)), projection.mass(u0), atol=1e-13)
-    grads = eqx.filter_grad(lambda m: jnp.sum(m(u0) ** 2))(model)
+    np.testing.assert_allclose(projection.mass(eqx.filter_jit(model)(u0)), projection.mass(u0), atol=1e-13)
+    grads = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(m(u0) ** 2)))(model)
     leaves = jax.tree_util.tree_leaves(eqx.filter(grads, eqx.is_inexact_array))
     assert leaves and all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in leaves)
     assert any(float(jnp.max(jnp.abs(leaf))) > 0 for leaf in leaves)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,8 +24,10 @@ def _free_port() -> int:
 
 
 def _env():
+    """This process's environment (so the same XLA flags as the in-process reference, for bitwise
+    equality) without a forced host device count: each process has one CPU device."""
     env = dict(os.environ, JAX_PLATFORMS="cpu")
-    env.pop("XLA_FLAGS", None)
+    env["XLA_FLAGS"] = re.sub(r"--xla_force_host_platform_device_count=\S+", "", env.get("XLA_FLAGS", "")).strip()
     return env
 
 

@@ -352,7 +352,7 @@ _TWO_DEVICES = textwrap.dedent(
 @pytest.mark.slow  # a JAX start of its own; sharded training with devices=2 against devices=1 stays default in
 # tests/distributed/test_distributed.py (two processes, one device each)
 def test_data_parallel_training_on_two_cpu_devices_matches_one_device():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    env = dict(os.environ, XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
     here = os.path.dirname(os.path.abspath(__file__))
     script = _TWO_DEVICES.format(path=here, tests=os.path.dirname(here))
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
