@@ -12,7 +12,7 @@ subprocesses the tests start (CLI runs, README examples, two-process jobs):
   ``make test-all`` runs that way, so the optimised code paths are tested too.
 - One persistent compilation cache for the whole run (``.pytest_cache/jax-compilation``), so the
   test processes and their subprocesses compile each identical program once, and a second local
-  run starts warm (at most 1 GiB). Delete the folder (or ``make clean``) to start cold, as a fresh clone does.
+  run starts warm. Delete the folder (or ``make clean``) to start cold, as a fresh clone does.
 
 Neither setting is applied when ``XLA_FLAGS`` / ``JAX_COMPILATION_CACHE_DIR`` are already set.
 """
@@ -26,7 +26,6 @@ if os.environ.get("PDESOLVE_TEST_XLA_OPT") != "1":
     os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".pytest_cache" / "jax-compilation"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**30))  # least recently used entries go first
 
 import jax  # noqa: E402  (after the environment above: XLA reads it when the backend starts)
 
