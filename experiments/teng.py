@@ -74,7 +74,7 @@ def from_teng_config(name: str, **extra) -> dict:
                 inner=c.inner_iterations, tolerance=c.tolerance, rcond=c.rcond, chunk_size=c.chunk_size,
                 ic_adam=c.ic_adam_steps, ic_lbfgs=c.ic_lbfgs_steps, ic_iters=c.ic_iterations,
                 initial_fit=c.initial_fit, teng_config=name, final_time=4.0, error_every=None, early_steps=None,
-                early_inner=None, **extra)
+                early_inner=None, max_minutes=None, **extra)
 
 
 CONFIGS = {
@@ -157,14 +157,18 @@ def run(problem_name: str, method: str, cfg: dict, seed: int = 0, progress: bool
         every = max(1, steps // 10)
     else:
         raise ValueError(method)
+    budget = {} if cfg.get("max_minutes") is None else {"max_wall_s": 60 * float(cfg["max_minutes"])}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InnerSolveWarning)
-        result = solver.solve(net, steps, key=key, error_fn=reference.error, error_every=every, progress=progress)
+        result = solver.solve(net, steps, key=key, error_fn=reference.error, error_every=every, progress=progress,
+                              **budget)
     if method == "tdvp":
         record.update(tdvp_solver=cfg.get("tdvp_solver", "tsit5"), tdvp_dt=cfg["tdvp_dt"], tdvp_adaptive=adaptive,
                       tdvp_rcond=cfg.get("tdvp_rcond", 1e-10), tdvp_accepted_steps=sum(result.iterations))
     record.update(
         error=result.final_error,
+        final_time_reached=result.final_time,
+        stopped_early=result.stopped_early,
         wall_s=time.perf_counter() - start,
         march_s=result.wall_s,
         times=result.times,
@@ -184,15 +188,18 @@ class EarlyThenLate:
     def __init__(self, first, then, early_steps: int):
         self.first, self.then, self.early_steps = first, then, early_steps
 
-    def solve(self, net, num_steps, *, key, error_fn, error_every, progress):
+    def solve(self, net, num_steps, *, key, error_fn, error_every, progress, max_wall_s=None):
         if not 0 < self.early_steps < num_steps:
             raise ValueError(f"early_steps must be in (0, {num_steps}), got {self.early_steps}")
         k1, k2 = jax.random.split(key)
         a = self.first.solve(net, self.early_steps, key=k1, error_fn=error_fn, error_every=error_every,
-                             progress=progress)
+                             progress=progress, max_wall_s=max_wall_s)
+        if a.stopped_early:
+            return a
         t0 = self.early_steps * self.first.dt
+        left = None if max_wall_s is None else max(max_wall_s - a.wall_s, 1e-3)
         b = self.then.solve(a.state, num_steps - self.early_steps, key=k2, error_every=error_every,
-                            error_fn=lambda state, t: error_fn(state, t + t0), progress=progress)
+                            error_fn=lambda state, t: error_fn(state, t + t0), progress=progress, max_wall_s=left)
         a.times += [t + t0 for t in b.times[1:]]
         a.errors += b.errors[1:]
         a.residuals += b.residuals
@@ -201,16 +208,17 @@ class EarlyThenLate:
         a.failed_steps += [n + self.early_steps for n in b.failed_steps]
         a.wall_s += b.wall_s
         a.state = b.state
+        a.final_time, a.stopped_early = t0 + b.final_time, b.stopped_early
         return a
 
 
 def format_rows(records) -> str:
-    head = f"{'problem':11s} {'method':6s} {'params':>6s} {'colloc':>7s} {'dt':>6s} {'error@T':>10s} {'ic_error':>9s} {'wall_s':>8s} {'failed':>6s}"
+    head = f"{'problem':11s} {'method':6s} {'params':>6s} {'colloc':>7s} {'dt':>6s} {'t_end':>6s} {'error':>10s} {'ic_error':>9s} {'wall_s':>8s} {'failed':>6s}"
     lines = [head]
     for r in records:
         lines.append(
             f"{r['problem']:11s} {r['method']:6s} {str(r.get('parameters', '-')):>6s} {r['collocation']:>7s} "
-            f"{r['dt']:6.3f} {r['error']:10.3e} {r.get('ic_error', float('nan')):9.2e} {r['wall_s']:8.1f} "
+            f"{r['dt']:6.3f} {r.get('final_time_reached', r['final_time']):6.3f} {r['error']:10.3e} {r.get('ic_error', float('nan')):9.2e} {r['wall_s']:8.1f} "
             f"{str(r.get('failed_steps', '-')):>6s}"
         )
     return "\n".join(lines)
@@ -246,13 +254,14 @@ def main(argv=None) -> int:
     out = Path(args.out or f"experiments/results/teng_{name}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     records = []
+    device = f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}"
     for problem in args.problems:
         for method in args.methods:
             rec = run(problem, method, cfg, args.seed, progress=not args.no_progress)
             rec["config"] = name
             records.append(rec)
             print(format_rows([rec]).splitlines()[1], flush=True)
-            write_result_json(out, {**started, "date": provenance(args.seed)["date"], "config": name,
+            write_result_json(out, {**started, "date": provenance(args.seed)["date"], "config": name, "device": device,
                                     "settings": dict(cfg), "results": records}, seed=args.seed)
     print(format_rows(records))
     print(f"wrote {out}")

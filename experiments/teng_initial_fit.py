@@ -149,7 +149,8 @@ def main(argv=None):
     command = provenance(args.seed, argv)["command"]
     summary = dict(problem="teng-heat", size=args.size, parameters=num_params, width=size["width"], depth=size["depth"],
                    fit_points=n, evaluation_points=2 * n, subset=subset, relative_l2_fit=fit_error,
-                   relative_l2_fine=fine_error, lm_iterations=curve[-1][0], wall_s=wall)
+                   relative_l2_fine=fine_error, lm_iterations=curve[-1][0], wall_s=wall,
+                   device=f"{jax.devices()[0].platform}: {jax.devices()[0].device_kind}")
     network_out = args.network_out or ROOT / "pdesolve" / "neural_fields" / "data" / f"teng_initial_{args.size}.npz"
     save_fitted_network(network_out, net, command=command, seed=args.seed, **summary)
     out = args.out or ROOT / "experiments" / "results" / f"teng_initial_fit_{args.size}.json"

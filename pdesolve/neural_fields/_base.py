@@ -50,6 +50,7 @@ class AbstractFieldSolver(eqx.Module):
         error_every: int = 10,
         snapshot_every: int | None = None,
         progress: bool = True,
+        max_wall_s: float | None = None,
     ) -> MarchResult:
         """March ``num_steps`` steps from ``net`` (see :func:`march`).
 
@@ -62,6 +63,8 @@ class AbstractFieldSolver(eqx.Module):
           $t = 0$, every `error_every` steps and at the end.
         - `snapshot_every`: keep ``(t, net)`` every this many steps (and at both ends).
         - `progress`: show a progress bar.
+        - `max_wall_s`: wall-clock budget in seconds: stop after the first step past it (the
+          result's `stopped_early`, `final_time` say where), e.g. for a short GPU slot.
         """
         key = jax.random.PRNGKey(0) if key is None else key
         return march(
@@ -76,4 +79,5 @@ class AbstractFieldSolver(eqx.Module):
             tolerance=self.tolerance,
             name=self.name,
             progress=progress,
+            max_wall_s=max_wall_s,
         )

@@ -464,6 +464,7 @@ def insr_taylor_green(
         if progress:
             print(f"  TG step {n}/{num_steps}: projection loss {float(loss):.2e}"
                   + (f", error {result.errors[-1]:.3e}" if error_fn is not None else ""), flush=True)
+    result.final_time = num_steps * dt
     result.wall_s = time.perf_counter() - start
     result.state = vel
     return result

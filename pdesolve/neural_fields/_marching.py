@@ -32,6 +32,9 @@ class MarchResult:
         failed_steps: 1-based step numbers whose inner solve missed the tolerance.
         wall_s: wall-clock seconds of the march (compilation included).
         snapshots: ``(time, state)`` pairs saved along the way.
+        final_time: the time the march reached (``num_steps * dt`` unless a wall-clock budget
+            stopped it earlier).
+        stopped_early: whether ``max_wall_s`` stopped the march before ``num_steps``.
     """
 
     state: Any
@@ -43,6 +46,8 @@ class MarchResult:
     failed_steps: list[int] = field(default_factory=list)
     wall_s: float = 0.0
     snapshots: list[tuple[float, Any]] = field(default_factory=list)
+    final_time: float = 0.0
+    stopped_early: bool = False
 
     @property
     def final_error(self) -> float:
@@ -63,6 +68,7 @@ def march(
     name: str = "solve",
     progress: bool = True,
     max_warnings: int = 5,
+    max_wall_s: float | None = None,
 ) -> MarchResult:
     """Apply ``step(state, key) -> (state, (residual, iterations))`` ``num_steps`` times.
 
@@ -73,6 +79,11 @@ def march(
     individually, then one summary at the end). ``error_fn(state, t)`` is evaluated every
     ``error_every`` steps and at the end, and shown on the tqdm progress bar. A non-finite
     residual raises :class:`~pdesolve.NonFiniteError` with the step number.
+
+    With ``max_wall_s``, the march stops after the first step that ends past that many seconds
+    (compilation included): the error is evaluated there, ``result.stopped_early`` is set and
+    ``result.final_time`` is the time reached, so a short budget gives the longest prefix of
+    $[0, T]$ it can, with its error-vs-time curve.
     """
     from tqdm.auto import tqdm
 
@@ -80,6 +91,8 @@ def march(
         raise InvalidInputError(f"num_steps must be >= 1, got {num_steps}")
     if int(error_every) < 1:
         raise InvalidInputError(f"error_every must be >= 1, got {error_every}")
+    if max_wall_s is not None and not max_wall_s > 0:
+        raise InvalidInputError(f"max_wall_s must be > 0 seconds, got {max_wall_s}")
     result = MarchResult(state=state)
     if error_fn is not None:
         result.times.append(0.0)
@@ -108,15 +121,20 @@ def march(
                         stacklevel=2,
                     )
             t = n * dt
+            result.final_time = t
+            out_of_time = max_wall_s is not None and n < int(num_steps) and time.perf_counter() - start > max_wall_s
             postfix = {"res": f"{residual:.1e}"}
-            if error_fn is not None and (n % int(error_every) == 0 or n == int(num_steps)):
+            if error_fn is not None and (n % int(error_every) == 0 or n == int(num_steps) or out_of_time):
                 result.times.append(t)
                 result.errors.append(float(error_fn(state, t)))
                 postfix["err"] = f"{result.errors[-1]:.2e}"
-            if snapshot_every and (n % int(snapshot_every) == 0 or n == int(num_steps)):
+            if snapshot_every and (n % int(snapshot_every) == 0 or n == int(num_steps) or out_of_time):
                 result.snapshots.append((t, state))
             bar.set_postfix(postfix, refresh=False)
             bar.update(1)
+            if out_of_time:
+                result.stopped_early = True
+                break
     result.wall_s = time.perf_counter() - start
     result.state = state
     if len(result.failed_steps) > max_warnings:

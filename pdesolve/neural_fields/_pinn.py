@@ -108,7 +108,8 @@ class PINN(eqx.Module):
         return u_t - self.equation.rhs(lambda y: field(y, t), x)
 
     def solve(self, net: SpaceTimeMLP, num_steps: int, *, key=None, error_fn=None, error_every: int = 10,
-              snapshot_every: int | None = None, progress: bool = True) -> MarchResult:
+              snapshot_every: int | None = None, progress: bool = True,
+              max_wall_s: float | None = None) -> MarchResult:
         r"""Train ``net`` (the $g_\phi$ of $T = $ ``net.final_time`` $= $ ``num_steps * dt``) and report.
 
         Returns a :class:`MarchResult` whose `state` is the trained :class:`SpaceTimeField`;
@@ -118,6 +119,8 @@ class PINN(eqx.Module):
         once); `wall_s` the training time. ``progress`` is unused (one compiled training loop).
         """
         del progress
+        if max_wall_s is not None:
+            raise InvalidInputError("PINN.solve integrates all steps in one compiled solve; max_wall_s is not supported")
         num_steps = int(num_steps)
         if num_steps < 1 or int(error_every) < 1:
             raise InvalidInputError(f"num_steps and error_every must be >= 1, got {num_steps}, {error_every}")
@@ -166,7 +169,7 @@ class PINN(eqx.Module):
         if bad.size:
             raise NonFiniteError(int(bad[0]) + 1, float(times[bad[0]]))
         result = MarchResult(state=state, residuals=[float(r) for r in residuals], iterations=[0] * num_steps,
-                             wall_s=wall)
+                             wall_s=wall, final_time=float(final_time))
         for n in range(num_steps + 1):
             t = n * self.dt if n < num_steps else final_time
             if error_fn is not None and (n % int(error_every) == 0 or n == num_steps):

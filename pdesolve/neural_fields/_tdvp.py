@@ -131,7 +131,8 @@ class TDVP(AbstractFieldSolver):
         return unravel(flat), (residual(None, flat, None), sol.stats["num_accepted_steps"])
 
     def solve(self, net, num_steps: int, *, key=None, error_fn=None, error_every: int = 10,
-              snapshot_every: int | None = None, progress: bool = True) -> MarchResult:
+              snapshot_every: int | None = None, progress: bool = True,
+              max_wall_s: float | None = None) -> MarchResult:
         """Integrate $[0, \\text{num\\_steps}\\cdot\\Delta t]$ in one ``diffeqsolve`` (arguments as
         :meth:`AbstractFieldSolver.solve`; ``key`` and ``progress`` are unused).
 
@@ -139,6 +140,8 @@ class TDVP(AbstractFieldSolver):
         A non-finite residual raises :class:`~pdesolve.NonFiniteError` naming the first such step.
         """
         del key, progress
+        if max_wall_s is not None:
+            raise InvalidInputError("TDVP.solve integrates all steps in one compiled solve; max_wall_s is not supported")
         num_steps = int(num_steps)
         if num_steps < 1:
             raise InvalidInputError(f"num_steps must be >= 1, got {num_steps}")
@@ -174,7 +177,8 @@ class TDVP(AbstractFieldSolver):
             raise NonFiniteError(int(bad[0]) + 1, float(step_times[bad[0]]))
         result = MarchResult(state=unravel(ys[-1]), residuals=[float(r) for r in residuals],
                              stage_residuals=[[float(r)] for r in residuals],
-                             iterations=[int(i) for i in iterations], wall_s=wall)
+                             iterations=[int(i) for i in iterations], wall_s=wall,
+                             final_time=num_steps * self.dt)
         for n, t, y in zip(marks, mark_times, ys):
             if error_fn is not None and (n % int(error_every) == 0 or n == num_steps):
                 result.times.append(float(t))

@@ -656,3 +656,29 @@ def test_teng_heat_cpu_accuracy():
         warnings.simplefilter("ignore", InnerSolveWarning)
         result = solver.solve(net, 100, error_fn=reference.error, error_every=100, progress=False)
     assert result.final_error < 2 * e0 + 1e-5
+
+
+def test_march_wall_clock_budget_stops_at_a_prefix_and_scores_it():
+    """``max_wall_s``: the march stops after the first step past the budget, evaluates the error
+    there, and says how far it got; without a budget it reaches T."""
+    import time
+
+    from pdesolve.neural_fields import march
+
+    def step(state, key):
+        time.sleep(0.02)
+        return state + 1.0, (jnp.asarray(0.0), jnp.asarray(1))
+
+    def error(state, t):
+        return float(state) - t / 0.1  # zero exactly when the state counts the steps
+
+    result = march(step, 0.0, 200, 0.1, key=jax.random.PRNGKey(0), error_fn=error, error_every=50,
+                   max_wall_s=0.3, progress=False)
+    steps = len(result.residuals)
+    assert result.stopped_early and 1 <= steps < 200
+    assert result.final_time == pytest.approx(steps * 0.1) and result.times[-1] == pytest.approx(result.final_time)
+    assert result.errors[-1] == pytest.approx(0.0) and result.state == steps
+    full = march(step, 0.0, 4, 0.1, key=jax.random.PRNGKey(0), error_fn=error, progress=False)
+    assert not full.stopped_early and full.final_time == pytest.approx(0.4) and len(full.residuals) == 4
+    with pytest.raises(InvalidInputError, match="max_wall_s"):
+        march(step, 0.0, 4, 0.1, key=jax.random.PRNGKey(0), max_wall_s=0.0)
