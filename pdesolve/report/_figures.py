@@ -93,10 +93,14 @@ def _bench_figures(record: Any) -> list[FigureSpec]:
             ratios.append(float(ratio))
     if not ratios:
         return []
+    skipped = len(rows) - len(ratios)
+    title = "anchor time / our time (above 1: we are faster)" + (
+        f"; {skipped} case(s) without a time not shown" if skipped else "")
     return [FigureSpec(
-        name="ratio", title="anchor time / our time (above 1: we are faster)", xlabel="", ylabel="ratio",
-        style="bars", series=[Series("ratio", list(range(len(ratios))), ratios)], bar_labels=labels,
+        name="ratio", title=title, xlabel="", ylabel="ratio",
+        style="bars", series=[Series("ratio", list(range(len(ratios))), ratios, "ratio")], bar_labels=labels,
         reference=(1.0, "parity"),
+        xscale="log" if min(ratios) > 0 and max(ratios) / min(ratios) > 20 else "linear",
     )]
 
 
@@ -283,13 +287,17 @@ def draw_figure(spec: FigureSpec, path: Path) -> Path:
         fig, ax = plt.subplots(figsize=(7, height))
         positions = list(range(len(ratios)))
         colors = ["#2a7" if r >= 1 else "#c63" for r in ratios]
-        ax.barh(positions, ratios, color=colors)
+        if spec.xscale == "log":  # bars grow from the parity line, left for slower, right for faster
+            ax.barh(positions, [abs(r - 1) for r in ratios], left=[min(r, 1.0) for r in ratios], color=colors)
+            ax.set_xscale("log")
+        else:
+            ax.barh(positions, ratios, color=colors)
         ax.set_yticks(positions)
         ax.set_yticklabels(spec.bar_labels, fontsize=7)
         ax.invert_yaxis()
         if spec.reference is not None:
             ax.axvline(spec.reference[0], color="k", linestyle="--", linewidth=1, label=spec.reference[1])
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="best")
         ax.set_xlabel(spec.ylabel)
     else:
         fig, ax = plt.subplots(figsize=(6, 3.4))

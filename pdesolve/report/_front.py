@@ -57,7 +57,8 @@ def _headline(row: dict) -> tuple[str, float] | None:
         if is_number(row.get(key)):
             return key, float(row[key])
     for key, value in row.items():
-        if is_number(value) and any(w in key for w in ("rel_l2", "error")) and not key.startswith("anchor"):
+        if is_number(value) and any(w in key for w in ("rel_l2", "error")) and not any(
+                w in key for w in ("anchor", "paper", "persistence", "baseline", "tolerance", "goal")):
             return key, float(value)
     return None
 
@@ -96,6 +97,20 @@ def _anchor(row: dict, record: Any, key: str) -> tuple[str, float] | None:
                 value = values[paper["resolutions"].index(row["resolution"])]
                 if is_number(value):
                     return f"paper ({method})", float(value)
+    return None
+
+
+def _baseline(row: dict, record: Any, key: str) -> tuple[str, float] | None:
+    """A persistence baseline for `key` (``persistence_KEY``, ``KEY_persistence``, ``persistence``
+    or ``persistence[KEY]``), the floor a learned model has to beat."""
+    bare = key.removeprefix("test_").removeprefix("val_")
+    for source in (row, record if isinstance(record, dict) else {}):
+        for name in (f"persistence_{key}", f"persistence_{bare}", f"{key}_persistence", "persistence"):
+            value = source.get(name)
+            if isinstance(value, dict):
+                value = value.get(key, value.get(bare))
+            if is_number(value):
+                return "persistence", float(value)
     return None
 
 
@@ -178,6 +193,10 @@ def front_rows(parts: list[Part]) -> list[FrontRow]:
                 anchor_text = f"{anchor[0]}: {format_number(anchor[1], key)}"
                 if anchor[1] > 0:
                     comparison = f"{format_number(value / anchor[1])}\u00d7 the anchor's error"
+            elif (baseline := _baseline(row, record, key)) is not None:
+                anchor_text = f"persistence: {format_number(baseline[1], key)}"
+                if baseline[1] > 0:
+                    comparison = f"{format_number(value / baseline[1])}\u00d7 persistence's error"
             else:
                 goal = row.get("goal", record.get("goal") if isinstance(record, dict) else None)
                 if is_number(goal):

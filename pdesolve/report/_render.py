@@ -145,12 +145,27 @@ def _attach_images(run: RunRecord, parts: list[Part]) -> tuple[dict[int, list[st
         # A part `summary.json › heat` of a split summary takes `heat_snapshots.png` beside it.
         matches += [j for j, p in enumerate(parts) if " \u203a " in p.name and Path(stem).name.startswith(
             p.name.rsplit(" \u203a ", 1)[1] + "_") and Path(image).parent == Path(p.source).parent]
+        if not matches:  # `mp_pde_E1_nx100.png` beside `mp_pde_quick.json`: a unique shared prefix
+            shared = {j: _shared_tokens(stem, s) for j, s in stems.items() if Path(s).parent == Path(stem).parent}
+            best = max(shared.values(), default=0)
+            if best >= 2 and list(shared.values()).count(best) == 1:
+                matches = [j for j, n in shared.items() if n == best]
         if matches:
             best = max(matches, key=lambda j: len(stems[j]))
             attached.setdefault(best, []).append(image)
         else:
             loose.append(image)
     return attached, loose
+
+
+def _shared_tokens(a: str, b: str) -> int:
+    """How many leading ``_``-separated words the file names `a` and `b` share."""
+    count = 0
+    for x, y in zip(Path(a).name.split("_"), Path(b).name.split("_")):
+        if x != y:
+            break
+        count += 1
+    return count
 
 
 def _slug(text: str) -> str:
@@ -280,9 +295,6 @@ def _part_html(part: Part, anchor: str, images: list[str], root: Path, assets: P
     parts = [f'<section class="part" id="{anchor}"><h3>{html.escape(part.name)} '
              f'<span class="kind">{html.escape(kind)}</span></h3>']
     try:
-        provenance = {k: part.context[k] for k in PROVENANCE_KEYS if k in part.context}
-        if provenance and isinstance(part.record, dict):
-            part = Part(part.source, part.name, part.kind, {**provenance, **part.record}, part.context)
         parts.append(_part_tables(part))
         for spec in select_figures(part.kind, part.record):
             name = f"{_slug(anchor + '_' + part.name)}_{spec.name}.png"

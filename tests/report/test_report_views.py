@@ -115,6 +115,9 @@ def test_front_table_rows():
     fno = rows["fno: fno2d"]
     assert (fno.ours, fno.anchor, fno.comparison, fno.goal_met) == (
         "error_ours 0.0796", "FNO-2D: 0.0128", "6.22\u00d7 the anchor's error", False)
+    operator = rows["summary \u203a operator"]
+    assert (operator.ours, operator.anchor, operator.comparison) == (
+        "test_rel_l2 0.0500", "persistence: 0.200", "0.250\u00d7 persistence's error")
     inverse = rows["summary \u203a inverse"]
     assert (inverse.ours, inverse.anchor, inverse.goal_met, inverse.commit) == (
         "relative_error 4.00e-04", "goal \u2264 0.00100", True, "fedcba98")
@@ -174,4 +177,7 @@ def test_every_result_record_renders_and_no_line_is_drawn_against_a_row_index(tm
     monkeypatch.setattr(render, "draw_figure", lambda spec, path: path.write_bytes(b""))  # drawing is tested above
     page = render_report(runs, tmp_path / "report").read_text()
     assert "could not render" not in page and ">None<" not in page
+    assert "<h3>Figures</h3>" not in page  # each stored figure sits with its record
+    mp_pde = page[page.index("mp_pde_quick.json <span"):page.index("teng_cpu_T1_allen-cahn.json <span")]
+    assert "mp_pde_E1_nx100.png" in mp_pde
     assert page.count("<tr>", page.index('id="front"'), page.index("</table>", page.index('id="front"'))) == len(rows) + 1
