@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from ._format import is_number
-from ._kinds import _SAMPLE_KEYS, bench_rows, result_rows
+from ._kinds import _SAMPLE_KEYS, bench_rows, result_rows, row_label
 
 # The axes a line may be drawn against (FigureSpec.x_quantity).
 X_QUANTITIES = ("training step", "epoch", "time", "rollout step", "training samples", "iteration")
-_LABEL_KEYS = ("name", "model", "method", "problem", "experiment", "case")
 _CURVE_WORDS = ("loss", "error", "rel_l2", "nrmse", "mse", "residual")
 
 
@@ -61,11 +60,6 @@ class FigureSpec:
     xscale: str = "linear"
     yscale: str = "linear"
     reference: tuple[float, str] | None = None
-
-
-def _label(row: dict, fallback: str) -> str:
-    parts = [str(row[k]) for k in _LABEL_KEYS if isinstance(row.get(k), (str, int)) and not isinstance(row.get(k), bool)]
-    return " / ".join(parts[:2]) or fallback
 
 
 def _numbers(values: Any) -> list[float] | None:
@@ -161,12 +155,12 @@ def _logged_loss_figures(record: Any) -> list[FigureSpec]:
         if losses is None or not is_number(steps):
             continue  # without the step count the x axis would be a row index
         every = float(steps) / len(losses)
-        series.append(Series(_label(row, f"run {i + 1}"), [every * (j + 1) for j in range(len(losses))], losses, "steps"))
+        series.append(Series(row_label(row, f"run {i + 1}"), [every * (j + 1) for j in range(len(losses))], losses, "steps"))
     epochs = []
     for i, row in enumerate(result_rows(record)):
         errors = _numbers(row.get("valid_error_per_epoch"))
         if errors is not None:
-            epochs.append(Series(_label(row, f"run {i + 1}"), [float(j + 1) for j in range(len(errors))], errors,
+            epochs.append(Series(row_label(row, f"run {i + 1}"), [float(j + 1) for j in range(len(errors))], errors,
                                  "valid_error_per_epoch"))
     specs = []
     if series:
@@ -214,7 +208,7 @@ def _time_figures(record: Any) -> list[FigureSpec]:
             errors = _numbers(row.get("rel_l2_by_time"))
             if errors is not None:
                 times = [float(t_final) * j / (len(errors) - 1) for j in range(len(errors))]
-                groups.setdefault("", []).append(Series(_label(row, f"run {i + 1}"), times, errors, t_key))
+                groups.setdefault("", []).append(Series(row_label(row, f"run {i + 1}"), times, errors, t_key))
     specs = []
     for j, (problem, series) in enumerate(groups.items()):
         specs.append(FigureSpec(

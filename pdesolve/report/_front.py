@@ -6,14 +6,13 @@ import dataclasses
 from typing import Any
 
 from ._format import format_number, is_number
-from ._kinds import Part, bench_rows, result_rows, verification_rows
+from ._kinds import Part, bench_rows, result_rows, row_label, verification_rows
 
 # The number a row is about, most specific first.
 HEADLINE_KEYS = (
     "error_ours", "relative_error", "rel_l2", "relative_l2", "test_rel_l2", "final_error", "error",
     "one_step_rel_l2", "rollout_rel_l2", "relative_l2_fit", "relative_l2_vs_fine_grid", "mass_error",
 )
-_LABEL_KEYS = ("name", "model", "method", "problem", "experiment")
 
 
 @dataclasses.dataclass
@@ -61,11 +60,6 @@ def _headline(row: dict) -> tuple[str, float] | None:
                 w in key for w in ("anchor", "paper", "persistence", "baseline", "tolerance", "goal")):
             return key, float(value)
     return None
-
-
-def _label(row: dict) -> str:
-    parts = [str(row[k]) for k in _LABEL_KEYS if isinstance(row.get(k), (str, int)) and not isinstance(row.get(k), bool)]
-    return " / ".join(dict.fromkeys(parts))
 
 
 def _goal(row: dict, record: Any) -> bool | None:
@@ -133,7 +127,8 @@ def _bench_rows(part: Part, rows: list[dict]) -> list[FrontRow]:
         anchor = row.get("anchor")
         anchor_text = "\u2014"
         if is_number(row.get("anchor_s")):
-            anchor_text = f"{anchor}: {format_number(row['anchor_s'], 'anchor_s')}" if anchor else format_number(row["anchor_s"], "anchor_s")
+            anchor_text = format_number(row["anchor_s"], "anchor_s")
+            anchor_text = f"{anchor}: {anchor_text}" if anchor else anchor_text
         comparison = "\u2014"
         if is_number(ratio):
             text = format_number(ratio, "ratio")
@@ -203,9 +198,9 @@ def front_rows(parts: list[Part]) -> list[FrontRow]:
                     anchor_text = f"goal \u2264 {format_number(goal, key)}"
                     if goal > 0:
                         comparison = f"{format_number(value / goal)}\u00d7 the goal"
-            label = _label(row)
+            label = row_label(row)
             if not label and isinstance(record, dict):
-                label = _label(record)
+                label = row_label(record)
             date, commit = _provenance(part, row)
             out.append(FrontRow(
                 what=f"{_stem(part)}" + (f": {label}" if label and (many or label not in part.name) else ""),

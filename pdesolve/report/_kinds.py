@@ -39,6 +39,16 @@ class Part:
     context: dict
 
 
+_LABEL_KEYS = ("name", "model", "method", "problem", "experiment", "case")
+
+
+def row_label(row: dict, fallback: str = "") -> str:
+    """A short name for one result row: its ``name``/``model``/``method``/``problem``/... (two at most)."""
+    parts = [str(row[k]) for k in _LABEL_KEYS
+             if isinstance(row.get(k), (str, int)) and not isinstance(row.get(k), bool)]
+    return " / ".join(list(dict.fromkeys(parts))[:2]) or fallback
+
+
 def _dict_rows(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(r, dict) for r in value)
 
