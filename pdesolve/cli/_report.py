@@ -9,8 +9,10 @@ def register(sub) -> None:
         help="render run folders (solve, train, bench, experiments) as one browsable HTML page",
         description=(
             "Collect the JSON records and figures under each RUN_DIR (or JSON file) and write a static "
-            "HTML page with side-by-side benchmark tables, loss/error curves, field snapshots, and each "
-            "run's configuration and pdesolve version."
+            "HTML page: a front table of every benchmark and reproduction against its anchor, then each "
+            "record by its kind (verification pass/fail, benchmark ratio bars, training curves, error "
+            "against time and field snapshots, learning curves), with each run's configuration and "
+            "pdesolve version."
         ),
     )
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or JSON files")

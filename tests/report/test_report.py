@@ -34,7 +34,7 @@ def runs(tmp_path):
     (train / "figs").mkdir(parents=True)
     (train / "history.json").write_text(json.dumps({
         "config": {"model": "fno", "lr": 1e-3}, "pdesolve_version": "9.9.9",
-        "train_loss": [1.0, 0.5, 0.25], "epochs": [{"val_rel_l2": 0.3}, {"val_rel_l2": 0.2}]}))
+        "history": [{"epoch": 1, "train_loss": 1.0, "val_rel_l2": 0.3}, {"epoch": 2, "train_loss": 0.5, "val_rel_l2": 0.2}]}))
     (train / "broken.json").write_text("{not json")
     _png(train / "figs" / "prediction.png")
     return bench, train
@@ -49,13 +49,13 @@ def test_report_renders_tables_curves_figures_and_config(runs, tmp_path):
     assert len(train.problems) == 1 and "broken.json" in train.problems[0]
     page = render_report(records, tmp_path / "report")
     text = page.read_text()
-    assert "exponax" in text and "1.36" in text and "8.1e-06" in text  # bench table
+    assert "exponax" in text and "1.36×" in text and "8.10e-06" in text  # bench table
     assert "&quot;lr&quot;" in text or "\"lr\"" in text  # configuration shown
     assert "9.9.9" in text and "broken.json" in text
     assets = list((tmp_path / "report" / "assets").rglob("*.png"))
     names = {p.name for p in assets}
     assert "prediction.png" in names  # figure copied beside the page
-    assert "history_curves.png" in names  # loss curve drawn from the JSON sequence
+    assert any(n.endswith("history_loss.png") for n in names)  # loss curve against the epoch
 
 
 def test_report_cli_and_bad_input(runs, tmp_path, capsys):

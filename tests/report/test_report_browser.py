@@ -1,9 +1,11 @@
 """The results report rendered in a real browser (headless Chromium through Selenium).
 
-The page is generated from a benchmark run, a training run (loss curve + a figure) and a run
-with a corrupt JSON file, then opened from disk with network access irrelevant (the page must
-be self-contained). The test fails if a table is missing or empty, if any image did not load
-(``naturalWidth == 0``), or if the browser console reports an error.
+The page is generated from a benchmark run, a training run (loss curve + a figure, a corrupt
+JSON file), a verification table and a solve with its field snapshots beside the JSON, then
+opened from disk with network access irrelevant (the page must be self-contained). The test
+fails if the front table is missing a benchmark or reproduction, or a row's link leads nowhere,
+if a table is missing or empty, if any image did not load (``naturalWidth == 0``), or if the
+browser console reports an error.
 
 Chromium comes from the system package manager: ``make browser`` (run by ``make test-all``
 and by ``.ci/run``) installs Debian's ``chromium`` and ``chromium-driver``. Where they are
@@ -60,7 +62,16 @@ def report_page(tmp_path_factory):
     _png(train / "prediction.png", 0)
     _png(train / "loss.png", 1)
     (train / "summary.json").write_text("{not json")  # reported on the page, not fatal
-    page = render_report(collect_runs([bench, train]), root / "report")
+    checks = root / "checks"
+    checks.mkdir()
+    (checks / "verify.json").write_text(json.dumps([
+        {"case": "heat_1d", "resolution": 64, "error": 2e-12, "tolerance": 1e-10, "order": None, "passed": True},
+        {"case": "advection", "resolution": 32, "error": 3e-3, "tolerance": 1e-3, "order": 2.0, "passed": False}]))
+    (checks / "teng_heat.json").write_text(json.dumps({
+        "date": "2026-12-01T00:00:00+00:00", "commit": "abcdef0123456789", "problem": "heat", "method": "teng",
+        "times": [0.0, 0.5, 1.0], "errors": [1e-7, 1e-6, 2.5e-6], "final_error": 2.5e-6, "wall_s": 12.0}))
+    _png(checks / "teng_heat_snapshots.png", 2)
+    page = render_report(collect_runs([bench, train, checks]), root / "report")
     return page
 
 
@@ -94,12 +105,29 @@ def test_report_page_shows_tables_images_and_no_console_errors(report_page, brow
     tables = browser.execute_script(
         "return [...document.querySelectorAll('table')].map(t => t.querySelectorAll('tbody tr, tr').length)")
     assert len(tables) >= 3 and all(rows >= 2 for rows in tables), f"tables (rows each): {tables}"
+    front = browser.execute_script(
+        "return [...document.querySelectorAll('#front tbody tr')].map(r => [...r.cells].map(c => c.innerText))")
+    rows = {cells[0]: cells for cells in front}
+    assert rows["bench: ns/etdrk4"][1:4] == ["1.00 s", "exponax: 1.36 s", "1.36\u00d7 (faster)"], front
+    assert rows["bench: heat"][3] == "1.20\u00d7 (faster)", front
+    assert rows["verify: verification (2 cases)"][1] == "1 of 2 pass" and rows["verify: verification (2 cases)"][4] == "not met"
+    assert rows["teng_heat: teng / heat"][1] == "final_error 2.50e-06"
+    assert rows["teng_heat: teng / heat"][5].split() == ["2026-12-01", "abcdef01"]
+    assert rows["metrics"][1] == "one_step_rel_l2 0.0123", front
+    dangling = browser.execute_script(
+        "return [...document.querySelectorAll('#front a')].map(a => a.getAttribute('href'))"
+        ".filter(h => !document.getElementById(h.slice(1)))")
+    assert not dangling, f"front-table links without a target: {dangling}"
     text = browser.find_element("tag name", "body").text
-    for expected in ("exponax", "1.36", "ns/etdrk4", "0.0123", "learning_rate", "summary.json"):
+    for expected in ("exponax", "1.36", "ns/etdrk4", "0.0123", "learning_rate", "summary.json", "FAIL"):
         assert expected in text, f"{expected!r} is not shown on the page"
+    snapshots = browser.execute_script(
+        "const s = [...document.querySelectorAll('section.part')].find(p => p.id && p.innerText.includes('teng_heat.json'));"
+        "return s ? [...s.querySelectorAll('img')].map(i => i.getAttribute('src')) : null")
+    assert snapshots and any(src.endswith("teng_heat_snapshots.png") for src in snapshots), snapshots
     images = browser.execute_script(
         "return [...document.images].map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
-    assert len(images) >= 3, f"expected the two figures and a loss curve, got {images}"
+    assert len(images) >= 6, f"expected three figures, loss curves, a ratio chart and an error curve, got {images}"
     broken = [src for src, complete, width in images if not complete or width == 0]
     assert not broken, f"images that did not load: {broken}"
     errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
