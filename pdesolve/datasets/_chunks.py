@@ -24,9 +24,13 @@ when compression would have grown it):
   ``(s, n)`` byte matrix whose transpose is the data, and each of its ``s`` rows is copied into
   a strided column of the output;
 - LZF (filter 32000, registered by h5py): the ``lzf_decompress`` function that h5py's own
-  ``h5z`` extension exports, so no new dependency.
+  ``h5z`` extension exports, so no new dependency;
+- Blosc2 (filter 32026, from ``hdf5plugin``): the filter function of hdf5plugin's own plugin
+  library, the one HDF5 calls (found through the plugin's ``H5PLget_plugin_info``), so the bytes
+  are HDF5's by construction. It takes a ``malloc`` ed chunk and returns a ``malloc`` ed result,
+  and decodes with a Blosc2 context of its own per call, so it runs on all threads at once.
 
-Anything else -- other filters (Fletcher32, szip, blosc, ...), big-endian or compound dtypes,
+Anything else -- other filters (Fletcher32, szip, Blosc 1, Zstd, ...), big-endian or compound dtypes,
 virtual datasets (distributed shards), contiguous storage, chunks spanning several samples or a
 part of the space -- makes :func:`chunk_reader` return ``None`` and the caller keeps using h5py.
 Chunks missing from the index (never written: HDF5 would return the fill value) also fall back.
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -44,8 +49,9 @@ import numpy as np
 
 from .._errors import DatasetError
 
-DEFLATE, SHUFFLE, LZF = 1, 2, 32000
-SUPPORTED_FILTERS = {DEFLATE: "deflate", SHUFFLE: "shuffle", LZF: "lzf"}
+DEFLATE, SHUFFLE, LZF, BLOSC2 = 1, 2, 32000, 32026
+SUPPORTED_FILTERS = {DEFLATE: "deflate", SHUFFLE: "shuffle", LZF: "lzf", BLOSC2: "blosc2"}
+_H5Z_FLAG_REVERSE = 0x0100  # HDF5's "decode" flag of a filter call
 _MAX_IOV = 512  # buffers per preadv (the system's IOV_MAX is 1024 on Linux)
 _MAX_INFO_CHUNKS = 4096  # without chunk_iter, get_chunk_info(i) costs O(i): only for small files
 
@@ -64,6 +70,93 @@ def _lzf_function():
 
 
 _LZF = _lzf_function()
+
+
+class _H5ZClass(ctypes.Structure):
+    """HDF5's ``H5Z_class2_t``: a filter's description, as a plugin's ``H5PLget_plugin_info`` returns it."""
+
+    _fields_ = [
+        ("version", ctypes.c_int),
+        ("id", ctypes.c_int),
+        ("encoder_present", ctypes.c_uint),
+        ("decoder_present", ctypes.c_uint),
+        ("name", ctypes.c_char_p),
+        ("can_apply", ctypes.c_void_p),
+        ("set_local", ctypes.c_void_p),
+        ("filter", ctypes.c_void_p),
+    ]
+
+
+# size_t filter(unsigned flags, size_t cd_nelmts, const unsigned cd_values[], size_t nbytes,
+#               size_t *buf_size, void **buf)
+_H5Z_FUNCTION = ctypes.CFUNCTYPE(
+    ctypes.c_size_t, ctypes.c_uint, ctypes.c_size_t, ctypes.POINTER(ctypes.c_uint), ctypes.c_size_t,
+    ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_void_p),
+)
+_PLUGIN_FUNCTIONS: dict = {}
+_PLUGIN_LOCK = threading.Lock()
+
+
+def _libc():
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.restype, libc.free.argtypes = None, [ctypes.c_void_p]
+    return libc
+
+
+def _plugin_function(code: int):
+    """The decode function of hdf5plugin's plugin for filter `code` (only Blosc2), or None.
+
+    Only when ``hdf5plugin`` has been imported (it is, by :func:`require_filters`, for a file
+    that needs it) and registered its own library for the filter; only on POSIX systems, where
+    the plugin and this process share the C library's ``malloc``.
+    """
+    if code != BLOSC2 or os.name != "posix" or "hdf5plugin" not in sys.modules:
+        return None
+    with _PLUGIN_LOCK:
+        if code in _PLUGIN_FUNCTIONS:
+            return _PLUGIN_FUNCTIONS[code]
+        function = None
+        try:
+            filename = sys.modules["hdf5plugin"].get_config().registered_filters.get("blosc2")
+            if filename and os.path.isfile(filename):
+                library = ctypes.CDLL(filename)  # already loaded by hdf5plugin: the same handle
+                library.H5PLget_plugin_info.restype = ctypes.c_void_p
+                info = _H5ZClass.from_address(library.H5PLget_plugin_info())
+                if info.version == 1 and info.id == code and info.decoder_present and info.filter:
+                    library.blosc2_init()  # once, before any thread calls the filter
+                    function = (_H5Z_FUNCTION(info.filter), _libc(), library)
+        except (AttributeError, OSError, TypeError, ValueError):
+            function = None
+        _PLUGIN_FUNCTIONS[code] = function
+        return function
+
+
+class _PluginDecoder:
+    """One dataset's HDF5 filter plugin (its decode function and the dataset's filter values)."""
+
+    def __init__(self, code: int, values, function):
+        self.code = code
+        self._function, self._libc, self._library = function
+        self._values = (ctypes.c_uint * max(1, len(values)))(*values)
+        self._count = len(values)
+
+    def decode(self, source, out: np.ndarray) -> None:
+        """Decode the chunk bytes `source` into the uint8 array `out` (exactly its size), or raise."""
+        size = len(source)
+        buffer = self._libc.malloc(max(1, size))
+        if not buffer:
+            raise MemoryError("malloc failed")
+        ctypes.memmove(buffer, np.frombuffer(source, np.uint8).ctypes.data, size)
+        pointer, capacity = ctypes.c_void_p(buffer), ctypes.c_size_t(size)
+        try:
+            written = self._function(_H5Z_FLAG_REVERSE, self._count, self._values, size,
+                                     ctypes.byref(capacity), ctypes.byref(pointer))
+            if written != len(out):
+                raise ChunkError(f"filter {self.code} decoded {written} bytes, expected {len(out)}")
+            ctypes.memmove(out.ctypes.data, pointer.value, written)
+        finally:
+            self._libc.free(pointer.value)  # the filter freed our buffer and returned its own, or failed
 
 
 class ChunkError(DatasetError):
@@ -87,7 +180,8 @@ class ChunkReader:
     - `path`: the HDF5 file (opened again here, read-only, with ``os.open``).
     - `shape`, `dtype`: the dataset's shape and (native byte order) dtype.
     - `time_block`: time steps per chunk.
-    - `filters`: the filter pipeline, in HDF5's (encoding) order, as ``(code, element_size)``.
+    - `filters`: the filter pipeline, in HDF5's (encoding) order, as ``(code, parameter)``: the
+      element size for shuffle, the plugin's decoder for Blosc2, else 0.
     - `offsets`, `sizes`, `masks`: ``[sample, time_block_index]`` arrays of each chunk's byte
       offset (-1 when the chunk was never written), stored size and filter mask.
     - `threads`: decoding threads (default :func:`default_threads`); 1 decodes in the caller's thread.
@@ -246,23 +340,26 @@ class ChunkReader:
             for index in range(len(self.filters) - 1, -1, -1):
                 if mask >> index & 1:
                     continue
-                code, size = self.filters[index]
+                code, param = self.filters[index]
                 if code == DEFLATE:
                     data = zlib.decompress(data, bufsize=self.chunk_nbytes)
-                elif code == LZF:
+                elif code == LZF or code == BLOSC2:
                     # Straight into the output when nothing else follows (no shuffle to undo).
                     last = index == 0 or all(mask >> i & 1 for i in range(index))
                     if last and single:
                         buffer = target if stage is None else np.empty(self.chunk_nbytes, np.uint8)
                     else:
                         buffer = stage[slot] if stage is not None else np.empty(self.chunk_nbytes, np.uint8)
-                    source = np.frombuffer(data, np.uint8)
-                    written = _LZF(source.ctypes.data, len(source), buffer.ctypes.data, len(buffer))
-                    if written != len(buffer):
-                        raise ChunkError("lzf decompression failed")
+                    if code == BLOSC2:
+                        param.decode(data, buffer)
+                    else:
+                        source = np.frombuffer(data, np.uint8)
+                        written = _LZF(source.ctypes.data, len(source), buffer.ctypes.data, len(buffer))
+                        if written != len(buffer):
+                            raise ChunkError("lzf decompression failed")
                     data = buffer
                 elif code == SHUFFLE:  # first in the pipeline (checked by chunk_reader): undone last
-                    shuffle_size = size
+                    shuffle_size = param
         except zlib.error as err:
             raise ChunkError(f"{self.path}: corrupt data in a chunk of sample {sample} (zlib: {err})") from err
         except ChunkError as err:
@@ -296,17 +393,22 @@ class ChunkReader:
 
 
 def _pipeline(ds) -> list[tuple[int, int]] | None:
-    """The dataset's filters as ``(code, element size)``, or None if one is not supported."""
+    """The dataset's filters as ``(code, parameter)`` (see :class:`ChunkReader`), or None if one is not supported."""
     plist = ds.id.get_create_plist()
     filters = []
     for index in range(plist.get_nfilters()):
         code, _flags, values, _name = plist.get_filter(index)
         if code not in SUPPORTED_FILTERS or (code == LZF and _LZF is None):
             return None
-        size = int(values[0]) if code == SHUFFLE and len(values) else 0
-        if code == SHUFFLE and size != ds.dtype.itemsize:
+        param = int(values[0]) if code == SHUFFLE and len(values) else 0
+        if code == SHUFFLE and param != ds.dtype.itemsize:
             return None
-        filters.append((int(code), size))
+        if code == BLOSC2:
+            function = _plugin_function(code)
+            if function is None:
+                return None
+            param = _PluginDecoder(code, [int(v) for v in values], function)
+        filters.append((int(code), param))
     if any(code == SHUFFLE for code, _ in filters[1:]):
         return None
     return filters

@@ -14,8 +14,8 @@ none). Three layouts are recognised:
 
 Reads never load a whole file. :meth:`H5Dataset.read_batch` touches exactly the chunks (one per
 sample and time step in a pdesolve file) that hold the requested samples and time steps. When
-the storage allows it (chunks of one sample and full space; shuffle, gzip and/or LZF filters;
-not a virtual dataset) it reads them itself, with positioned reads and a thread pool of
+the storage allows it (chunks of one sample and full space; shuffle, gzip, LZF and/or Blosc2
+filters; not a virtual dataset) it reads them itself, with positioned reads and a thread pool of
 decoders (:mod:`pdesolve.datasets._chunks`); otherwise (PDEBench per-seed groups, virtual
 datasets of distributed shards, contiguous or other storage) it reads with h5py, sorted, one
 call per run of consecutive sample indices.
@@ -30,6 +30,7 @@ import numpy as np
 
 from .._errors import DatasetError
 from ._chunks import ChunkReader, chunk_reader
+from ._compression import require_filters
 from ._layout import (
     LAYOUT,
     SEEDS,
@@ -404,6 +405,7 @@ def _open_tensor(path, f, spatial_ndim, direct=True, threads=None) -> H5Dataset:
         )
     if ds.dtype.kind not in "fiu":
         raise DatasetError(f"{path}: 'tensor' has dtype {ds.dtype}; expected numbers")
+    require_filters(path, ds)
     shape = ds.shape
     spatial_shape = shape[2 : 2 + spatial_ndim]
     coordinates = {k: v for k, v in coordinates.items() if SPACE_AXES.index(k) < spatial_ndim}
@@ -420,6 +422,7 @@ def _open_groups(path, f, keys) -> H5Dataset:
 
     first = f[keys[0]]
     data = first["data"]
+    require_filters(path, data)
     coordinates = {}
     grid = first.get("grid")
     if isinstance(grid, h5py.Group):
