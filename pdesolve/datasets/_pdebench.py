@@ -174,6 +174,29 @@ class H5Dataset:
         except Exception:  # pragma: no cover - closing a damaged file
             pass
 
+    def decode_seconds(self, indices: Sequence[int] | None = None, times=None, *, group: int = 32) -> float:
+        """CPU seconds that decoding samples `indices` (default: all), time steps `times`, costs one thread.
+
+        The samples are decoded `group` at a time in the calling thread, as one decoding task of
+        :meth:`read_batch` would, each group's chunk bytes read from the file beforehand (not
+        counted); unfiltered chunks count as one copy into place. Divided by the cores that decode,
+        it bounds how fast any reader on those cores can deliver the samples, whatever the storage
+        behind it: the *decode bound* that ``pdesolve bench datasets`` reports. Needs direct chunk
+        reads (:attr:`direct`); raises :class:`~pdesolve.DatasetError` otherwise.
+        """
+        if self.closed:
+            raise DatasetError(f"{self.path}: the dataset is closed")
+        if self._chunks is None:
+            raise DatasetError(f"{self.path}: decode timing needs direct chunk reads; this file is read through h5py")
+        indices = np.arange(self.num_samples) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+        if np.any((indices < 0) | (indices >= self.num_samples)):
+            raise IndexError(f"sample index out of range for {self.num_samples} samples")
+        if isinstance(group, bool) or int(group) != group or group < 1:
+            raise DatasetError(f"group must be a positive integer, got {group!r}")
+        frames = _normalise_frames(times, self.num_times)
+        out = np.empty((min(int(group), max(1, len(indices))), len(frames)) + self.sample_shape[1:], self.dtype)
+        return self._chunks.decode_seconds(indices, frames, out)
+
     # -- reading ---------------------------------------------------------------------------
     def __getitem__(self, index) -> np.ndarray:
         """Sample `index` as ``[t, *space, channel]`` (a slice gives a batch ``[b, t, ...]``)."""

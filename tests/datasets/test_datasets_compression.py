@@ -188,3 +188,23 @@ def test_blosc_file_written_with_plugin_fails_cleanly_without_it(tmp_path, data,
     assert _digest(path) == before
     with open_dataset(path) as d:  # with the plugin back, everything is there
         assert _same_bytes(d[:], data)
+
+
+@pytest.mark.parametrize("compression", ["gzip", "none", "blosc-lz4"])
+def test_decode_seconds(tmp_path, data, compression):
+    if compression.startswith("blosc"):
+        pytest.importorskip("hdf5plugin")
+    path = _pdesolve_file(tmp_path / "d.h5", data, compression)
+    with open_dataset(path) as d:
+        before = d[:]
+        seconds = d.decode_seconds()
+        assert isinstance(seconds, float) and 0.0 <= seconds < 60.0
+        assert d.decode_seconds([], times=[0]) == 0.0
+        assert d.decode_seconds([3, 1], times=slice(0, 2), group=1) >= 0.0
+        with pytest.raises(IndexError):
+            d.decode_seconds([N])
+        with pytest.raises(DatasetError, match="group must be a positive integer"):
+            d.decode_seconds(group=0)
+        assert _same_bytes(d[:], before)
+    with open_dataset(path, direct=False) as d, pytest.raises(DatasetError, match="needs direct chunk reads"):
+        d.decode_seconds()
