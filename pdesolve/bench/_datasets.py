@@ -28,7 +28,10 @@ copy), best of `repeats`; divided by the cores this process may run on it is ``d
 the shortest epoch any reader on those cores can reach. Throughput is samples/s;
 ``speedup_vs_naive = naive_s / ours_s``, ``fraction_of_raw = raw_s / ours_s``,
 ``fraction_of_decode_bound = decode_bound_s / ours_s`` and ``fraction_of_bound = max(raw_s,
-decode_bound_s) / ours_s``. Before timing, one shuffled epoch of our loader is compared sample
+decode_bound_s) / ours_s``. Wall times need idle cores; on a machine shared with other jobs,
+``decode_share_of_cpu = decode_cpu_s / cpu_s_ours`` (the share of our loader's CPU time that is
+decoding) is the steadier figure: the fraction of the decode bound ours would reach on idle
+cores, were its threads perfectly parallel. Before timing, one shuffled epoch of our loader is compared sample
 by sample with h5py: ``error_ours`` is the largest absolute difference (0 when the bytes agree);
 ``error_anchor`` is 0 (h5py is the reference). Our time includes opening the file every epoch
 (validation and the chunk index); that part alone is reported as ``open_s_ours``.
@@ -229,7 +232,8 @@ def run_datasets_benchmark(
     Returns ``{"results": [...], "file": {...}, "files": [...], ...}``: one result per codec and
     cache state with the standard keys (``ours_s`` and ``anchor_s`` are seconds per epoch;
     ``anchor = "naive h5py"``) plus ``compression``, ``speedup_vs_naive``, ``fraction_of_raw``,
-    ``raw_s``, ``decode_cpu_s``, ``decode_bound_s``, ``fraction_of_decode_bound``, ``bound_s``,
+    ``raw_s``, ``decode_cpu_s``, ``decode_bound_s``, ``fraction_of_decode_bound``,
+    ``decode_share_of_cpu``, ``bound_s``,
     ``fraction_of_bound``, ``size_bytes``, ``size_vs_gzip``, CPU seconds and samples/s of each
     reader; ``file`` describes the first codec's file (``files``: every codec's), and
     ``cold_cache_method`` says how the cold cache was made.
@@ -315,6 +319,7 @@ def run_datasets_benchmark(
                     "decode_cpu_s": decode_cpu,
                     "decode_bound_s": decode_bound,
                     "fraction_of_decode_bound": decode_bound / ours_s if decode_bound is not None else None,
+                    "decode_share_of_cpu": decode_cpu / ours_cpu if decode_cpu is not None and ours_cpu > 0 else None,
                     "bound_s": bound,
                     "fraction_of_bound": bound / ours_s,
                     "size_bytes": size,
@@ -393,6 +398,7 @@ def format_datasets_table(result: dict) -> str:
             f"{r['cpu_s_naive']:.2f}, raw {r['cpu_s_raw']:.2f}, decoding alone "
             f"{r['decode_cpu_s'] if r.get('decode_cpu_s') is not None else float('nan'):.2f}; open "
             f"{r.get('open_s_ours', 0.0):.3f} s; load {r['load_average']:.1f}; {r.get('threads', 1)} threads"
+            + (f"; decoding is {100 * r['decode_share_of_cpu']:.0f}% of ours" if r.get("decode_share_of_cpu") else "")
             + (f"; {100 * resident:.0f}% resident after eviction" if resident is not None else "")
         )
     for codec, reason in (result.get("skipped") or {}).items():

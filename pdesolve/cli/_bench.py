@@ -59,6 +59,7 @@ def register(sub) -> None:
     d.add_argument("--cache", choices=("warm", "cold", "both"), default="both", help="page-cache state(s)")
     d.add_argument("--file", default=None, help="reuse or create the benchmark file here (one --compression)")
     d.add_argument("--dir", default=None, help="reuse or create the benchmark files (one per codec) in this folder")
+    d.add_argument("--out", default=None, help="also write the JSON result, with its provenance, to this file")
     d.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
     d.set_defaults(run=run_datasets, bench_seed=0, bench_parser=d)
     im = bench_sub.add_parser(
@@ -145,6 +146,10 @@ def run_datasets(args) -> int:
         repeats=args.repeats, compression=args.compression, path=args.file, directory=args.dir, progress=say,
         caches=("warm", "cold") if args.cache == "both" else (args.cache,),
     )
+    if args.out:
+        from ..bench import write_result_json
+
+        write_result_json(args.out, result, seed=args.bench_seed, argv=_command(args))
     return _show(args, result, format_datasets_table)
 
 

@@ -374,6 +374,35 @@ class ChunkReader:
             raise error
         return True
 
+    def will_need(self, samples, frames: np.ndarray) -> None:
+        """Tell the OS that the chunks of `samples` (frames `frames`) will be read soon.
+
+        One ``posix_fadvise(POSIX_FADV_WILLNEED)`` per run of chunks lying end to end: the kernel
+        starts reading them from disk in the background, so that the reads of a batch overlap
+        with the decoding of the one before, and a batch's reads are in flight together. Costs a
+        few microseconds per run when the pages are cached; does nothing without ``posix_fadvise``.
+        """
+        if not hasattr(os, "posix_fadvise") or self._fd < 0:
+            return
+        frames = np.asarray(frames, dtype=np.int64)
+        blocks = np.unique(frames // self.time_block)
+        samples = np.unique(np.asarray(samples, dtype=np.int64))
+        offsets = self.offsets[samples[:, None], blocks[None, :]].reshape(-1)
+        sizes = self.sizes[samples[:, None], blocks[None, :]].reshape(-1)
+        keep = offsets >= 0
+        offsets, sizes = offsets[keep], sizes[keep]
+        order = np.argsort(offsets, kind="stable")
+        offsets, sizes = offsets[order], sizes[order]
+        breaks = np.flatnonzero(offsets[1:] != offsets[:-1] + sizes[:-1]) + 1
+        starts = offsets[np.concatenate([[0], breaks])] if len(offsets) else offsets
+        ends = np.concatenate([breaks, [len(offsets)]]) - 1 if len(offsets) else offsets
+        stops = offsets[ends] + sizes[ends] if len(offsets) else offsets
+        try:
+            for start, stop in zip(starts.tolist(), stops.tolist()):
+                os.posix_fadvise(self._fd, start, stop - start, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass  # only a hint
+
     def _plan(self, jobs, frames, out):
         """``(rows, blocks, frames)`` for :meth:`_read_rows`, or None when a chunk was never written.
 

@@ -174,6 +174,22 @@ class H5Dataset:
         except Exception:  # pragma: no cover - closing a damaged file
             pass
 
+    def will_need(self, indices: Sequence[int], times=None) -> None:
+        """Ask the OS to start reading the chunks of samples `indices` (time steps `times`) now.
+
+        A hint (``posix_fadvise(WILLNEED)``), returning at once: a later :meth:`read_batch` of those
+        samples finds their bytes in the page cache or on their way. :class:`DataLoader` calls it
+        for the next batch while it reads the current one. Does nothing when the file is read
+        through h5py (:attr:`direct` is false) or the system has no ``posix_fadvise``.
+        """
+        if self.closed or self._chunks is None:
+            return
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        indices = np.where(indices < 0, indices + self.num_samples, indices)
+        if len(indices) == 0 or np.any((indices < 0) | (indices >= self.num_samples)):
+            return
+        self._chunks.will_need(indices, _normalise_frames(times, self.num_times))
+
     def decode_seconds(self, indices: Sequence[int] | None = None, times=None, *, group: int = 32) -> float:
         """CPU seconds that decoding samples `indices` (default: all), time steps `times`, costs one thread.
 

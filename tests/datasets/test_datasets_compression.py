@@ -208,3 +208,24 @@ def test_decode_seconds(tmp_path, data, compression):
         assert _same_bytes(d[:], before)
     with open_dataset(path, direct=False) as d, pytest.raises(DatasetError, match="needs direct chunk reads"):
         d.decode_seconds()
+
+
+def test_will_need_is_a_harmless_hint(tmp_path, data):
+    path = _pdesolve_file(tmp_path / "w.h5", data, "gzip")
+    with open_dataset(path) as d, open_dataset(path, direct=False) as slow:
+        d.will_need([4, 1, 4], times=[0, 2])
+        d.will_need([], times=None)
+        d.will_need([N + 3])  # out of range: ignored (the read reports it)
+        slow.will_need([0, 1])  # read through h5py: nothing to do
+        assert _same_bytes(d.read_batch([4, 1], times=[0, 2]), data[[4, 1]][:, [0, 2]])
+    d.will_need([0])  # closed: nothing to do
+
+
+def test_bench_datasets_path_names_one_codec(tmp_path):
+    from pdesolve import InvalidInputError
+    from pdesolve.bench import run_datasets_benchmark
+
+    with pytest.raises(InvalidInputError, match="path names one file"):
+        run_datasets_benchmark(quick=True, path=str(tmp_path / "x.h5"))
+    with pytest.raises(InvalidInputError, match="compression must be one of"):
+        run_datasets_benchmark(quick=True, compression="brotli")
