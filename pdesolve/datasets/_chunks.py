@@ -116,7 +116,7 @@ def _plugin_function(code: int):
     that needs it) and registered its own library for the filter; only on POSIX systems, where
     the plugin and this process share the C library's ``malloc``.
     """
-    if code != BLOSC2 or os.name != "posix" or "hdf5plugin" not in sys.modules:
+    if code != BLOSC2 or os.name != "posix" or sys.modules.get("hdf5plugin") is None:
         return None
     with _PLUGIN_LOCK:
         if code in _PLUGIN_FUNCTIONS:
@@ -133,7 +133,8 @@ def _plugin_function(code: int):
                     function = (_H5Z_FUNCTION(info.filter), _libc(), library)
         except (AttributeError, OSError, TypeError, ValueError):
             function = None
-        _PLUGIN_FUNCTIONS[code] = function
+        if function is not None:  # a failure is not kept: hdf5plugin may register the filter later
+            _PLUGIN_FUNCTIONS[code] = function
         return function
 
 

@@ -229,3 +229,17 @@ def test_bench_datasets_path_names_one_codec(tmp_path):
         run_datasets_benchmark(quick=True, path=str(tmp_path / "x.h5"))
     with pytest.raises(InvalidInputError, match="compression must be one of"):
         run_datasets_benchmark(quick=True, compression="brotli")
+
+
+def test_unknown_filter_is_reported_before_reading(tmp_path, data):
+    path = tmp_path / "unknown.h5"
+    with h5py.File(path, "w") as f:  # a PDEBench-style tensor whose filter no one registered
+        ds = f.create_dataset("tensor", shape=data.shape, dtype=np.float32, chunks=(1, 1) + data.shape[2:],
+                              compression=31999, allow_unknown_filter=True)
+        ds.id.write_direct_chunk((0, 0, 0, 0, 0), b"\x00" * 64)
+        f["x-coordinate"] = np.arange(data.shape[2], dtype=float)
+        f["y-coordinate"] = np.arange(data.shape[3], dtype=float)
+    before = _digest(path)
+    with pytest.raises(DatasetError, match="uses the HDF5 filter 31999 .* which this HDF5 cannot decode") as err:
+        open_dataset(path)
+    assert "\n" not in str(err.value) and _digest(path) == before
