@@ -220,9 +220,9 @@ class _Blosc2Frames:
         frame_len = _big_endian(head[:, 16:24], ">i8")
         frame_nbytes = _big_endian(head[:, 30:38], ">i8")
         frame_cbytes = _big_endian(head[:, 39:47], ">i8")
-        ok &= (frame_len == sizes) & (frame_nbytes == self.chunk_nbytes) & (header >= _FRAME_HEAD)
-        ok &= (frame_cbytes >= 32) & (header + frame_cbytes <= sizes)
-        ok &= header + frame_cbytes + 16 <= sizes
+        ok &= (frame_len == sizes) & (frame_nbytes == self.chunk_nbytes)
+        ok &= (header >= _FRAME_HEAD) & (header <= sizes) & (frame_cbytes >= 32) & (frame_cbytes <= sizes)
+        ok &= header + np.where(ok, frame_cbytes, 0) + 16 <= sizes  # no overflow: both are <= sizes
         positions = at + np.where(ok, header, 0)
         chunk = raw[positions[:, None] + np.arange(16)].view("<i4")  # version/flags, nbytes, blocksize, cbytes
         ok &= (chunk[:, 1] == self.chunk_nbytes) & (chunk[:, 2] == self.chunk_nbytes) & (chunk[:, 3] == frame_cbytes)

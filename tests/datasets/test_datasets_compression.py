@@ -243,3 +243,15 @@ def test_unknown_filter_is_reported_before_reading(tmp_path, data):
     with pytest.raises(DatasetError, match="uses the HDF5 filter 31999 .* which this HDF5 cannot decode") as err:
         open_dataset(path)
     assert "\n" not in str(err.value) and _digest(path) == before
+
+
+def test_blosc_chunk_past_the_end_of_the_file_is_reported(tmp_path, data):
+    pytest.importorskip("hdf5plugin")
+    import os
+
+    path = _pdesolve_file(tmp_path / "b.h5", data, "blosc-lz4")
+    with open_dataset(path) as d:
+        d._chunks.offsets[2, 1] = os.path.getsize(path) - 10  # as if the file had been cut short
+        with pytest.raises(DatasetError, match="truncated file: a chunk of sample 2"):
+            d.read_batch([0, 2])
+        assert _same_bytes(d.read_batch([1, 3]), data[[1, 3]])
