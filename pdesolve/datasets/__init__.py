@@ -20,6 +20,7 @@ r"""HDF5 datasets: generate them with the reference solvers, validate them, stre
 The file layout (PDEBench-compatible, channel last)::
 
     tensor         float32 [sample, t, x(, y), channel]  chunks (1, 1, x(, y), channel), gzip+shuffle
+                   (or lzf, blosc-lz4, blosc-zstd, none: :data:`COMPRESSIONS`)
     t-coordinate   float64 [t]
     x-coordinate   float64 [x]        (y-coordinate [y] in 2D)
     seeds          int64   [sample]   sample i was generated from seeds[i] = seed + i
@@ -31,6 +32,7 @@ from ._combined import default_steps_per_save as default_steps_per_save
 from ._combined import generate_combined_dataset as generate_combined_dataset
 from ._combined import load_combined_dataset as load_combined_dataset
 from ._combined import solve_combined_batch as solve_combined_batch
+from ._compression import COMPRESSIONS as COMPRESSIONS
 from ._generate import generate as generate
 from ._generate import regenerate_samples as regenerate_samples
 from ._generate import solve_samples as solve_samples
@@ -55,6 +57,7 @@ from ._recipes import get_recipe as get_recipe
 from ._recipes import resolve_config as resolve_config
 
 __all__ = [
+    "COMPRESSIONS",
     "CombinedData",
     "DataLoader",
     "H5Dataset",

@@ -240,7 +240,9 @@ def generate(
       missing temporary file starts afresh, a finished `out` with the same config is returned).
     - `progress`: show a tqdm progress bar.
     - `overwrite`: replace an existing `out` (otherwise an existing `out` is an error).
-    - `compression`: ``"gzip"`` (default), ``"lzf"`` or ``"none"``.
+    - `compression`: one of :data:`~pdesolve.datasets.COMPRESSIONS`: ``"gzip"`` (default, readable
+      by every HDF5 tool), ``"lzf"``, ``"blosc-lz4"``, ``"blosc-zstd"`` (fast to decode; need
+      ``hdf5plugin``, the ``fast-io`` extra) or ``"none"``; see :func:`~pdesolve.datasets.create_file`.
     - `overrides`: recipe parameters: ``nu``, ``drag``, ``t_final``, ``dt_save``, ``integrator``,
       ``dtype``, ``solve_resolution``, ``dt``, ... (``None`` keeps the default).
 

@@ -3,7 +3,8 @@ r"""The ``pdesolve-v1`` HDF5 layout: one file per dataset, PDEBench-style, chann
 A file holds
 
 - ``tensor``: float32, shaped ``[sample, t, x(, y(, z)), channel]``, chunked per
-  ``(1 sample, 1 time step, full space, all channels)`` and compressed (gzip or lzf);
+  ``(1 sample, 1 time step, full space, all channels)`` and compressed (gzip, lzf, Blosc2 with
+  LZ4 or Zstd, or none; see :mod:`pdesolve.datasets._compression`);
 - ``t-coordinate`` ``[t]`` and ``x-coordinate`` ``[x]`` (and ``y-coordinate`` ``[y]`` in 2D,
   ``z-coordinate`` ``[z]`` in 3D);
 - ``seeds``: int64 ``[sample]``, the seed each sample was generated from;
@@ -27,6 +28,7 @@ import numpy as np
 
 from .._errors import DatasetError
 from .._version import __version__
+from ._compression import COMPRESSIONS, compression_name, dataset_options, require_filters
 
 LAYOUT = "pdesolve-v1"
 TENSOR = "tensor"
@@ -34,7 +36,6 @@ SEEDS = "seeds"
 TIME_COORDINATE = "t-coordinate"
 SPACE_AXES = ("x", "y", "z")
 SPACE_COORDINATES = tuple(f"{axis}-coordinate" for axis in SPACE_AXES)
-COMPRESSIONS = ("gzip", "lzf", "none")
 # Attributes every pdesolve-v1 file carries, besides the physical parameters.
 REQUIRED_ATTRS = ("layout", "axes", "config", "pdesolve_version", "num_complete")
 
@@ -178,16 +179,28 @@ def _read_coordinate(path, f, name: str, length: int):
 
 
 def _storage(ds) -> tuple[tuple[int, ...] | None, str | None]:
-    return ds.chunks, ds.compression
+    return ds.chunks, compression_name(ds)
 
 
-def _check_virtual_sources(path, ds) -> None:
+def _check_virtual_sources(path, ds, filters: bool = False) -> None:
+    """Every shard file of a virtual `ds` exists; with `filters`, the first one's filters are available."""
+    import h5py
+
     base = os.path.dirname(os.path.abspath(os.fspath(path)))
+    first = None
     for source in ds.virtual_sources():
         name = source.file_name
         full = name if os.path.isabs(name) or name == "." else os.path.join(base, name)
         if name != "." and not os.path.exists(full):
             _fail(path, f"virtual 'tensor' maps samples to the missing shard file {name!r}")
+        if first is None and name != ".":
+            first = (full, source.dset_name)
+    if filters and first is not None:
+        try:
+            with h5py.File(first[0], "r") as shard:
+                require_filters(first[0], shard[first[1]])
+        except (OSError, KeyError):
+            return  # reported when the samples are read
 
 
 def validate_file(path, *, allow_incomplete: bool = False, check_data: bool = True, deep: bool = False) -> LayoutInfo:
@@ -247,7 +260,7 @@ def validate_file(path, *, allow_incomplete: bool = False, check_data: bool = Tr
         if ds.is_virtual:
             # A virtual dataset linking shard files (pdesolve.distributed): the storage rules
             # apply to each source, and every source file must be there.
-            _check_virtual_sources(path, ds)
+            _check_virtual_sources(path, ds, filters=check_data or deep)
         elif chunks != expected_chunks:
             _fail(path, f"'tensor' is chunked as {chunks}; the layout needs (1 sample, 1 step, full space, channels) = {expected_chunks}")
         if (compression or "none") not in COMPRESSIONS:
@@ -286,6 +299,8 @@ def validate_file(path, *, allow_incomplete: bool = False, check_data: bool = Tr
                 "(an interrupted generation; finish it with `pdesolve generate ... --resume`)",
             )
         if check_data or deep:
+            if not ds.is_virtual:
+                require_filters(path, ds)
             _check_samples(path, ds, seeds, num_complete, deep)
     attrs.pop("config")
     return LayoutInfo(
@@ -345,7 +360,7 @@ def create_file(
     config: Mapping[str, Any],
     attrs: Mapping[str, Any],
     compression: str = "gzip",
-    compression_level: int = 4,
+    compression_level: int | None = None,
     shuffle: bool = True,
 ) -> None:
     """Create an empty ``pdesolve-v1`` file (``num_complete = 0``) ready for :func:`write_samples`.
@@ -359,20 +374,20 @@ def create_file(
     - `num_channels`: number of channels.
     - `config`: the full recipe, stored as JSON in the ``config`` attribute.
     - `attrs`: physical parameters and other root attributes (numbers, strings or 1D arrays).
-    - `compression`: ``"gzip"`` (default; level `compression_level`), ``"lzf"`` (faster to decode,
-      readable by h5py only) or ``"none"`` (fastest to read, largest).
-    - `shuffle`: apply HDF5's byte-shuffle filter before compression (better ratios for floats).
+    - `compression`: ``"gzip"`` (default: readable by every HDF5 tool), ``"lzf"`` (faster to
+      decode, readable by h5py only), ``"blosc-lz4"`` or ``"blosc-zstd"`` (Blosc2 with byte
+      shuffle: several times faster to decode; needs ``hdf5plugin``, the ``fast-io`` extra, to
+      write and to read) or ``"none"`` (no decoding, largest).
+    - `compression_level`: the codec's level, 0-9 (default: gzip 4, blosc-lz4 5, blosc-zstd 1).
+    - `shuffle`: byte-shuffle before compressing (better ratios for floats): HDF5's shuffle filter
+      for gzip and lzf, Blosc's own for the Blosc codecs.
     """
     import h5py
 
-    if compression not in COMPRESSIONS:
-        raise DatasetError(f"{path}: compression must be one of {', '.join(COMPRESSIONS)}, got {compression!r}")
+    options = dataset_options(compression, compression_level, shuffle, path=path)
     ndim = len(coordinates)
     spatial = tuple(len(c) for c in coordinates)
     shape = (int(num_samples), len(times)) + spatial + (int(num_channels),)
-    options = {} if compression == "none" else {"compression": compression, "shuffle": shuffle}
-    if compression == "gzip":
-        options["compression_opts"] = int(compression_level)
     with h5py.File(os.fspath(path), "w") as f:
         f.create_dataset(
             TENSOR, shape=shape, dtype=np.float32, chunks=(1, 1) + spatial + (int(num_channels),),
@@ -401,6 +416,7 @@ def write_samples(path, start: int, data: np.ndarray, seeds: np.ndarray) -> int:
     f = open_h5(path, "r+")
     try:
         stop = int(start) + len(data)
+        require_filters(path, f[TENSOR])
         if int(f.attrs["num_complete"]) != int(start):
             raise DatasetError(
                 f"{path}: writing samples from {start} but num_complete is {int(f.attrs['num_complete'])}"

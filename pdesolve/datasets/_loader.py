@@ -263,9 +263,13 @@ class DataLoader:
 
         def produce():
             try:
-                for idx in batches:
+                for k, idx in enumerate(batches):
                     if stop.is_set():
                         return
+                    if k == 0:
+                        self.dataset.will_need(idx, times=self.frames)
+                    if k + 1 < len(batches):  # the next batch's reads start while this one decodes
+                        self.dataset.will_need(batches[k + 1], times=self.frames)
                     item = self._load(idx)
                     while not stop.is_set():
                         try:

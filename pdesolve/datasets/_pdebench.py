@@ -14,8 +14,8 @@ none). Three layouts are recognised:
 
 Reads never load a whole file. :meth:`H5Dataset.read_batch` touches exactly the chunks (one per
 sample and time step in a pdesolve file) that hold the requested samples and time steps. When
-the storage allows it (chunks of one sample and full space; shuffle, gzip and/or LZF filters;
-not a virtual dataset) it reads them itself, with positioned reads and a thread pool of
+the storage allows it (chunks of one sample and full space; shuffle, gzip, LZF and/or Blosc2
+filters; not a virtual dataset) it reads them itself, with positioned reads and a thread pool of
 decoders (:mod:`pdesolve.datasets._chunks`); otherwise (PDEBench per-seed groups, virtual
 datasets of distributed shards, contiguous or other storage) it reads with h5py, sorted, one
 call per run of consecutive sample indices.
@@ -30,6 +30,7 @@ import numpy as np
 
 from .._errors import DatasetError
 from ._chunks import ChunkReader, chunk_reader
+from ._compression import require_filters
 from ._layout import (
     LAYOUT,
     SEEDS,
@@ -172,6 +173,45 @@ class H5Dataset:
             self._file.close()
         except Exception:  # pragma: no cover - closing a damaged file
             pass
+
+    def will_need(self, indices: Sequence[int], times=None) -> None:
+        """Ask the OS to start reading the chunks of samples `indices` (time steps `times`) now.
+
+        A hint (``posix_fadvise(WILLNEED)``), returning at once: a later :meth:`read_batch` of those
+        samples finds their bytes in the page cache or on their way. :class:`DataLoader` calls it
+        for the next batch while it reads the current one. Does nothing when the file is read
+        through h5py (:attr:`direct` is false) or the system has no ``posix_fadvise``.
+        """
+        if self.closed or self._chunks is None:
+            return
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        indices = np.where(indices < 0, indices + self.num_samples, indices)
+        if len(indices) == 0 or np.any((indices < 0) | (indices >= self.num_samples)):
+            return
+        self._chunks.will_need(indices, _normalise_frames(times, self.num_times))
+
+    def decode_seconds(self, indices: Sequence[int] | None = None, times=None, *, group: int = 32) -> float:
+        """CPU seconds that decoding samples `indices` (default: all), time steps `times`, costs one thread.
+
+        The samples are decoded `group` at a time in the calling thread, as one decoding task of
+        :meth:`read_batch` would, each group's chunk bytes read from the file beforehand (not
+        counted); unfiltered chunks count as one copy into place. Divided by the cores that decode,
+        it bounds how fast any reader on those cores can deliver the samples, whatever the storage
+        behind it: the *decode bound* that ``pdesolve bench datasets`` reports. Needs direct chunk
+        reads (:attr:`direct`); raises :class:`~pdesolve.DatasetError` otherwise.
+        """
+        if self.closed:
+            raise DatasetError(f"{self.path}: the dataset is closed")
+        if self._chunks is None:
+            raise DatasetError(f"{self.path}: decode timing needs direct chunk reads; this file is read through h5py")
+        indices = np.arange(self.num_samples) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+        if np.any((indices < 0) | (indices >= self.num_samples)):
+            raise IndexError(f"sample index out of range for {self.num_samples} samples")
+        if isinstance(group, bool) or int(group) != group or group < 1:
+            raise DatasetError(f"group must be a positive integer, got {group!r}")
+        frames = _normalise_frames(times, self.num_times)
+        out = np.empty((min(int(group), max(1, len(indices))), len(frames)) + self.sample_shape[1:], self.dtype)
+        return self._chunks.decode_seconds(indices, frames, out)
 
     # -- reading ---------------------------------------------------------------------------
     def __getitem__(self, index) -> np.ndarray:
@@ -404,6 +444,7 @@ def _open_tensor(path, f, spatial_ndim, direct=True, threads=None) -> H5Dataset:
         )
     if ds.dtype.kind not in "fiu":
         raise DatasetError(f"{path}: 'tensor' has dtype {ds.dtype}; expected numbers")
+    require_filters(path, ds)
     shape = ds.shape
     spatial_shape = shape[2 : 2 + spatial_ndim]
     coordinates = {k: v for k, v in coordinates.items() if SPACE_AXES.index(k) < spatial_ndim}
@@ -420,6 +461,7 @@ def _open_groups(path, f, keys) -> H5Dataset:
 
     first = f[keys[0]]
     data = first["data"]
+    require_filters(path, data)
     coordinates = {}
     grid = first.get("grid")
     if isinstance(grid, h5py.Group):

@@ -509,17 +509,34 @@ def test_generate_cli_json(tmp_path, capsys):
 
 
 def test_bench_datasets_quick_keys(capsys):
-    args = ["bench", "datasets", "--quick", "--json", "--samples", "12", "--resolution", "8", "--cache", "warm"]
+    args = ["bench", "datasets", "--quick", "--json", "--samples", "12", "--resolution", "8", "--cache", "warm",
+            "--compression", "gzip", "--compression", "none", "--compression", "blosc-lz4"]
     assert cli_main(args) == 0
     result = json.loads(capsys.readouterr().out)
-    (row,) = result["results"]
-    for key in ("name", "ours_s", "anchor", "anchor_s", "ratio", "error_ours", "error_anchor",
-                "speedup_vs_naive", "fraction_of_raw", "raw_s", "page_cache"):
-        assert key in row
-    assert row["anchor"] == "naive h5py" and row["error_ours"] == 0.0
-    assert row["ratio"] == pytest.approx(row["anchor_s"] / row["ours_s"])
-    assert row["fraction_of_raw"] == pytest.approx(row["raw_s"] / row["ours_s"])
-    assert result["file"]["num_samples"] == 12
+    try:
+        import hdf5plugin  # noqa: F401
+
+        codecs = ["gzip", "none", "blosc-lz4"]
+        assert result["skipped"] == {}
+    except ImportError:
+        codecs = ["gzip", "none"]
+        assert "fast-io" in result["skipped"]["blosc-lz4"]
+    assert [row["compression"] for row in result["results"]] == codecs
+    for row in result["results"]:
+        for key in ("name", "ours_s", "anchor", "anchor_s", "ratio", "error_ours", "error_anchor",
+                    "speedup_vs_naive", "fraction_of_raw", "raw_s", "page_cache", "decode_cpu_s", "decode_bound_s",
+                    "fraction_of_decode_bound", "size_bytes", "size_vs_gzip"):
+            assert key in row
+        assert row["anchor"] == "naive h5py" and row["error_ours"] == 0.0 and row["page_cache"] == "warm"
+        assert row["ratio"] == pytest.approx(row["anchor_s"] / row["ours_s"])
+        assert row["fraction_of_raw"] == pytest.approx(row["raw_s"] / row["ours_s"])
+        assert row["decode_bound_s"] == pytest.approx(row["decode_cpu_s"] / result["cores"])
+        assert row["fraction_of_decode_bound"] == pytest.approx(row["decode_bound_s"] / row["ours_s"])
+    sizes = {f["compression"].split("+")[0]: f["size_bytes"] for f in result["files"]}
+    for row in result["results"]:
+        assert row["size_vs_gzip"] == pytest.approx(sizes[row["compression"]] / sizes["gzip"])
+    assert result["file"]["num_samples"] == 12 and result["file"]["compression"] == "gzip+shuffle"
+    assert "posix_fadvise" in result["cold_cache_method"]
 
 
 @pytest.mark.slow
