@@ -35,8 +35,8 @@ class DemoConfig:
     verify_cases: tuple[str, ...] | None = None
     dataset_samples: int = 40
     dataset_resolution: int = 32
-    dataset_time: float = 10.0
-    dataset_dt_save: float = 0.5
+    dataset_time: float = 5.0
+    dataset_dt_save: float = 0.25
     fno_width: int = 20
     fno_modes: int = 12
     fno_epochs: int = 100
@@ -48,9 +48,9 @@ class DemoConfig:
     inverse_steps: int = 40
     inverse_observations: int = 4
     inverse_lm_steps: int = 12
-    constraint_samples: int = 64
+    constraint_samples: int = 160
     constraint_resolution: int = 64
-    constraint_epochs: int = 10
+    constraint_epochs: int = 25
     seed: int = 0
     name: str = field(default="full")
 
@@ -65,7 +65,7 @@ class DemoConfig:
         return cls(
             heat_resolution=32, heat_steps=4, ns_resolution=32, ns_time=1.0,
             verify_cases=("periodic_heat_fourier_modes",),
-            dataset_samples=10, dataset_resolution=16, dataset_time=2.0, dataset_dt_save=0.5,
+            dataset_samples=10, dataset_resolution=16, dataset_time=1.0, dataset_dt_save=0.25,
             fno_width=8, fno_modes=4, fno_epochs=2, fno_batch_size=4,
             teng_steps=1, teng_collocation=12, teng_subset=60,
             inverse_resolution=16, inverse_steps=10, inverse_observations=2, inverse_lm_steps=10,

@@ -68,7 +68,7 @@ def _jsonable(value):
     return str(value)
 
 
-def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, parts=PARTS,
+def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, parts=None,
              echo: Callable[[str], None] | None = None) -> dict:
     """Run the demo `parts` in order into folder `out` (one sub-folder per part) and write
     ``out/summary.json``; returns the summary.
@@ -85,6 +85,7 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, pa
     `progress` (tqdm bars), `parts` (default :data:`PARTS`), `echo`.
     """
     config = DemoConfig.full() if config is None else config
+    parts = PARTS if parts is None else tuple(parts)
     if not isinstance(config, DemoConfig):
         raise InvalidInputError(f"config must be a DemoConfig, got {type(config).__name__}")
     out = Path(out)
