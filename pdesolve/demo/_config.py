@@ -17,7 +17,7 @@ class DemoConfig:
       $\Delta t = 0.5/N$).
     - `verify_cases`: names of :data:`pdesolve.verification.CASES` (``None``: all).
     - `dataset_samples`, `dataset_resolution`, `dataset_time`, `dataset_dt_save`: the
-      ``ns-kolmogorov`` dataset (solved on a 4x finer grid, at least 64 points).
+      ``ns-kolmogorov`` dataset (solved on a 64 x 64 grid and spectrally truncated).
     - `fno_width`, `fno_modes`, `fno_epochs`, `fno_batch_size`: the neural operator and its training.
     - `teng_steps`, `teng_collocation`, `teng_subset`: TENG on ``teng-heat`` with the shipped
       initial fit of ``teng_config("cpu")``: time steps, collocation points per axis and

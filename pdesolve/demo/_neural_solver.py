@@ -20,7 +20,6 @@ def neural_solver(ctx: PartContext) -> dict:
     from ..plotting import pyplot
     from ..problems import FieldProblem, get
 
-    jax.config.update("jax_enable_x64", True)
     c = ctx.config
     problem = get("teng-heat", FieldProblem)
     config = dataclasses.replace(nf.teng_config("cpu"), collocation=c.teng_collocation, subset_size=c.teng_subset)

@@ -79,15 +79,19 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, pa
     ``summary`` (``error`` when it failed) and its numbers, curves and paths; each part also
     writes its object to ``out/<name>/record.json``. A failing part does not stop the others
     (a part that needs it is skipped); ``summary["failed"]`` lists the parts that did not
-    succeed. `echo(line)` receives one line per part as it ends.
+    succeed. `echo(line)` receives one line per part as it ends. JAX's float64 mode is enabled
+    (as the command line does): verification, TENG and the inverse problem run in float64.
 
     **Arguments:** `out` (folder), `config` (:class:`DemoConfig`, default :meth:`DemoConfig.full`),
     `progress` (tqdm bars), `parts` (default :data:`PARTS`), `echo`.
     """
+    import jax
+
     config = DemoConfig.full() if config is None else config
     parts = PARTS if parts is None else tuple(parts)
     if not isinstance(config, DemoConfig):
         raise InvalidInputError(f"config must be a DemoConfig, got {type(config).__name__}")
+    jax.config.update("jax_enable_x64", True)  # float64 verification, TENG and inverse problem; float32 data stay float32
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     echo = echo or (lambda line: None)

@@ -133,3 +133,10 @@ def test_a_failing_part_is_named_and_the_rest_still_reported(tmp_path, monkeypat
     assert summary["dataset"]["kind"] == "dataset" and summary["failed"] == ["dataset", "operator"]
     assert "RuntimeError" in (out / "dataset" / "traceback.txt").read_text()
     assert (out / "index.html").exists() and summary["report"]["parts"] == ["reference", "dataset", "operator"]
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--resolution", "4"), ("--time", "0")])
+def test_cli_rejects_bad_sizes(flag, value, tmp_path, capsys):
+    assert main(["demo", "--quick", flag, value, "--out", str(tmp_path / "demo")]) == 2
+    assert flag in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
