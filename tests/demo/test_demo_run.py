@@ -79,6 +79,8 @@ def test_quick_demo_numbers(quick):
             assert name in html
     figures = [f for name in PART_KINDS if name != "report" for f in s[name].get("figures", [])]
     assert len(figures) == 10 and all(Path(f).is_file() and Path(f).stat().st_size > 0 for f in figures)
+    missing = [f for f in figures if Path(f).name not in html]
+    assert not missing, f"the report lacks {missing}"
 
 
 def test_inverse_recovers_viscosity_with_a_checked_gradient(quick):
