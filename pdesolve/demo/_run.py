@@ -48,9 +48,11 @@ PARTS: tuple[DemoPart, ...] = (
 )
 
 
-def _one_line(err: BaseException) -> str:
+def _one_line(err: BaseException, limit: int = 300) -> str:
+    """`err` as one line of at most `limit` characters (the part's ``traceback.txt`` has it all)."""
     text = " ".join(str(err).split()) or type(err).__name__
-    return text if isinstance(err, PartFailure) else f"{type(err).__name__}: {text}"
+    text = text if isinstance(err, PartFailure) else f"{type(err).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _jsonable(value):
@@ -112,8 +114,7 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, pa
                 record = {**part.run(ctx), "status": "ok"}
             except Exception as err:  # a part's failure is reported, the others still run
                 record = {**getattr(err, "record", {}), "status": "failed", "error": _one_line(err)}
-                if not isinstance(err, PartFailure):
-                    (folder / "traceback.txt").write_text(traceback.format_exc())
+                (folder / "traceback.txt").write_text(traceback.format_exc())
         record = {"kind": part.kind, "title": part.title, **record, "wall_s": time.perf_counter() - start}
         record = _jsonable(record)
         records[part.name] = record

@@ -107,7 +107,7 @@ def test_inverse_rejects_bad_input():
 def _fake(name, kind, fail=False):
     def run(ctx):
         if fail:
-            raise RuntimeError("the disk\nis full")
+            raise RuntimeError("the disk\nis full" + " and more" * 100)
         figure = ctx.out / "figure.png"
         figure.write_bytes(b"")
         return {"kind": kind, "value": 1.5, "summary": f"{name} ok"}
@@ -121,20 +121,27 @@ def test_a_failing_part_is_named_and_the_rest_still_reported(tmp_path, monkeypat
     parts = (DemoPart("reference", "solve", "reference", _fake("reference", "solve")),
              DemoPart("dataset", "dataset", "dataset", _fake("dataset", "dataset", fail=True)),
              DemoPart("operator", "training", "operator", _fake("operator", "training"), needs=("dataset",)),
+             DemoPart("inverse", "inverse", "inverse", lambda ctx: ctx.fail("goal missed", relative_error=0.5)),
              report)
     monkeypatch.setattr(demo_run, "PARTS", parts)
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--quiet", "--out", str(out)]) == 1
     printed = capsys.readouterr()
-    assert "[2/4] dataset FAILED: RuntimeError: the disk is full" in printed.out
-    assert "[3/4] operator SKIPPED: needs the dataset part" in printed.out
-    assert "failed parts: dataset, operator" in printed.err
+    failed_line = next(line for line in printed.out.splitlines() if "FAILED" in line)
+    assert failed_line.startswith("[2/5] dataset FAILED: RuntimeError: the disk is full and more")
+    assert len(failed_line) < 340 and failed_line.endswith("...")
+    assert "[3/5] operator SKIPPED: needs the dataset part" in printed.out
+    assert "[4/5] inverse FAILED: goal missed" in printed.out
+    assert "failed parts: dataset, operator, inverse" in printed.err
     summary = json.loads((out / "summary.json").read_text())
-    assert [summary[n]["status"] for n in ("reference", "dataset", "operator", "report")] == \
-        ["ok", "failed", "skipped", "ok"]
-    assert summary["dataset"]["kind"] == "dataset" and summary["failed"] == ["dataset", "operator"]
+    assert [summary[n]["status"] for n in ("reference", "dataset", "operator", "inverse", "report")] == \
+        ["ok", "failed", "skipped", "failed", "ok"]
+    assert summary["dataset"]["kind"] == "dataset" and summary["failed"] == ["dataset", "operator", "inverse"]
+    assert summary["inverse"]["relative_error"] == 0.5  # a missed goal keeps what the part measured
+    assert summary["reference"]["value"] == 1.5
     assert "RuntimeError" in (out / "dataset" / "traceback.txt").read_text()
-    assert (out / "index.html").exists() and summary["report"]["parts"] == ["reference", "dataset", "operator"]
+    assert (out / "index.html").exists()
+    assert summary["report"]["parts"] == ["reference", "dataset", "operator", "inverse"]
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--resolution", "4"), ("--time", "0")])
