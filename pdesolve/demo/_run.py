@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
 import traceback
@@ -81,7 +82,7 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, pa
     ``summary`` (``error`` when it failed) and its numbers, curves and paths; each part also
     writes its object to ``out/<name>/record.json``. A failing part does not stop the others
     (a part that needs it is skipped); ``summary["failed"]`` lists the parts that did not
-    succeed. `echo(line)` receives one line per part as it ends. JAX's float64 mode is enabled
+    succeed. Each part's folder is emptied before it runs. `echo(line)` receives one line per part as it ends. JAX's float64 mode is enabled
     (as the command line does): verification, TENG and the inverse problem run in float64.
 
     **Arguments:** `out` (folder), `config` (:class:`DemoConfig`, default :meth:`DemoConfig.full`),
@@ -103,7 +104,8 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, pa
     began = time.perf_counter()
     for number, part in enumerate(parts, 1):
         folder = out / part.name
-        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)  # nothing of an earlier run is reported as this one's
+        folder.mkdir(parents=True)
         ctx = PartContext(out=folder, config=config, progress=progress, records=records)
         missing = [n for n in part.needs if records.get(n, {}).get("status") != "ok"]
         start = time.perf_counter()
@@ -115,7 +117,8 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, pa
             except Exception as err:  # a part's failure is reported, the others still run
                 record = {**getattr(err, "record", {}), "status": "failed", "error": _one_line(err)}
                 (folder / "traceback.txt").write_text(traceback.format_exc())
-        record = {"kind": part.kind, "title": part.title, **record, "wall_s": time.perf_counter() - start}
+        record = {"kind": part.kind, "title": part.title, **{k: v for k, v in record.items() if k != "kind"},
+                  "wall_s": time.perf_counter() - start}
         record = _jsonable(record)
         records[part.name] = record
         summary[part.name] = record
