@@ -15,6 +15,15 @@ r"""``pdesolve demo``: the whole stack in one short run, written to ``runs/demo/
 7. ``constraint`` (constraint): the mass-conserving FNO next to the plain one.
 8. ``report`` (report): ``index.html`` rendered by :mod:`pdesolve.report`.
 
+Every record has ``kind``, ``title``, ``status`` (``ok``, ``failed``, ``skipped``), ``wall_s``,
+``summary`` (the part's line; ``error`` instead when it did not succeed), ``figures`` (PNG
+paths) and ``paths``, and its curves as lists under these names: ``reference`` ``times`` /
+``enstrophy``; ``operator`` ``steps`` / ``loss`` (per epoch) and ``val_steps`` /
+``val_rollout_rel_l2``; ``neural_solver`` ``times`` / ``errors``; ``inverse`` ``steps`` /
+``loss`` and ``values`` (the viscosity iterates); ``constraint`` ``steps`` /
+``mass_drift_unconstrained`` and ``mass_drift_constrained``. ``verify`` has ``cases`` (the rows
+of ``pdesolve verify --json``).
+
 :class:`DemoConfig` holds the sizes (:meth:`DemoConfig.full`, :meth:`DemoConfig.quick`).
 """
 

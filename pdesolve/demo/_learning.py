@@ -45,9 +45,8 @@ def dataset(ctx: PartContext) -> dict:
         "times": times.tolist(),
         "figures": [str(figure)],
         "paths": {"file": str(path)},
-        "summary": (f"{desc['num_samples']} Kolmogorov trajectories [t, x, y, c] = {desc['sample_shape']} "
-                    f"({desc['size_bytes'] / 2**20:.2f} MiB) generated in {t.seconds:.1f} s and validated "
-                    f"(pdesolve datasets info --deep): {path}"),
+        "summary": (f"{desc['num_samples']} Kolmogorov flows [t, x, y, c] = {desc['sample_shape']}, "
+                    f"{desc['size_bytes'] / 2**20:.2f} MiB, valid: {path}"),
     }
 
 
@@ -113,10 +112,9 @@ def operator(ctx: PartContext) -> dict:
         "val_rollout_rel_l2": [h["val_rollout_rel_l2"] for h in result.history if "val_rollout_rel_l2" in h],
         "figures": [str(p) for p in (ctx.out / "loss.png", ctx.out / "prediction.png") if p.exists()],
         "paths": {"run": str(ctx.out), "checkpoint": str(ctx.out / "checkpoint.eqx")},
-        "summary": (f"FNO trained {t.seconds:.0f} s: test rel. L2 {error:.3g} over {truth.shape[1]} steps vs persistence "
-                    f"{persistence:.3g} (one step: {metrics.get('one_step_rel_l2', float('nan')):.3g} vs {persistence_one_step:.3g}); "
-                    f"{len(test_indices)} trajectories in {fno_s * 1e3:.3g} ms vs the solver's {solver_s:.3g} s "
-                    f"(speed-up {solver_s / fno_s:.3g}x)"),
+        "summary": (f"FNO test rel. L2 {error:.3g} over {truth.shape[1]} steps vs persistence {persistence:.3g} "
+                    f"(one step {metrics.get('one_step_rel_l2', float('nan')):.3g} vs {persistence_one_step:.3g}); "
+                    f"{solver_s / fno_s:.3g}x faster than the solver"),
     }
 
 
@@ -183,6 +181,6 @@ def constraint(ctx: PartContext) -> dict:
         "mass_drift_constrained": drift["FNO + MassProjection"].tolist(),
         "figures": [str(figure)],
         "paths": {"data": str(path)},
-        "summary": (f"mass error of FNO rollouts: {plain:.2e} plain vs {hard:.2e} with MassProjection "
+        "summary": (f"FNO rollout mass error {plain:.2e}, with MassProjection {hard:.2e} "
                     f"(rel. L2 {errors['FNO']:.3g} vs {errors['FNO + MassProjection']:.3g})"),
     }

@@ -26,5 +26,5 @@ def report(ctx: PartContext) -> dict:
         "records": sum(len(r.records) for r in runs),
         "figures": figures,
         "paths": {"page": str(page)},
-        "summary": f"{page} ({len(runs)} parts, {figures} figures); open it in a browser",
+        "summary": f"{page} ({len(runs)} parts, {figures} figures)",
     }

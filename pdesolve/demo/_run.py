@@ -118,7 +118,7 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, pa
                 record = {**getattr(err, "record", {}), "status": "failed", "error": _one_line(err)}
                 (folder / "traceback.txt").write_text(traceback.format_exc())
         record = {"kind": part.kind, "title": part.title, **{k: v for k, v in record.items() if k != "kind"},
-                  "wall_s": time.perf_counter() - start}
+                  "wall_s": time.perf_counter() - start, "pdesolve_version": __version__}
         record = _jsonable(record)
         records[part.name] = record
         summary[part.name] = record

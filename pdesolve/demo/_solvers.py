@@ -59,8 +59,8 @@ def reference(ctx: PartContext) -> dict:
         "enstrophy": enstrophy,
         "figures": [str(heat_fig), str(strip), str(spectrum)],
         "paths": {"vorticity_final": str(ctx.out / "vorticity_final.npy")},
-        "summary": (f"heat {c.heat_resolution}^2 x {c.heat_steps} steps in {heat_time.seconds:.1f} s; Navier-Stokes "
-                    f"{n}^2 to t = {steps * dt:.3g} ({steps} steps) in {ns_time.seconds:.1f} s, "
+        "summary": (f"heat {c.heat_resolution}^2, {c.heat_steps} steps, {heat_time.seconds:.1f} s; Navier-Stokes "
+                    f"{n}^2 to t = {steps * dt:.3g} ({steps} steps), {ns_time.seconds:.1f} s; "
                     f"final enstrophy {enstrophy[-1]:.3g}"),
     }
 
@@ -85,5 +85,5 @@ def verify(ctx: PartContext) -> dict:
         "cases": cases,
         "all_passed": True,
         "paths": {"table": str(ctx.out / "verification.md")},
-        "summary": f"{len(results)} of {len(results)} analytic cases pass (float64; table in {ctx.out / 'verification.md'})",
+        "summary": f"{len(results)} of {len(results)} analytic cases pass (float64): {ctx.out / 'verification.md'}",
     }
