@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("constraints",),
     ("neural_fields", "mp_pde", "neural_ode", "hybrid", "neural_solvers"),
     ("verification", "distributed", "bench", "report"),
+    ("demo",),
     ("cli", "__main__", "__init__"),
 )
 _LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}
