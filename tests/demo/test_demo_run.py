@@ -12,6 +12,8 @@ from pdesolve import InvalidInputError
 from pdesolve.cli import main
 from pdesolve.demo import KINDS, PARTS, DemoConfig, DemoPart, recover_viscosity, run_demo, snapshot_model
 
+from _browser import browser, broken_images, load_page, needs_chromium  # noqa: E402,F401 (browser: a fixture)
+
 PART_KINDS = {"reference": "solve", "verify": "verification", "dataset": "dataset", "operator": "training",
               "neural_solver": "solve", "inverse": "inverse", "constraint": "constraint", "report": "report"}
 
@@ -149,3 +151,27 @@ def test_cli_rejects_bad_sizes(flag, value, tmp_path, capsys):
     assert main(["demo", "--quick", flag, value, "--out", str(tmp_path / "demo")]) == 2
     assert flag in capsys.readouterr().err
     assert not (tmp_path / "demo").exists()
+
+
+@needs_chromium
+def test_quick_demo_report_opens_in_a_browser_with_every_figure(quick, browser):
+    """``runs/demo/index.html`` of the quick run in headless Chromium: the front table and every
+    part's section are there, every figure loads, and the console is clean."""
+    _, summary, out = quick
+    load_page(browser, out / "index.html")
+    front = browser.execute_script("return document.querySelectorAll('#front tbody tr').length")
+    assert front >= 3, f"front table rows: {front}"
+    tables = browser.execute_script("return [...document.querySelectorAll('table')].map(t => t.rows.length)")
+    assert len(tables) >= 3 and all(rows >= 2 for rows in tables), tables  # front, verification, parts
+    text = browser.find_element("tag name", "body").text
+    for part in PART_KINDS:
+        if part != "report":
+            assert part in text, f"the page has no section for the {part!r} part"
+    images, broken = broken_images(browser)
+    figures = [Path(path).name for part in summary.values() if isinstance(part, dict)
+               and isinstance(part.get("figures"), list) for path in part["figures"]]
+    shown = {Path(src).name for src, _, _ in images}
+    assert figures and not set(figures) - shown, f"figures not on the page: {set(figures) - shown}"
+    assert not broken, f"images that did not load: {broken}"
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
+    assert not errors, f"console errors: {errors}"

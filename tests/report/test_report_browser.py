@@ -7,26 +7,21 @@ fails if the front table is missing a benchmark or reproduction, or a row's link
 if a table is missing or empty, if any image did not load (``naturalWidth == 0``), or if the
 browser console reports an error.
 
-Chromium comes from the system package manager: ``make browser`` (run by ``make test-all``
-and by ``.ci/run``) installs Debian's ``chromium`` and ``chromium-driver``. Where they are
-absent the test is skipped with that instruction.
+Chromium: see ``tests/_browser.py`` (``make browser`` installs it; otherwise the test is skipped).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 
+from _browser import browser, broken_images, load_page, needs_chromium  # noqa: F401 (browser: a fixture)
+
 from pdesolve.report import collect_runs, render_report
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None, reason="needs Debian's chromium + chromium-driver (`make browser`)"
-)
+pytestmark = needs_chromium
 
 
 def _png(path, seed):
@@ -75,33 +70,8 @@ def report_page(tmp_path_factory):
     return page
 
 
-@pytest.fixture(scope="module")
-def browser():
-    pytest.importorskip("selenium", reason="selenium is in the test extra: pip install -e '.[test]'")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 def test_report_page_shows_tables_images_and_no_console_errors(report_page, browser):
-    browser.get(report_page.as_uri())
-    browser.execute_async_script(  # wait until every image has finished loading (or failed)
-        "const done = arguments[arguments.length - 1];"
-        "Promise.all([...document.images].map(i => i.complete ? null :"
-        " new Promise(r => { i.onload = r; i.onerror = r; }))).then(() => done());"
-    )
+    load_page(browser, report_page)
     tables = browser.execute_script(
         "return [...document.querySelectorAll('table')].map(t => t.querySelectorAll('tbody tr, tr').length)")
     assert len(tables) >= 3 and all(rows >= 2 for rows in tables), f"tables (rows each): {tables}"
@@ -125,10 +95,8 @@ def test_report_page_shows_tables_images_and_no_console_errors(report_page, brow
         "const s = [...document.querySelectorAll('section.part')].find(p => p.id && p.innerText.includes('teng_heat.json'));"
         "return s ? [...s.querySelectorAll('img')].map(i => i.getAttribute('src')) : null")
     assert snapshots and any(src.endswith("teng_heat_snapshots.png") for src in snapshots), snapshots
-    images = browser.execute_script(
-        "return [...document.images].map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])")
+    images, broken = broken_images(browser)
     assert len(images) >= 6, f"expected three figures, loss curves, a ratio chart and an error curve, got {images}"
-    broken = [src for src, complete, width in images if not complete or width == 0]
     assert not broken, f"images that did not load: {broken}"
     errors = [entry for entry in browser.get_log("browser") if entry["level"] in ("SEVERE", "ERROR")]
     assert not errors, f"console errors: {errors}"
