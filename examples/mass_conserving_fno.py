@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from pdesolve.constraints import ConstrainedModel, MassProjection  # noqa: E402
 from pdesolve.datasets import generate  # noqa: E402
 from pdesolve.operators import FNO  # noqa: E402
-from pdesolve.training import TrainConfig, TrajectoryData, train  # noqa: E402
+from pdesolve.training import TrainConfig, TrajectoryData, rollout_model, train  # noqa: E402
 
 
 def run(out: Path, quick: bool = False) -> dict:
@@ -49,13 +49,9 @@ def run(out: Path, quick: bool = False) -> dict:
             for name, model in models.items():
                 trained = train(model, data, config, progress=False, figures=False, evaluate_test=False).model
 
-                def rollout(u0, model=trained):
-                    def body(u, _):
-                        u = model(u)
-                        return u, u
-                    return jnp.concatenate([u0[None], jax.lax.scan(body, u0, None, length=test.shape[1] - 1)[1]])
-
-                predicted = jax.vmap(rollout)(test[:, 0])                     # [b, t, c, x]
+                predicted = jnp.concatenate(                                  # [b, t, c, x]
+                    [test[:, :1], jax.vmap(lambda u0: rollout_model(trained, u0, test.shape[1] - 1))(test[:, :1])],
+                    axis=1)
                 mass = jax.vmap(jax.vmap(projection.mass))(predicted)[..., 0]  # [b, t]
                 drift[name] = np.asarray(jnp.max(jnp.abs(mass - mass[:, :1]), axis=0))
                 errors[name] = float(jnp.linalg.norm(predicted - test) / jnp.linalg.norm(test))
