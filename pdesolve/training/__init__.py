@@ -35,6 +35,7 @@ from ._loop import descent_gradients as descent_gradients
 from ._loop import make_optimizer as make_optimizer
 from ._loop import make_schedule as make_schedule
 from ._loop import train as train
+from ._loop import train_step as train_step
 from ._models import FNO_SPEC as FNO_SPEC
 from ._models import UNET_SPEC as UNET_SPEC
 from ._models import build_model as build_model
@@ -69,5 +70,6 @@ __all__ = [
     "rollout_model",
     "save_checkpoint",
     "train",
+    "train_step",
     "window_to_frame",
 ]
