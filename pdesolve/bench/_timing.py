@@ -28,7 +28,7 @@ def best_time(fn, arg, repeats: int):
 
 
 def time_interleaved(calls: dict[str, Callable[[], object]], repeats: int, min_total_s: float = 0.5,
-                     max_rounds: int = 50):
+                     max_rounds: int = 50, cpu_times: dict | None = None):
     """Compile/warm up every call, then time them in interleaved rounds; keep each one's best.
 
     At least `repeats` rounds; cheap calls (a round under `min_total_s` / `repeats`) get more
@@ -36,23 +36,28 @@ def time_interleaved(calls: dict[str, Callable[[], object]], repeats: int, min_t
     of the calls alternates between rounds. Every output is waited on with
     ``jax.block_until_ready`` (a no-op for values that are not JAX arrays, e.g. PyTorch CPU
     tensors, whose operations have finished when they return). Returns
-    ``({name: best_seconds}, {name: warm-up output}, rounds)``.
+    ``({name: best_seconds}, {name: warm-up output}, rounds)``; a `cpu_times` dict is filled with
+    each call's best process CPU time (``time.process_time``: all threads, waiting excluded).
     """
     outputs = {name: jax.block_until_ready(call()) for name, call in calls.items()}
     best = {name: math.inf for name in calls}
+    cpu = {name: math.inf for name in calls}
     names = list(calls)
     rounds = max(1, int(repeats))
     done = 0
     while done < rounds:
         order = names if done % 2 == 0 else names[::-1]
         for name in order:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             jax.block_until_ready(calls[name]())
             best[name] = min(best[name], time.perf_counter() - start)
+            cpu[name] = min(cpu[name], time.process_time() - start_cpu)
         done += 1
         if done == 1:
             round_s = sum(best.values())
             rounds = max(rounds, min(max_rounds, math.ceil(min_total_s / max(round_s, 1e-9))))
+    if cpu_times is not None:
+        cpu_times.update(cpu)
     return best, outputs, rounds
 
 

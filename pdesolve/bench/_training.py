@@ -73,6 +73,14 @@ def _threads() -> int:
         return os.cpu_count() or 1
 
 
+SINGLE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def _xla_single_threaded() -> bool:
+    flags = os.environ.get("XLA_FLAGS", "")
+    return "--xla_cpu_multi_thread_eigen=false" in flags and "intra_op_parallelism_threads=1" in flags
+
+
 def _rel_diff(a, b) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.linalg.norm((a - b).ravel()) / max(np.linalg.norm(b.ravel()), 1e-300))
@@ -91,12 +99,21 @@ class _Stepper:
         return loss
 
 
-def _row(name, model, phase, resolution, batch, best, rounds, anchor_label, skip, **extra):
+def _time(calls, repeats):
+    """:func:`time_interleaved` of `calls` with CPU times: ``(best wall, best CPU, outputs, rounds)``."""
+    cpu = {}
+    best, outputs, rounds = time_interleaved(calls, repeats, cpu_times=cpu)
+    return best, cpu, outputs, rounds
+
+
+def _row(name, model, phase, resolution, batch, timing, anchor_label, skip, **extra):
+    best, cpu, _, rounds = timing
     anchor_s = best.get("anchor")
     row = {
         "name": name, "model": model, "phase": phase, "resolution": resolution, "batch_size": batch,
         "ours_s": best["ours"], "anchor": anchor_label, "anchor_s": anchor_s, "ratio": ratio(anchor_s, best["ours"]),
         "error_ours": None, "error_anchor": None, "timed_runs": rounds,
+        "ours_cpu_s": cpu["ours"], "anchor_cpu_s": cpu.get("anchor"), "ratio_cpu": ratio(cpu.get("anchor"), cpu["ours"]),
     }
     row.update(extra)
     if anchor_s is None:
@@ -153,17 +170,16 @@ def _fno_cases(n, batch, sizes, repeats, key, rng, torch, anchor_label, skip, sa
         train_calls["anchor"] = _Stepper(anchor_step, None)
         infer_calls["anchor"] = anchor_infer
     say(f"fno2d_{n}: training step, batch {batch}")
-    best, _, rounds = time_interleaved(train_calls, repeats)
+    timing = _time(train_calls, repeats)
     extra_train["loss_ours"] = float(train_calls["ours"].first)
     if "anchor" in train_calls:
         extra_train["loss_anchor"] = float(train_calls["anchor"].first)
     method = {"ours_method": "pdesolve.operators.FNO + pdesolve.training.train_step (jit)",
               "anchor_method": "neuralop.models.FNO (our weights, one GELU per layer, tanh GELU), eager PyTorch"}
-    rows = [_row(f"fno2d_{n}_train", "fno2d", "train", n, batch, best, rounds, anchor_label, skip,
+    rows = [_row(f"fno2d_{n}_train", "fno2d", "train", n, batch, timing, anchor_label, skip,
                  **extra_train, **method)]
     say(f"fno2d_{n}: inference, batch {batch}")
-    best, _, rounds = time_interleaved(infer_calls, repeats)
-    rows.append(_row(f"fno2d_{n}_inference", "fno2d", "inference", n, batch, best, rounds, anchor_label, skip,
+    rows.append(_row(f"fno2d_{n}_inference", "fno2d", "inference", n, batch, _time(infer_calls, repeats), anchor_label, skip,
                      **extra_infer, **method))
     return rows
 
@@ -231,11 +247,11 @@ def _mp_pde_cases(nx, batch, sizes, rollout_steps, repeats, key, rng, torch, anc
             extra["params_anchor"] = count
         name = f"mp_pde_{nx}_train" + ("_pushforward" if unrolls else "")
         say(f"{name}: training step, batch {batch}")
-        best, _, rounds = time_interleaved(calls, repeats)
+        timing = _time(calls, repeats)
         extra["loss_ours"] = float(calls["ours"].first)
         if "anchor" in calls:
             extra["loss_anchor"] = float(calls["anchor"].first)
-        rows.append(_row(name, "mp_pde", "train_pushforward" if unrolls else "train", nx, batch, best, rounds,
+        rows.append(_row(name, "mp_pde", "train_pushforward" if unrolls else "train", nx, batch, timing,
                          anchor_label, skip, **extra, **method))
 
     rollout = eqx.filter_jit(rollout_mp_pde)
@@ -258,10 +274,11 @@ def _mp_pde_cases(nx, batch, sizes, rollout_steps, repeats, key, rng, torch, anc
         calls["anchor"] = anchor_rollout
         extra["params_anchor"] = count
     say(f"mp_pde_{nx}_rollout: {rollout_steps} frames, batch {batch}")
-    best, outputs, rounds = time_interleaved(calls, repeats)
+    timing = _time(calls, repeats)
+    outputs = timing[2]
     if "anchor" in outputs:
         extra["anchor_vs_ours"] = _rel_diff(outputs["anchor"].numpy(), outputs["ours"])
-    rows.append(_row(f"mp_pde_{nx}_rollout", "mp_pde", "rollout", nx, batch, best, rounds, anchor_label, skip,
+    rows.append(_row(f"mp_pde_{nx}_rollout", "mp_pde", "rollout", nx, batch, timing, anchor_label, skip,
                      **extra, **method))
     return rows
 
@@ -279,6 +296,7 @@ def run_training_benchmark(
     repeats: int = 5,
     quick: bool = False,
     anchors_enabled: bool = True,
+    threads: int | None = None,
     progress=None,
     seed: int = 0,
 ) -> dict:
@@ -294,6 +312,11 @@ def run_training_benchmark(
     - `quick`: tiny models and sizes for smoke tests (FNO width 8, 4 modes, 2 layers at 16²,
       batch 2; MP-PDE with 1 layer at $n_x = 20$, batch 2, 50-frame rollout; 1 round).
     - `anchors_enabled`: time the PyTorch anchors when they are importable (``False``: ours only).
+    - `threads`: ``None`` (every CPU of the process: XLA's default, and PyTorch is set to the same)
+      or 1 (PyTorch one thread; JAX must have started with ``XLA_FLAGS`` =
+      :data:`SINGLE_THREAD_XLA_FLAGS`, as ``pdesolve bench training --threads 1`` does). One
+      thread per side is the robust comparison on a shared machine: a multi-threaded PyTorch
+      loses far more than XLA when its threads are preempted.
     - `progress`: ``None``/``False``, ``True`` (lines on stderr) or a callable taking a string.
     - `seed`: weights and data.
 
@@ -324,12 +347,18 @@ def run_training_benchmark(
     for nx in mp_pde_resolutions:
         if nx < 2 * MP_PDE_NEIGHBOURS + 1:
             raise InvalidInputError(f"mp_pde_resolutions: {nx} is too small (need >= {2 * MP_PDE_NEIGHBOURS + 1})")
+    if threads is None:
+        threads = _threads()
+    elif threads != 1 or isinstance(threads, bool):
+        raise InvalidInputError(f"threads must be None (all CPUs) or 1, got {threads!r}")
+    elif not _xla_single_threaded():
+        raise InvalidInputError(f"threads=1 needs JAX started with XLA_FLAGS='{SINGLE_THREAD_XLA_FLAGS}' "
+                                "(`pdesolve bench training --threads 1` sets it)")
     say = make_progress(progress, "bench training")
     started = time.perf_counter()
 
     torch, skip = (None, "anchors disabled (anchors_enabled=False)")
     versions = {"jax": jax.__version__}
-    threads = _threads()
     previous_threads = None
     neuralop = None
     if anchors_enabled:
@@ -403,37 +432,47 @@ def run_training_benchmark(
 
 
 def format_training_table(result: dict) -> str:
-    """Render :func:`run_training_benchmark`'s result as a text table (ratio = anchor_s / ours_s)."""
-    header = ("name", "ours_s", "anchor_s", "ratio", "params ours/anchor", "check")
+    """Render :func:`run_training_benchmark`'s result as a text table.
+
+    ``ratio`` = anchor_s / ours_s (wall time), ``ratio_cpu`` the same with process CPU time
+    (steadier on a shared machine for one thread per side); parameter counts side by side; the
+    equivalence check (first-step losses, or the relative difference of the outputs).
+    """
+    header = ("name", "ours_s", "anchor_s", "ratio", "ratio_cpu", "params ours / anchor", "check")
+    left = {0, 5, 6}
     lines = []
     for row in result.get("results", []):
         params = f"{row.get('params_ours', '-'):,}" + (f" / {row['params_anchor']:,}" if "params_anchor" in row else "")
         if "loss_anchor" in row:
-            check = f"loss {row['loss_ours']:.5g} / {row['loss_anchor']:.5g}"
+            check = f"loss {row['loss_ours']:.6g} / {row['loss_anchor']:.6g}"
         elif "anchor_vs_ours" in row:
             check = f"output diff {row['anchor_vs_ours']:.1e}"
         else:
             check = "-"
-        lines.append((row["name"], _seconds(row["ours_s"]), _seconds(row.get("anchor_s")),
-                      "-" if row.get("ratio") is None else f"{row['ratio']:.2f}", params, check))
-    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
-    text = ["  ".join(h.ljust(w) if i in (0, 4, 5) else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
-    text.append("  ".join("-" * w for w in widths))
-    for line in lines:
-        text.append("  ".join(v.ljust(w) if i in (0, 4, 5) else v.rjust(w)
-                              for i, (v, w) in enumerate(zip(line, widths))).rstrip())
+        lines.append((row["name"], _seconds(row["ours_s"]), _seconds(row.get("anchor_s")), _ratio(row.get("ratio")),
+                      _ratio(row.get("ratio_cpu")), params, check))
+    widths = [max([len(h)] + [len(line[i]) for line in lines]) for i, h in enumerate(header)]
+
+    def render(values):
+        return "  ".join(v.ljust(w) if i in left else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths))).rstrip()
+
+    text = [render(header), "  ".join("-" * w for w in widths)] + [render(line) for line in lines]
     rows = result.get("results", [])
     anchors_used = sorted({row["anchor"] for row in rows if row.get("anchor_s") is not None})
     text.append("")
     text.append(f"device: {result.get('device', '?')}, dtype: {result.get('dtype', '?')}, threads: "
                 f"{result.get('threads', {})}; anchors: {', '.join(anchors_used) or 'none'}")
-    text.append("ratio = anchor_s / ours_s (> 1: pdesolve faster); best of interleaved rounds after a warm-up")
-    skipped = sorted({row["skipped"] for row in rows if row.get("skipped")})
-    for reason in skipped:
+    text.append("ratio = anchor_s / ours_s (> 1: pdesolve faster; ratio_cpu: process CPU time); best of interleaved "
+                "rounds after a warm-up")
+    for reason in sorted({row["skipped"] for row in rows if row.get("skipped")}):
         text.append(f"anchor absent: {reason}")
     for note in result.get("notes", []) or []:
         text.append(f"note: {note}")
     return "\n".join(text)
+
+
+def _ratio(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _seconds(value) -> str:

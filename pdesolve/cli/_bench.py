@@ -122,6 +122,8 @@ def register(sub) -> None:
     tr.add_argument("--mp-pde-resolutions", type=int, nargs="+", default=[100, 40], help="MP-PDE grid sizes nx")
     tr.add_argument("--repeats", type=int, default=5, help="interleaved timed rounds per case (best kept)")
     tr.add_argument("--no-anchors", action="store_true", help="time ours only, even when PyTorch is installed")
+    tr.add_argument("--threads", type=int, choices=(1,), default=None,
+                    help="1: one thread per side (XLA and PyTorch; robust on a shared machine); default: every CPU")
     tr.add_argument("--quick", action="store_true", help="tiny models and sizes, one round, for a smoke test")
     tr.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
     tr.set_defaults(run=run_training, bench_seed=0, bench_parser=tr)
@@ -152,15 +154,21 @@ def run_reference(args) -> int:
 
 
 def run_training(args) -> int:
+    import os
     import sys
 
+    if args.threads == 1:
+        from ..bench import SINGLE_THREAD_XLA_FLAGS
+
+        # Read when JAX starts its CPU backend, which nothing in the CLI has done yet.
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_XLA_FLAGS}".strip()
     from ..bench import format_training_table, run_training_benchmark
 
     say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
     result = run_training_benchmark(
         fno_resolutions=tuple(args.fno_resolutions), mp_pde_resolutions=tuple(args.mp_pde_resolutions),
         models=tuple(args.model or ("fno", "mp-pde")), repeats=args.repeats, quick=args.quick,
-        anchors_enabled=not args.no_anchors, progress=say,
+        anchors_enabled=not args.no_anchors, threads=args.threads, progress=say,
     )
     return _show(args, result, format_training_table)
 

@@ -83,7 +83,7 @@ def test_format_training_table_lists_rows_and_reasons(without_torch_payload):
                               "anchor": "neuraloperator", "params_ours": 926357, "params_anchor": 926357,
                               "loss_ours": 1.0, "loss_anchor": 1.0}]}
     line = next(line for line in format_training_table(synthetic).splitlines() if line.startswith("fno2d_32_train"))
-    assert "2.50" in line and "926,357 / 926,357" in line
+    assert "2.50" in line and "926,357 / 926,357" in line and "loss 1 / 1" in line
 
 
 def _fno_count(c_in, c_out, width, modes, layers, projection, ndim=2):
