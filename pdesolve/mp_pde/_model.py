@@ -115,6 +115,27 @@ def _dense(layer: eqx.nn.Linear, x: Float[Array, "... fan_in"]) -> Float[Array, 
     return out if layer.bias is None else out + layer.bias.astype(x.dtype)
 
 
+def _conv1d_length(conv: eqx.nn.Conv1d, length: int) -> int:
+    """Output length of an unpadded, undilated `conv` on `length` points."""
+    return (length - conv.kernel_size[0]) // conv.stride[0] + 1
+
+
+def _conv1d_matrix(conv: eqx.nn.Conv1d, length: int) -> Float[Array, "cin_len cout_len"]:
+    r"""The matrix $M$ of an unpadded, undilated `conv` (without bias) on inputs of `length` points.
+
+    For an input $h$ ``[c_in, length]``, ``conv(h) - bias == (h.reshape(-1) @ M).reshape(c_out, -1)``:
+    $M_{(i, p), (o, t)} = w_{o, i, p - s t}$ for $0 \le p - s t < k$ (stride $s$, kernel $k$), else 0.
+    """
+    kernel, stride = conv.kernel_size[0], conv.stride[0]
+    out = _conv1d_length(conv, length)
+    taps = np.zeros((kernel, length, out), dtype=np.float32)  # taps[k, p, t] = [p == s t + k]
+    for k in range(kernel):
+        taps[k, stride * np.arange(out) + k, np.arange(out)] = 1.0
+    weight = conv.weight
+    matrix = jnp.einsum("oik,kpt->ipot", weight, jnp.asarray(taps, weight.dtype))
+    return matrix.reshape(weight.shape[1] * length, weight.shape[0] * out)
+
+
 @jax.custom_vjp
 def _add_edge_offsets(edge: Float[Array, "... h"], offsets: Float[Array, "..."], weight: Float[Array, " h"]):
     r"""``edge + offsets[..., None] * weight``: the message MLP's term in the edge offsets $x_i - x_j$.
@@ -191,20 +212,27 @@ class MessagePassingLayer(eqx.Module):
         self.update_out = eqx.nn.Linear(hidden, hidden, key=keys[3], dtype=dtype)
 
     def __call__(self, f, u, theta, graph: RadiusGraph):
-        values = _dense(self.message_values, u)
-        node_r = _dense(self.message_receiver, f) + values
-        node_s = _dense(self.message_sender, f) - values
+        # Receiver and sender parts of the first message layer in one product:
+        # [f, u] @ [[W_r, W_u], [W_s, -W_u]]^T, so that u_i - u_j enters as W_u u_i - W_u u_j.
+        hidden = f.shape[1]
+        w_u = self.message_values.weight
+        weight = jnp.concatenate([jnp.concatenate([self.message_receiver.weight, w_u], axis=1),
+                                  jnp.concatenate([self.message_sender.weight, -w_u], axis=1)], axis=0)
+        node = jnp.concatenate([f, u], axis=1) @ weight.T.astype(f.dtype)
+        node_r = node[:, :hidden] + self.message_receiver.bias.astype(f.dtype)
+        node_s = node[:, hidden:]
         if self.message_params is not None:
             node_r = node_r + self.message_params(theta)
         offsets = graph.offsets.astype(f.dtype)
         offset_weight = self.message_offset.weight[:, 0].astype(f.dtype)
         if graph.stencil is not None:
-            # Edge (i, k) comes from node (i + s_k) mod n: shifted copies instead of a gather.
-            senders = jnp.stack([jnp.roll(node_s, -s, axis=0) for s in graph.stencil], axis=1)
-            edge = node_r[:, None, :] + senders
-            edge = _add_edge_offsets(edge, offsets.reshape(edge.shape[:2]), offset_weight)
-            messages = _swish(_dense(self.message_out, _swish(edge)))
-            summed = jnp.sum(messages, axis=1)
+            # Edge (i, k) comes from node (i + s_k) mod n: one shifted copy per stencil entry
+            # instead of a gather, and the messages summed as they are made instead of a scatter.
+            offsets = offsets.reshape(graph.num_nodes, len(graph.stencil))
+            summed = 0.0
+            for k, s in enumerate(graph.stencil):
+                edge = _add_edge_offsets(node_r + jnp.roll(node_s, -s, axis=0), offsets[:, k], offset_weight)
+                summed = summed + _swish(_dense(self.message_out, _swish(edge)))
         else:
             edge = node_r[graph.receivers] + node_s[graph.senders]
             edge = _add_edge_offsets(edge, offsets, offset_weight)
@@ -300,11 +328,15 @@ class MPPDE(eqx.Module):
         for layer in self.layers:
             f = layer(f, u, theta, graph)
 
-        def decode(h):
-            d = self.decoder_conv2(_swish(self.decoder_conv1(h[None])))[0]
-            return d if self.decoder_linear is None else self.decoder_linear(d)
-
-        d = jax.vmap(decode)(f)  # [n, K]
+        # The decoder's two convolutions run over each node's feature vector; as the matrices of
+        # those linear maps, all nodes go through two matrix products (no convolution kernels).
+        d = _swish(f @ _conv1d_matrix(self.decoder_conv1, self.hidden).astype(dtype)
+                   + jnp.repeat(self.decoder_conv1.bias[:, 0], _conv1d_length(self.decoder_conv1, self.hidden)).astype(dtype))
+        length = _conv1d_length(self.decoder_conv1, self.hidden)
+        d = d @ _conv1d_matrix(self.decoder_conv2, length).astype(dtype) + jnp.repeat(
+            self.decoder_conv2.bias[:, 0], _conv1d_length(self.decoder_conv2, length)).astype(dtype)  # [n, K]
+        if self.decoder_linear is not None:
+            d = _dense(self.decoder_linear, d)
         steps = self.dt * jnp.arange(1, self.window + 1, dtype=dtype)
         return (u[:, -1:] + steps[None, :] * d).T
 

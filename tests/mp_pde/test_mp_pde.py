@@ -243,6 +243,17 @@ def test_stencil_path_equals_the_gather_scatter_path():
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
 
 
+def test_decoder_matrices_equal_the_convolutions():
+    from pdesolve.mp_pde._model import _conv1d_length, _conv1d_matrix
+
+    model = MPPDE(dt=0.1, key=jax.random.PRNGKey(7))
+    h = jax.random.normal(jax.random.PRNGKey(8), (1, 128))
+    for conv, x in ((model.decoder_conv1, h), (model.decoder_conv2, jax.random.normal(jax.random.PRNGKey(9), (8, 38)))):
+        out = _conv1d_length(conv, x.shape[1])
+        by_matrix = (x.reshape(-1) @ _conv1d_matrix(conv, x.shape[1])).reshape(conv.weight.shape[0], out)
+        np.testing.assert_allclose(np.asarray(by_matrix + conv.bias), np.asarray(conv(x)), rtol=1e-12, atol=1e-12)
+
+
 def test_edge_offset_vjp_matches_autodiff_under_vmap():
     from pdesolve.mp_pde._model import _add_edge_offsets
 
