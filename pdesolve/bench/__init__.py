@@ -25,12 +25,10 @@ from ._scaling import format_scaling_table as format_scaling_table
 from ._scaling import run_scaling_benchmark as run_scaling_benchmark
 from ._table import format_table as format_table
 from ._timing import best_time as best_time
-from ._training import SINGLE_THREAD_XLA_FLAGS as SINGLE_THREAD_XLA_FLAGS
 from ._training import format_training_table as format_training_table
 from ._training import run_training_benchmark as run_training_benchmark
 
 __all__ = [
-    "SINGLE_THREAD_XLA_FLAGS",
     "best_time",
     "format_adjoint_table",
     "format_datasets_table",

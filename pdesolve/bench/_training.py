@@ -1,6 +1,9 @@
 r"""``pdesolve bench training``: one training step and one inference batch, pdesolve against PyTorch.
 
-Cases (float32, one process, the sides timed in interleaved rounds with the same thread count):
+Cases (float32, one process, the sides timed in interleaved rounds with the same thread count: the
+CPUs the process may run on, which size XLA's thread pool when JAX starts and are given to
+PyTorch with ``torch.set_num_threads``; ``pdesolve bench training --threads 1`` pins the process
+to one CPU first, the robust comparison on a shared machine):
 
 1. ``fno2d_<n>_train`` / ``fno2d_<n>_inference``: the FNO paper's 2D Navier-Stokes model
    (:class:`~pdesolve.operators.FNO`: 4 Fourier layers, 12 modes, width 20, input = 10 frames +
@@ -66,19 +69,12 @@ MP_PDE_LEARNING_RATE, MP_PDE_WEIGHT_DECAY = 1e-4, 1e-8
 
 
 def _threads() -> int:
-    """CPUs this process may run on: the size of XLA's CPU thread pool, and PyTorch's thread count here."""
+    """CPUs this process may run on: XLA sizes its CPU thread pool by them when JAX starts, and the
+    benchmark gives PyTorch the same number of threads."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
-
-
-SINGLE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-
-
-def _xla_single_threaded() -> bool:
-    flags = os.environ.get("XLA_FLAGS", "")
-    return "--xla_cpu_multi_thread_eigen=false" in flags and "intra_op_parallelism_threads=1" in flags
 
 
 def _rel_diff(a, b) -> float:
@@ -296,7 +292,6 @@ def run_training_benchmark(
     repeats: int = 5,
     quick: bool = False,
     anchors_enabled: bool = True,
-    threads: int | None = None,
     progress=None,
     seed: int = 0,
 ) -> dict:
@@ -312,11 +307,6 @@ def run_training_benchmark(
     - `quick`: tiny models and sizes for smoke tests (FNO width 8, 4 modes, 2 layers at 16²,
       batch 2; MP-PDE with 1 layer at $n_x = 20$, batch 2, 50-frame rollout; 1 round).
     - `anchors_enabled`: time the PyTorch anchors when they are importable (``False``: ours only).
-    - `threads`: ``None`` (every CPU of the process: XLA's default, and PyTorch is set to the same)
-      or 1 (PyTorch one thread; JAX must have started with ``XLA_FLAGS`` =
-      :data:`SINGLE_THREAD_XLA_FLAGS`, as ``pdesolve bench training --threads 1`` does). One
-      thread per side is the robust comparison on a shared machine: a multi-threaded PyTorch
-      loses far more than XLA when its threads are preempted.
     - `progress`: ``None``/``False``, ``True`` (lines on stderr) or a callable taking a string.
     - `seed`: weights and data.
 
@@ -347,13 +337,7 @@ def run_training_benchmark(
     for nx in mp_pde_resolutions:
         if nx < 2 * MP_PDE_NEIGHBOURS + 1:
             raise InvalidInputError(f"mp_pde_resolutions: {nx} is too small (need >= {2 * MP_PDE_NEIGHBOURS + 1})")
-    if threads is None:
-        threads = _threads()
-    elif threads != 1 or isinstance(threads, bool):
-        raise InvalidInputError(f"threads must be None (all CPUs) or 1, got {threads!r}")
-    elif not _xla_single_threaded():
-        raise InvalidInputError(f"threads=1 needs JAX started with XLA_FLAGS='{SINGLE_THREAD_XLA_FLAGS}' "
-                                "(`pdesolve bench training --threads 1` sets it)")
+    threads = _threads()
     say = make_progress(progress, "bench training")
     started = time.perf_counter()
 

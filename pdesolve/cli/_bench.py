@@ -123,7 +123,8 @@ def register(sub) -> None:
     tr.add_argument("--repeats", type=int, default=5, help="interleaved timed rounds per case (best kept)")
     tr.add_argument("--no-anchors", action="store_true", help="time ours only, even when PyTorch is installed")
     tr.add_argument("--threads", type=int, choices=(1,), default=None,
-                    help="1: one thread per side (XLA and PyTorch; robust on a shared machine); default: every CPU")
+                    help="1: pin the process to one CPU, so XLA and PyTorch each run one thread (the robust "
+                         "comparison on a shared machine); default: every CPU the process may use")
     tr.add_argument("--quick", action="store_true", help="tiny models and sizes, one round, for a smoke test")
     tr.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
     tr.set_defaults(run=run_training, bench_seed=0, bench_parser=tr)
@@ -158,17 +159,19 @@ def run_training(args) -> int:
     import sys
 
     if args.threads == 1:
-        from ..bench import SINGLE_THREAD_XLA_FLAGS
-
-        # Read when JAX starts its CPU backend, which nothing in the CLI has done yet.
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_XLA_FLAGS}".strip()
+        # One CPU for the whole process: XLA sizes its thread pool by the CPUs it may use when its
+        # backend starts (nothing in the CLI has started it yet), and PyTorch gets as many threads.
+        if not hasattr(os, "sched_setaffinity"):
+            print("pdesolve bench training: --threads 1 needs os.sched_setaffinity (Linux)", file=sys.stderr)
+            return 2
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     from ..bench import format_training_table, run_training_benchmark
 
     say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
     result = run_training_benchmark(
         fno_resolutions=tuple(args.fno_resolutions), mp_pde_resolutions=tuple(args.mp_pde_resolutions),
         models=tuple(args.model or ("fno", "mp-pde")), repeats=args.repeats, quick=args.quick,
-        anchors_enabled=not args.no_anchors, threads=args.threads, progress=say,
+        anchors_enabled=not args.no_anchors, progress=say,
     )
     return _show(args, result, format_training_table)
 

@@ -186,3 +186,13 @@ def test_anchor_models_match_ours():
     out_j = np.asarray(jax.vmap(lambda w, s, th: mp(w, s, th, xj, graph))(jnp.asarray(u), jnp.asarray(t),
                                                                            jnp.asarray(theta)))
     assert np.linalg.norm(out_t - out_j) / np.linalg.norm(out_j) < 1e-5
+
+
+@pytest.mark.slow
+def test_threads_1_pins_the_process_to_one_cpu():
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "pdesolve", "bench", "training", "--quick", "--json", "--threads", "1",
+                          "--model", "fno", "--no-anchors"], capture_output=True, text=True, timeout=600, check=True)
+    payload = json.loads(out.stdout)
+    assert payload["threads"]["jax"] == 1 and payload["command"].endswith("--threads 1 --model fno --no-anchors")
