@@ -7,6 +7,7 @@ r"""Training neural PDE surrogates: the one training loop of pdesolve, its data 
   NaN/Inf loss stops with :class:`~pdesolve.training.NonFiniteLossError` naming the step and
   keeps the last parameters that gave a finite loss; data parallelism over ``config.devices``
   devices (``jax.sharding``: the batch is sharded over a 1D mesh, parameters are replicated).
+- :func:`train_step`: one compiled step of that loop (for benchmarks and custom loops).
 - :class:`AbstractTrainingData`: what the loop reads (epoch batches, split sizes, evaluation).
   :class:`TrajectoryData` implements it for window-to-frame surrogates: trajectories
   ``[sample, t, c, *space]`` from a numpy array or an HDF5 file (pdesolve or PDEBench layout,
