@@ -32,7 +32,9 @@ paper's description: encoder MLP, six message-passing layers on the periodic rad
 aggregation with ``index_add_``, instance normalisation over the nodes of each graph), and the
 convolutional temporal-bundling decoder. The first layer of the message MLP is applied to node
 features before the gather, as in ours, so both sides do the same arithmetic; batches are
-``[b, n, h]`` tensors (every graph of a batch is the same graph).
+``[b, n, h]`` tensors (every graph of a batch is the same graph). The messages are gathered and
+mean-aggregated by a torch_geometric ``MessagePassing`` (the library the paper's authors used,
+pure Python since 2.3) when it is importable, else by ``index_select`` and ``index_add_``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,15 @@ def import_neuraloperator():
         return None, (f"neuraloperator is not importable ({type(err).__name__}: {err}); the PyTorch anchors are "
                       f"the optional extra: {ANCHORS_EXTRA}")
     return neuralop, None
+
+
+def import_torch_geometric():
+    """``(torch_geometric, None)``, or ``(None, reason)`` when it is not importable."""
+    try:
+        pyg = importlib.import_module("torch_geometric")
+    except Exception as err:
+        return None, f"torch_geometric is not importable ({type(err).__name__}: {err})"
+    return pyg, None
 
 
 def torch_parameter_count(module) -> int:
@@ -146,11 +157,28 @@ def relative_l2_per_frame(torch, prediction, target):
 
 
 @functools.cache
-def _torch_mp_pde_classes():
-    """The PyTorch MP-PDE modules (defined on first use, so that torch is imported lazily)."""
+def _torch_mp_pde_classes(use_pyg: bool):
+    """The PyTorch MP-PDE modules (defined on first use, so that torch is imported lazily); with
+    `use_pyg` the messages are gathered and mean-aggregated by a torch_geometric ``MessagePassing``."""
     torch, _ = import_torch()
     nn = torch.nn
     swish = torch.nn.functional.silu
+
+    if use_pyg:
+        from torch_geometric.nn import MessagePassing
+
+        class MeanMessages(MessagePassing):
+            """``propagate`` with mean aggregation over incoming edges; the message function is the layer's."""
+
+            def __init__(self, edge_function):
+                super().__init__(aggr="mean", flow="source_to_target")
+                self.edge_function = edge_function  # a bound method: its parameters belong to the layer
+
+            def forward(self, edge_index, senders, receivers, offsets):
+                return self.propagate(edge_index, x=(senders, receivers), offsets=offsets)
+
+            def message(self, x_i, x_j, offsets):
+                return self.edge_function(x_i + x_j, offsets)
 
     class TorchMessagePassingLayer(nn.Module):
         def __init__(self, hidden: int, window: int, num_params: int):
@@ -163,20 +191,49 @@ def _torch_mp_pde_classes():
             self.message_out = nn.Linear(hidden, hidden)
             self.update_in = nn.Linear(2 * hidden + num_params, hidden)
             self.update_out = nn.Linear(hidden, hidden)
+            self.mean_messages = MeanMessages(self.edge_messages) if use_pyg else None
 
-        def forward(self, f, u, theta, senders, receivers, offsets, degree):
+        def edge_messages(self, edge, offsets):
+            return swish(self.message_out(swish(edge + self.message_offset(offsets))))
+
+        def forward(self, f, u, theta, graph):
             values = self.message_values(u)
             node_r = self.message_receiver(f) + values
             node_s = self.message_sender(f) - values
             if self.message_params is not None:
                 node_r = node_r + self.message_params(theta)[:, None, :]
-            edge = node_r.index_select(1, receivers) + node_s.index_select(1, senders) + self.message_offset(offsets)
-            messages = swish(self.message_out(swish(edge)))
-            summed = torch.zeros_like(f).index_add_(1, receivers, messages)
-            mean = summed / degree
+            b, n, h = node_r.shape
+            if self.mean_messages is not None:  # the b graphs of the batch as one graph of b * n nodes
+                edge_index, offsets = graph.batched(b)
+                mean = self.mean_messages(edge_index, node_s.reshape(b * n, h), node_r.reshape(b * n, h), offsets)
+                mean = mean.reshape(b, n, h)
+            else:
+                edge = node_r.index_select(1, graph.receivers) + node_s.index_select(1, graph.senders)
+                messages = self.edge_messages(edge, graph.offsets)
+                mean = torch.zeros_like(f).index_add_(1, graph.receivers, messages) / graph.degree
             inputs = torch.cat([f, mean, theta[:, None, :].expand(-1, f.shape[1], -1)], dim=2)
             h = f + swish(self.update_out(swish(self.update_in(inputs))))
             return torch.nn.functional.instance_norm(h.transpose(1, 2), eps=1e-5).transpose(1, 2)
+
+    class Graph(nn.Module):
+        """The radius graph's index arrays as buffers, and their batched copies for torch_geometric."""
+
+        def __init__(self, senders, receivers, offsets, degree, num_nodes):
+            super().__init__()
+            self.register_buffer("senders", torch.from_numpy(np.array(senders, np.int64)))
+            self.register_buffer("receivers", torch.from_numpy(np.array(receivers, np.int64)))
+            self.register_buffer("offsets", torch.from_numpy(np.array(offsets, np.float32))[:, None])
+            self.register_buffer("degree", torch.from_numpy(np.array(degree, np.float32))[:, None])
+            self.num_nodes = int(num_nodes)
+            self._batched = {}
+
+        def batched(self, batch: int):
+            if batch not in self._batched:
+                shift = (torch.arange(batch) * self.num_nodes)[:, None]
+                edge_index = torch.stack([(self.senders[None] + shift).reshape(-1),
+                                          (self.receivers[None] + shift).reshape(-1)])
+                self._batched[batch] = (edge_index, self.offsets.repeat(batch, 1))
+            return self._batched[batch]
 
     class TorchMPPDE(nn.Module):
         def __init__(self, *, dt, extent, t_final, window, hidden, num_layers, num_params):
@@ -192,10 +249,7 @@ def _torch_mp_pde_classes():
 
         def set_graph(self, x, senders, receivers, offsets, degree):
             self.register_buffer("x", torch.from_numpy(np.array(x, np.float32)))
-            self.register_buffer("senders", torch.from_numpy(np.array(senders, np.int64)))
-            self.register_buffer("receivers", torch.from_numpy(np.array(receivers, np.int64)))
-            self.register_buffer("offsets", torch.from_numpy(np.array(offsets, np.float32))[:, None])
-            self.register_buffer("degree", torch.from_numpy(np.array(degree, np.float32))[:, None])
+            self.graph = Graph(senders, receivers, offsets, degree, len(self.x))
             return self
 
         def forward(self, u_window, t, theta):
@@ -210,7 +264,7 @@ def _torch_mp_pde_classes():
             ], dim=2)
             f = swish(self.encoder_out(swish(self.encoder_in(node_in))))
             for layer in self.layers:
-                f = layer(f, u, theta, self.senders, self.receivers, self.offsets, self.degree)
+                f = layer(f, u, theta, self.graph)
             d = self.decoder_conv2(swish(self.decoder_conv1(f.reshape(b * n, 1, self.hidden))))
             d = d.reshape(b, n, self.window)
             return (u[:, :, -1:] + self.steps * d).transpose(1, 2)
@@ -218,12 +272,13 @@ def _torch_mp_pde_classes():
     return TorchMPPDE
 
 
-def mp_pde_from_ours(ours, x, graph):
-    """A :class:`TorchMPPDE` holding the weights of our :class:`~pdesolve.mp_pde.MPPDE` `ours` on `graph`."""
+def mp_pde_from_ours(ours, x, graph, *, use_pyg: bool = False):
+    """A ``TorchMPPDE`` holding the weights of our :class:`~pdesolve.mp_pde.MPPDE` `ours` on `graph`;
+    with `use_pyg` its message passing is a torch_geometric ``MessagePassing`` (mean aggregation)."""
     torch, _ = import_torch()
     if ours.decoder_linear is not None:
         raise ValueError("the PyTorch anchor covers the paper's decoder (hidden = 128, window = 25)")
-    cls = _torch_mp_pde_classes()
+    cls = _torch_mp_pde_classes(bool(use_pyg))
     model = cls(dt=ours.dt, extent=ours.extent, t_final=ours.t_final, window=ours.window, hidden=ours.hidden,
                 num_layers=len(ours.layers), num_params=ours.num_params)
     model.set_graph(x, graph.senders, graph.receivers, graph.offsets, graph.degree)

@@ -25,7 +25,9 @@ to one CPU first, the robust comparison on a shared machine):
    without (``train``) and with (``train_pushforward``) one gradient-free pushforward unroll;
    a rollout is :func:`~pdesolve.mp_pde.rollout_mp_pde` over 200 frames (8 bundles, the
    experiment's evaluation horizon). The anchor is our PyTorch port of the same model
-   (``TorchMPPDE``) with our weights and ``torch.optim.AdamW``.
+   (``TorchMPPDE``) with our weights and ``torch.optim.AdamW``; its messages are gathered and
+   mean-aggregated by a torch_geometric ``MessagePassing`` when torch_geometric is importable
+   (part of the extra), else by ``index_select`` / ``index_add_``.
 
 Every row records both parameter counts (``params_ours``, ``params_anchor``; complex weights
 count as two real numbers) and a check that the two sides compute the same function on the same
@@ -184,7 +186,7 @@ def _fno_cases(n, batch, sizes, repeats, key, rng, torch, anchor_label, skip, sa
 # MP-PDE
 
 
-def _mp_pde_cases(nx, batch, sizes, rollout_steps, repeats, key, rng, torch, anchor_label, skip, say):
+def _mp_pde_cases(nx, batch, sizes, rollout_steps, repeats, key, rng, torch, use_pyg, anchor_label, skip, say):
     window, num_params = sizes["window"], sizes["num_params"]
     dt = MP_PDE_T_FINAL / (MP_PDE_FRAMES - 1)
     x = np.arange(nx) * MP_PDE_EXTENT / nx
@@ -203,11 +205,13 @@ def _mp_pde_cases(nx, batch, sizes, rollout_steps, repeats, key, rng, torch, anc
     rows = []
     theirs = None
     if torch is not None:
-        theirs = anchors.mp_pde_from_ours(ours, x, graph)
+        theirs = anchors.mp_pde_from_ours(ours, x, graph, use_pyg=use_pyg)
         count = anchors.torch_parameter_count(theirs)
     method = {"ours_method": "pdesolve.mp_pde.MPPDE + PushforwardLoss + pdesolve.training.train_step (jit); "
                              "rollout_mp_pde (lax.scan, jit)",
-              "anchor_method": "our PyTorch port of the same model (index_add_ mean aggregation), eager PyTorch"}
+              "anchor_method": ("our PyTorch port of the same model, messages gathered and mean-aggregated by "
+                                + ("a torch_geometric MessagePassing" if use_pyg else "index_select / index_add_")
+                                + ", eager PyTorch")}
     for unrolls in (0, 1):
         data = PushforwardBatch(inputs=jnp.asarray(u[:, :window]), targets=jnp.asarray(u[:, window:]),
                                 times=jnp.asarray(times[:, : unrolls + 1]), theta=jnp.asarray(theta), unrolls=unrolls)
@@ -221,7 +225,7 @@ def _mp_pde_cases(nx, batch, sizes, rollout_steps, repeats, key, rng, torch, anc
         calls = {"ours": _Stepper(ours_step, (ours, opt_state))}
         extra = {"params_ours": parameter_count(ours), "unrolls": unrolls}
         if theirs is not None:
-            model_t = anchors.mp_pde_from_ours(ours, x, graph)
+            model_t = anchors.mp_pde_from_ours(ours, x, graph, use_pyg=use_pyg)
             adamw = torch.optim.AdamW(model_t.parameters(), lr=MP_PDE_LEARNING_RATE, weight_decay=MP_PDE_WEIGHT_DECAY)
             tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in (u[:, :window], u[:, window:], times, theta)]
 
@@ -359,7 +363,16 @@ def run_training_benchmark(
         else:
             versions["neuraloperator"] = getattr(neuralop, "__version__", "unknown")
             fno_label = f"neuraloperator {versions['neuraloperator']} (torch {torch.__version__})"
-    mp_label = None if torch is None else f"torch {torch.__version__} (MP-PDE port)"
+    use_pyg = False
+    mp_label = None
+    if torch is not None and "mp-pde" in models:
+        pyg, _ = anchors.import_torch_geometric()
+        use_pyg = pyg is not None
+        if use_pyg:
+            versions["torch_geometric"] = getattr(pyg, "__version__", "unknown")
+            mp_label = f"torch_geometric {versions['torch_geometric']} (torch {torch.__version__}; our MP-PDE port)"
+        else:
+            mp_label = f"torch {torch.__version__} (our MP-PDE port)"
     if skip is not None:
         say(f"anchors absent: {skip}")
 
@@ -377,7 +390,7 @@ def run_training_benchmark(
                 for nx in mp_pde_resolutions:
                     key, sub = jax.random.split(key)
                     results += _mp_pde_cases(int(nx), int(mp_pde_batch_size), mp_sizes, rollout_steps, int(repeats),
-                                             sub, rng, torch, mp_label or "torch", skip, say)
+                                             sub, rng, torch, use_pyg, mp_label or "torch", skip, say)
     finally:
         if previous_threads is not None:
             torch.set_num_threads(previous_threads)

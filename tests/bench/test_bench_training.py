@@ -174,18 +174,26 @@ def test_anchor_models_match_ours():
     grid_x = np.arange(nx) * 16.0 / nx
     graph = radius_graph(grid_x, 3 * 16.0 / nx, 16.0)
     mp = MPPDE(dt=0.016, key=jax.random.PRNGKey(1), dtype=jnp.float32)
-    mp_t = mp_pde_from_ours(mp, grid_x, graph)
-    assert torch_parameter_count(mp_t) == parameter_count(mp)
     rng = np.random.default_rng(2)
     u = np.tanh(rng.standard_normal((2, 25, nx))).astype(np.float32)
     t = np.array([0.4, 1.2], np.float32)
     theta = rng.uniform(size=(2, 3)).astype(np.float32)
-    with torch.no_grad():
-        out_t = mp_t(torch.from_numpy(u), torch.from_numpy(t), torch.from_numpy(theta)).numpy()
     xj = jnp.asarray(grid_x, jnp.float32)
     out_j = np.asarray(jax.vmap(lambda w, s, th: mp(w, s, th, xj, graph))(jnp.asarray(u), jnp.asarray(t),
                                                                            jnp.asarray(theta)))
-    assert np.linalg.norm(out_t - out_j) / np.linalg.norm(out_j) < 1e-5
+    variants = [False]
+    try:
+        import torch_geometric  # noqa: F401
+
+        variants.append(True)
+    except ImportError:
+        pass
+    for use_pyg in variants:
+        mp_t = mp_pde_from_ours(mp, grid_x, graph, use_pyg=use_pyg)
+        assert torch_parameter_count(mp_t) == parameter_count(mp)
+        with torch.no_grad():
+            out_t = mp_t(torch.from_numpy(u), torch.from_numpy(t), torch.from_numpy(theta)).numpy()
+        assert np.linalg.norm(out_t - out_j) / np.linalg.norm(out_j) < 1e-5, use_pyg
 
 
 @pytest.mark.slow
