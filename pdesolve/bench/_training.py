@@ -79,6 +79,14 @@ def _threads() -> int:
         return os.cpu_count() or 1
 
 
+def _load_average() -> float | None:
+    """The 1-minute load average of the machine (``None`` where the OS does not report it)."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+
+
 def _rel_diff(a, b) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.linalg.norm((a - b).ravel()) / max(np.linalg.norm(b.ravel()), 1e-300))
@@ -344,6 +352,7 @@ def run_training_benchmark(
     threads = _threads()
     say = make_progress(progress, "bench training")
     started = time.perf_counter()
+    load_before = _load_average()
 
     torch, skip = (None, "anchors disabled (anchors_enabled=False)")
     versions = {"jax": jax.__version__}
@@ -396,6 +405,12 @@ def run_training_benchmark(
             torch.set_num_threads(previous_threads)
 
     notes = []
+    load = [value for value in (load_before, _load_average()) if value is not None]
+    cpus = os.cpu_count() or 1
+    if threads > 1 and load and max(load) > 0.5 * cpus:
+        notes.append(f"load average {max(load):.1f} on {cpus} CPUs: with {threads} threads per side the timings "
+                     "depend on what else runs (a multi-threaded PyTorch slows down most when its threads are "
+                     "preempted); compare with `--threads 1`")
     if all(row["anchor_s"] is None for row in results):
         notes.append(f"ours alone: {results[0]['skipped']}" if results else "no cases")
     for row in results:
@@ -412,6 +427,7 @@ def run_training_benchmark(
         "device": device_description(),
         "dtype": "float32",
         "threads": {"jax": threads, "torch": threads if torch is not None else None},
+        "load_average": load,
         "repeats": int(repeats),
         "timing": ("best of >= `repeats` interleaved rounds per side after a warm-up (compilation); training calls "
                    "advance their parameters and optimizer state"),
