@@ -407,8 +407,10 @@ def run_training_benchmark(
     notes = []
     load = [value for value in (load_before, _load_average()) if value is not None]
     cpus = os.cpu_count() or 1
-    if threads > 1 and load and max(load) > 0.5 * cpus:
-        notes.append(f"load average {max(load):.1f} on {cpus} CPUs: with {threads} threads per side the timings "
+    # The load before the run is other jobs' (the run itself adds up to `threads` to the later value).
+    if threads > 1 and load_before is not None and load_before > 0.5 * cpus:
+        notes.append(f"load average {load_before:.1f} on {cpus} CPUs before the run: with {threads} threads per "
+                     "side the timings "
                      "depend on what else runs (a multi-threaded PyTorch slows down most when its threads are "
                      "preempted); compare with `--threads 1`")
     if all(row["anchor_s"] is None for row in results):
