@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all test-lowest dist test-wheel bench verify docs figures browser clean
+.PHONY: demo test test-all test-lowest dist test-wheel bench bench-training anchors verify docs figures browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,13 @@ verify: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/pdesolve bench reference
+
+# The PyTorch anchors of `pdesolve bench training` (optional extra; `make test` never installs them).
+anchors: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[anchors]"
+
+bench-training: anchors
+	$(BIN)/pdesolve bench training
 
 clean:
 	rm -rf $(VENV) $(LOWEST) dist runs site .pytest_cache

@@ -25,6 +25,8 @@ from ._scaling import format_scaling_table as format_scaling_table
 from ._scaling import run_scaling_benchmark as run_scaling_benchmark
 from ._table import format_table as format_table
 from ._timing import best_time as best_time
+from ._training import format_training_table as format_training_table
+from ._training import run_training_benchmark as run_training_benchmark
 
 __all__ = [
     "best_time",
@@ -34,6 +36,7 @@ __all__ = [
     "format_optim_table",
     "format_scaling_table",
     "format_table",
+    "format_training_table",
     "git_commit",
     "provenance",
     "run_adjoint_benchmark",
@@ -42,5 +45,6 @@ __all__ = [
     "run_optim_benchmark",
     "run_reference_benchmark",
     "run_scaling_benchmark",
+    "run_training_benchmark",
     "write_result_json",
 ]

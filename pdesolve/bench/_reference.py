@@ -43,10 +43,7 @@ interpolated in, truncated back out). The reference runs in float64 inside a *sc
 from __future__ import annotations
 
 import math
-import os
-import platform
 import time
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -56,6 +53,10 @@ from .._compat import enable_x64
 from ..integrators import ETDRK2, ETDRK4, MethodOfLines, advance
 from ..pdes import Heat, NavierStokes2D, kolmogorov_forcing
 from ..spatial import PeriodicGrid
+from ._timing import device_description as _device_description
+from ._timing import make_progress as _make_progress
+from ._timing import ratio as _ratio
+from ._timing import time_interleaved as _time_interleaved
 
 # Physical setup of the Kolmogorov case on [0, 2pi)^2 (resolved at 128^2: the vorticity spectrum
 # at the 2/3 cut-off is ~1e-6 of its peak; the flow is far from the laminar state after spin-up).
@@ -77,31 +78,6 @@ EXTENT = 2 * math.pi
 
 # --------------------------------------------------------------------------------------------
 # small helpers
-
-
-def _make_progress(progress) -> Callable[[str], None]:
-    if progress is None or progress is False:
-        return lambda message: None
-    if progress is True:
-        import sys
-
-        def report(message: str) -> None:
-            print(f"[bench reference] {message}", file=sys.stderr, flush=True)
-
-        return report
-    if callable(progress):
-        return progress
-    raise TypeError(f"progress must be None, a bool or a callable taking a string, got {progress!r}")
-
-
-def _device_description() -> str:
-    device = jax.devices()[0]
-    kind = getattr(device, "device_kind", device.platform)
-    text = f"{device.platform}: {kind}"
-    if device.platform == "cpu":
-        processor = platform.processor() or platform.machine()
-        text += f" ({os.cpu_count()} cores, {processor})"
-    return text
 
 
 def _rel_l2(u, reference) -> float:
@@ -137,38 +113,6 @@ def _smooth_random_field(n: int, seed: int, max_mode: int, amplitude: float) -> 
     coeff = (rng.standard_normal(m2.shape) + 1j * rng.standard_normal(m2.shape)) * weight
     field = np.fft.irfft2(coeff, s=(n, n))
     return (amplitude * field / np.abs(field).max())[None]
-
-
-def _time_interleaved(calls: dict[str, Callable[[], object]], repeats: int, min_total_s: float = 0.5):
-    """Compile/warm up every call, then time them in interleaved rounds; keep each one's best.
-
-    At least `repeats` rounds; cheap calls (a round under `min_total_s` / `repeats`) get more
-    rounds, up to 50, so that millisecond timings are not one noisy sample. The order of the
-    calls alternates between rounds. Returns ``({name: best_seconds}, {name: warm-up output},
-    rounds)``.
-    """
-    outputs = {name: jax.block_until_ready(call()) for name, call in calls.items()}
-    best = {name: math.inf for name in calls}
-    names = list(calls)
-    rounds = max(1, int(repeats))
-    done = 0
-    while done < rounds:
-        order = names if done % 2 == 0 else names[::-1]
-        for name in order:
-            start = time.perf_counter()
-            jax.block_until_ready(calls[name]())
-            best[name] = min(best[name], time.perf_counter() - start)
-        done += 1
-        if done == 1:
-            round_s = sum(best.values())
-            rounds = max(rounds, min(50, math.ceil(min_total_s / max(round_s, 1e-9))))
-    return best, outputs, rounds
-
-
-def _ratio(anchor_s, ours_s):
-    if anchor_s is None or ours_s is None or ours_s <= 0:
-        return None
-    return float(anchor_s) / float(ours_s)
 
 
 def _import_exponax():

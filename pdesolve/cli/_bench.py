@@ -109,6 +109,29 @@ def register(sub) -> None:
     sc.add_argument("--quick", action="store_true", help="4 samples at 16^2, for a smoke test")
     sc.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
     sc.set_defaults(run=run_scaling, bench_seed=0, bench_parser=sc)
+    tr = bench_sub.add_parser(
+        "training",
+        help="FNO-2D and MP-PDE training step / inference time vs PyTorch (neuraloperator and a PyTorch MP-PDE)",
+        description=(
+            "Time one training step (forward, loss, backward, optimizer update) and one inference batch of the "
+            "FNO paper's 2D Navier-Stokes model (32^2 and 64^2, batch 20) and of the MP-PDE paper's model "
+            "(nx = 100 and 40, batch 16, with and without the pushforward unroll; 200-frame rollouts) against "
+            "PyTorch in one process, in interleaved rounds with the same thread count; float32. The PyTorch "
+            "anchors are the optional extra pip install -e \".[anchors]\"; without it ours run alone."
+        ),
+    )
+    tr.add_argument("--model", action="append", choices=("fno", "mp-pde"),
+                    help="run only this model (repeatable; default both)")
+    tr.add_argument("--fno-resolutions", type=int, nargs="+", default=[32, 64], help="FNO grid sizes n (n^2 points)")
+    tr.add_argument("--mp-pde-resolutions", type=int, nargs="+", default=[100, 40], help="MP-PDE grid sizes nx")
+    tr.add_argument("--repeats", type=int, default=5, help="interleaved timed rounds per case (best kept)")
+    tr.add_argument("--no-anchors", action="store_true", help="time ours only, even when PyTorch is installed")
+    tr.add_argument("--threads", type=int, choices=(1,), default=None,
+                    help="1: pin the process to one CPU, so XLA and PyTorch each run one thread (the robust "
+                         "comparison on a shared machine); default: every CPU the process may use")
+    tr.add_argument("--quick", action="store_true", help="tiny models and sizes, one round, for a smoke test")
+    tr.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
+    tr.set_defaults(run=run_training, bench_seed=0, bench_parser=tr)
     p.set_defaults(run=lambda args: (p.print_help(), 0)[1])
 
 
@@ -133,6 +156,28 @@ def run_reference(args) -> int:
         resolution=args.resolution, num_steps=args.steps, repeats=args.repeats, quick=args.quick
     )
     return _show(args, result, format_table)
+
+
+def run_training(args) -> int:
+    import os
+    import sys
+
+    if args.threads == 1:
+        # One CPU for the whole process: XLA sizes its thread pool by the CPUs it may use when its
+        # backend starts (nothing in the CLI has started it yet), and PyTorch gets as many threads.
+        if not hasattr(os, "sched_setaffinity"):
+            print("pdesolve bench training: --threads 1 needs os.sched_setaffinity (Linux)", file=sys.stderr)
+            return 2
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    from ..bench import format_training_table, run_training_benchmark
+
+    say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
+    result = run_training_benchmark(
+        fno_resolutions=tuple(args.fno_resolutions), mp_pde_resolutions=tuple(args.mp_pde_resolutions),
+        models=tuple(args.model or ("fno", "mp-pde")), repeats=args.repeats, quick=args.quick,
+        anchors_enabled=not args.no_anchors, progress=say,
+    )
+    return _show(args, result, format_training_table)
 
 
 def run_datasets(args) -> int:

@@ -23,8 +23,14 @@ class _Pointwise(eqx.Module):
         self.bias = jax.random.uniform(k2, (out_channels,), minval=-bound, maxval=bound)
 
     def __call__(self, v):
+        """Channels first: ``(in, *grid) -> (out, *grid)``."""
         out = jnp.tensordot(self.weight.astype(v.dtype), v, axes=1)
         return out + self.bias.astype(v.dtype).reshape((-1,) + (1,) * (v.ndim - 1))
+
+    def channels_last(self, v):
+        """Channels last: ``(*grid, in) -> (*grid, out)``, one matrix product with no transposes
+        (also under ``vmap``, where the batch axis leads)."""
+        return v @ self.weight.T.astype(v.dtype) + self.bias.astype(v.dtype)
 
 
 class FNO(eqx.Module):
@@ -82,10 +88,14 @@ class FNO(eqx.Module):
         if u.ndim != self.ndim + 1:
             raise ValueError(f"FNO expects (channels, *grid) with {self.ndim} spatial axes, got shape {u.shape}")
         axes = [jnp.arange(n, dtype=u.dtype) / n for n in u.shape[1:]]
-        coordinates = jnp.stack(jnp.meshgrid(*axes, indexing="ij"))
-        v = self.lift(jnp.concatenate([u, coordinates], axis=0))
+        coordinates = jnp.stack(jnp.meshgrid(*axes, indexing="ij"), axis=-1)
+        # The lift and the projection act on every grid point; channels last, each is one matrix
+        # product (channels first, XLA transposes the wide projection's activations and gradients).
+        h = jnp.concatenate([jnp.moveaxis(u, 0, -1), coordinates], axis=-1)
+        v = jnp.moveaxis(self.lift.channels_last(h), -1, 0)
         for i, (spectral, pointwise) in enumerate(zip(self.spectral, self.pointwise)):
             v = spectral(v) + pointwise(v)
             if i < len(self.spectral) - 1:
                 v = jax.nn.gelu(v)
-        return self.project_out(jax.nn.gelu(self.project_hidden(v)))
+        h = self.project_out.channels_last(jax.nn.gelu(self.project_hidden.channels_last(jnp.moveaxis(v, 0, -1))))
+        return jnp.moveaxis(h, -1, 0)

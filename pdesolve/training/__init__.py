@@ -7,6 +7,7 @@ r"""Training neural PDE surrogates: the one training loop of pdesolve, its data 
   NaN/Inf loss stops with :class:`~pdesolve.training.NonFiniteLossError` naming the step and
   keeps the last parameters that gave a finite loss; data parallelism over ``config.devices``
   devices (``jax.sharding``: the batch is sharded over a 1D mesh, parameters are replicated).
+- :func:`train_step`: one compiled step of that loop (for benchmarks and custom loops).
 - :class:`AbstractTrainingData`: what the loop reads (epoch batches, split sizes, evaluation).
   :class:`TrajectoryData` implements it for window-to-frame surrogates: trajectories
   ``[sample, t, c, *space]`` from a numpy array or an HDF5 file (pdesolve or PDEBench layout,
@@ -35,6 +36,7 @@ from ._loop import descent_gradients as descent_gradients
 from ._loop import make_optimizer as make_optimizer
 from ._loop import make_schedule as make_schedule
 from ._loop import train as train
+from ._loop import train_step as train_step
 from ._models import FNO_SPEC as FNO_SPEC
 from ._models import UNET_SPEC as UNET_SPEC
 from ._models import build_model as build_model
@@ -69,5 +71,6 @@ __all__ = [
     "rollout_model",
     "save_checkpoint",
     "train",
+    "train_step",
     "window_to_frame",
 ]

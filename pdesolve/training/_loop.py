@@ -561,6 +561,23 @@ def _train_step(model, opt_state, batch, key, loss_fn, optimizer):
     return eqx.apply_updates(model, updates), opt_state, value, aux
 
 
+def train_step(model, opt_state, batch, key, *, loss: Callable, optimizer):
+    r"""One optimizer step of :func:`train`, compiled: $\theta' = \theta + \text{update}(\nabla_\theta L(\theta, b, \kappa))$.
+
+    The step the training loop takes (``jax.grad`` of the loss, complex gradients conjugated by
+    :func:`descent_gradients`, the optimizer's update), for benchmarks and custom loops.
+
+    **Arguments:** `model` (an Equinox module), `opt_state` (``optimizer.init`` of its floating
+    leaves), `batch` (device arrays, already cast), `key` (PRNG key passed to the loss), `loss`
+    (``loss(model, batch, key)`` returning a scalar or ``(scalar, aux)``), `optimizer` (an optax
+    ``GradientTransformation``, e.g. from :func:`make_optimizer`). Reuse the same `loss` and
+    `optimizer` objects between calls: they are static, so new objects compile anew.
+
+    **Returns:** ``(model, opt_state, loss value, aux dict)``.
+    """
+    return _train_step(model, opt_state, batch, key, _ValueAndAux(loss), optimizer)
+
+
 @functools.lru_cache(maxsize=32)
 def _default_loss(residual: bool, kind: str):
     return make_rollout_loss(residual=residual, kind=kind)
