@@ -100,7 +100,7 @@ def operator(ctx: PartContext) -> dict:
         "rollout_steps": int(truth.shape[1]),
         "test_rollout_rel_l2": error,
         "test_one_step_rel_l2": metrics.get("one_step_rel_l2"),
-        "persistence_rel_l2": persistence,
+        "persistence_rollout_rel_l2": persistence,
         "persistence_one_step_rel_l2": persistence_one_step,
         "fno_inference_s": fno_s,
         "solver_s": solver_s,
@@ -169,6 +169,7 @@ def constraint(ctx: PartContext) -> dict:
         "kind": "constraint",
         "problem": "heat1d",
         "resolution": n,
+        "mass_error": hard,  # ours: the constrained model's
         "mass_error_unconstrained": plain,
         "mass_error_constrained": hard,
         "rollout_rel_l2_unconstrained": errors["FNO"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import shutil
@@ -78,8 +79,9 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, pa
 
     The summary has one object per part, under its name (``reference``, ``verify``,
     ``dataset``, ``operator``, ``neural_solver``, ``inverse``, ``constraint``, ``report``), with
-    its ``kind``, ``status`` (``ok``, ``failed`` or ``skipped``), ``wall_s``, a one-line
-    ``summary`` (``error`` when it failed) and its numbers, curves and paths; each part also
+    its ``kind``, ``status`` (``ok``, ``failed`` or ``skipped``), ``wall_s``, ``date`` (UTC),
+    ``commit`` (:func:`pdesolve.bench.git_commit`), a one-line ``summary`` (``error`` when it
+    failed) and its numbers, curves and paths; each part also
     writes its object to ``out/<name>/record.json``. A failing part does not stop the others
     (a part that needs it is skipped); ``summary["failed"]`` lists the parts that did not
     succeed. Each part's folder is emptied before it runs. `echo(line)` receives one line per part as it ends. JAX's float64 mode is enabled
@@ -98,7 +100,10 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, pa
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     echo = echo or (lambda line: None)
-    summary: dict = {"pdesolve_version": __version__, "config": config.name}
+    from ..bench import git_commit
+
+    commit = git_commit()
+    summary: dict = {"pdesolve_version": __version__, "commit": commit, "config": config.name}
     records: dict = {}
     failed: list[str] = []
     began = time.perf_counter()
@@ -118,7 +123,8 @@ def run_demo(out, config: DemoConfig | None = None, *, progress: bool = True, pa
                 record = {**getattr(err, "record", {}), "status": "failed", "error": _one_line(err)}
                 (folder / "traceback.txt").write_text(traceback.format_exc())
         record = {"kind": part.kind, "title": part.title, **{k: v for k, v in record.items() if k != "kind"},
-                  "wall_s": time.perf_counter() - start, "pdesolve_version": __version__}
+                  "wall_s": time.perf_counter() - start, "pdesolve_version": __version__, "commit": commit,
+                  "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
         record = _jsonable(record)
         records[part.name] = record
         summary[part.name] = record

@@ -24,7 +24,8 @@ class FrontRow:
         ours: our number, with its quantity and unit.
         anchor: the anchor's or paper's number (or the goal), or ``—``.
         comparison: the ratio (times: anchor / ours, above 1 is faster) or gap (errors: ours / anchor).
-        goal_met: ``True``/``False`` where the record states a goal or pass/fail, else ``None``.
+        goal_met: ``True``/``False`` where the record states a goal or pass/fail (or a numeric
+            ``goal`` the error must not exceed, or a baseline it must beat), else ``None``.
         date, commit: provenance (date to the day, commit to 8 characters).
         part: the :class:`Part` the row comes from (its detail section).
     """
@@ -94,17 +95,23 @@ def _anchor(row: dict, record: Any, key: str) -> tuple[str, float] | None:
     return None
 
 
+# Baselines a result is read against, as ``BASE_KEY``/``KEY_BASE`` beside the number itself.
+_BASELINES = ("persistence", "unconstrained")
+
+
 def _baseline(row: dict, record: Any, key: str) -> tuple[str, float] | None:
-    """A persistence baseline for `key` (``persistence_KEY``, ``KEY_persistence``, ``persistence``
-    or ``persistence[KEY]``), the floor a learned model has to beat."""
+    """A baseline for `key`, the floor a learned model has to beat: persistence
+    (``persistence_KEY``, ``KEY_persistence``, ``persistence`` or ``persistence[KEY]``) or the
+    unconstrained model (``KEY_unconstrained``, ...); returns its name and value."""
     bare = key.removeprefix("test_").removeprefix("val_")
     for source in (row, record if isinstance(record, dict) else {}):
-        for name in (f"persistence_{key}", f"persistence_{bare}", f"{key}_persistence", "persistence"):
-            value = source.get(name)
-            if isinstance(value, dict):
-                value = value.get(key, value.get(bare))
-            if is_number(value):
-                return "persistence", float(value)
+        for base in _BASELINES:
+            for name in (f"{base}_{key}", f"{base}_{bare}", f"{key}_{base}", f"{bare}_{base}", base):
+                value = source.get(name)
+                if isinstance(value, dict):
+                    value = value.get(key, value.get(bare))
+                if is_number(value):
+                    return base, float(value)
     return None
 
 
@@ -147,17 +154,30 @@ def _bench_rows(part: Part, rows: list[dict]) -> list[FrontRow]:
     return out
 
 
+# File names that say what a run wrote, not which run: the run's name goes in front of them.
+_GENERIC_STEMS = ("record", "summary", "metrics", "history", "results", "result", "config")
+
+
 def _stem(part: Part) -> str:
     name = part.name
-    return name[:-5] if name.endswith(".json") else name.replace(".json \u203a", " \u203a")
+    stem = name[:-5] if name.endswith(".json") else name.replace(".json \u203a", " \u203a")
+    base = stem.split(" \u203a ")[0].rsplit("/", 1)[-1]
+    if part.run and base in _GENERIC_STEMS:
+        return part.run if stem == "record" else f"{part.run} \u203a {stem}"
+    return stem
 
 
 def front_rows(parts: list[Part]) -> list[FrontRow]:
     """The front table's rows for `parts`: one per benchmark case, one per verification table,
     and one per case of any other record that reports an error (with its anchor, paper number or
-    goal where the record gives one)."""
+    goal where the record gives one). A run folder with a ``record.json`` (its curated record, as
+    each ``pdesolve demo`` part writes) contributes rows from that file only, not from its
+    training bookkeeping (``history.json``, ``metrics.json``)."""
+    curated = {p.run for p in parts if p.run and p.source == "record.json"}
     out: list[FrontRow] = []
     for part in parts:
+        if part.run in curated and part.source != "record.json":
+            continue
         record = part.record
         rows = bench_rows(record)
         if rows is not None:
@@ -184,17 +204,23 @@ def front_rows(parts: list[Part]) -> list[FrontRow]:
             key, value = headline
             anchor = _anchor(row, record, key)
             anchor_text, comparison = "\u2014", "\u2014"
+            baseline = None
             if anchor is not None:
                 anchor_text = f"{anchor[0]}: {format_number(anchor[1], key)}"
                 if anchor[1] > 0:
                     comparison = f"{format_number(value / anchor[1])}\u00d7 the anchor's error"
             elif (baseline := _baseline(row, record, key)) is not None:
-                anchor_text = f"persistence: {format_number(baseline[1], key)}"
+                anchor_text = f"{baseline[0]}: {format_number(baseline[1], key)}"
                 if baseline[1] > 0:
-                    comparison = f"{format_number(value / baseline[1])}\u00d7 persistence's error"
-            else:
-                goal = row.get("goal", record.get("goal") if isinstance(record, dict) else None)
-                if is_number(goal):
+                    comparison = f"{format_number(value / baseline[1])}\u00d7 {baseline[0]}'s error"
+            goal = row.get("goal", record.get("goal") if isinstance(record, dict) else None)
+            goal_met = _goal(row, record)
+            if goal_met is None and baseline is not None:
+                goal_met = value < baseline[1]  # a learned model has to beat its baseline
+            if is_number(goal):
+                if goal_met is None:
+                    goal_met = value <= goal
+                if anchor is None and anchor_text == "\u2014":
                     anchor_text = f"goal \u2264 {format_number(goal, key)}"
                     if goal > 0:
                         comparison = f"{format_number(value / goal)}\u00d7 the goal"
@@ -205,5 +231,5 @@ def front_rows(parts: list[Part]) -> list[FrontRow]:
             out.append(FrontRow(
                 what=f"{_stem(part)}" + (f": {label}" if label and (many or label not in part.name) else ""),
                 ours=f"{key} {format_number(value, key)}", anchor=anchor_text, comparison=comparison,
-                goal_met=_goal(row, record), date=date, commit=commit, part=part))
+                goal_met=goal_met, date=date, commit=commit, part=part))
     return out

@@ -30,6 +30,7 @@ class Part:
         kind: one of :data:`KINDS` (an explicit kind outside them is kept as given).
         record: the JSON value itself.
         context: provenance (date, commit, ...) inherited from the enclosing summary.
+        run: the name of the run folder the record comes from (``""`` when not known).
     """
 
     source: str
@@ -37,6 +38,7 @@ class Part:
     kind: str
     record: Any
     context: dict
+    run: str = ""
 
 
 _LABEL_KEYS = ("name", "model", "method", "problem", "experiment", "case")

@@ -235,6 +235,8 @@ def render_report(runs: list[RunRecord], out: str | Path, title: str = "pdesolve
     plan = []
     for i, run in enumerate(runs):
         parts = [p for rel, record in run.records.items() for p in split_parts(rel, record)]
+        for part in parts:
+            part.run = run.name
         for j, part in enumerate(parts):
             ids[id(part)] = f"r{i}-{j}"
         all_parts.extend(parts)

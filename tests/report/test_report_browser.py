@@ -83,7 +83,7 @@ def test_report_page_shows_tables_images_and_no_console_errors(report_page, brow
     assert rows["verify: verification (2 cases)"][1] == "1 of 2 pass" and rows["verify: verification (2 cases)"][4] == "not met"
     assert rows["teng_heat: teng / heat"][1] == "final_error 2.50e-06"
     assert rows["teng_heat: teng / heat"][5].split() == ["2026-12-01", "abcdef01"]
-    assert rows["metrics"][1] == "one_step_rel_l2 0.0123", front
+    assert rows["train \u203a metrics"][1] == "one_step_rel_l2 0.0123", front
     dangling = browser.execute_script(
         "return [...document.querySelectorAll('#front a')].map(a => a.getAttribute('href'))"
         ".filter(h => !document.getElementById(h.slice(1)))")

@@ -123,6 +123,45 @@ def test_front_table_rows():
         "relative_error 4.00e-04", "goal \u2264 0.00100", True, "fedcba98")
 
 
+
+def test_front_table_names_rows_by_run_and_reads_the_curated_record(tmp_path):
+    """A demo part's folder (``record.json`` beside a training run's bookkeeping) gives one row,
+    named after the folder; baselines (persistence, the unconstrained model) and numeric goals
+    decide whether the goal is met."""
+    operator = tmp_path / "operator"
+    operator.mkdir()
+    (operator / "record.json").write_text(json.dumps(
+        {"kind": "training", "model": "fno", "test_rollout_rel_l2": 0.1, "persistence_rollout_rel_l2": 0.4,
+         "date": "2026-12-06T01:00:00+00:00", "commit": "abcdef0123456789"}))
+    (operator / "history.json").write_text(json.dumps(HISTORY))
+    (operator / "metrics.json").write_text(json.dumps({"model": "fno", "one_step_rel_l2": 0.01}))
+    constraint = tmp_path / "constraint"
+    constraint.mkdir()
+    (constraint / "record.json").write_text(json.dumps(
+        {"kind": "constraint", "mass_error": 1e-15, "mass_error_unconstrained": 3.0}))
+    inverse = tmp_path / "inverse"
+    inverse.mkdir()
+    (inverse / "record.json").write_text(json.dumps({"kind": "inverse", "relative_error": 2e-3, "goal": 1e-3}))
+    other = tmp_path / "results"
+    other.mkdir()
+    (other / "metrics.json").write_text(json.dumps({"model": "unet", "one_step_rel_l2": 0.2}))
+    parts = []
+    for run in collect_runs([operator, constraint, inverse, other]):
+        for rel, record in run.records.items():
+            for part in split_parts(rel, record):
+                part.run = run.name
+                parts.append(part)
+    rows = {r.what: r for r in front_rows(parts)}
+    assert set(rows) == {"operator: fno", "constraint", "inverse", "results › metrics: unet"}
+    op = rows["operator: fno"]
+    assert (op.ours, op.anchor, op.goal_met, op.date, op.commit) == (
+        "test_rollout_rel_l2 0.100", "persistence: 0.400", True, "2026-12-06", "abcdef01")
+    mass = rows["constraint"]
+    assert (mass.ours, mass.anchor, mass.goal_met) == ("mass_error 1.00e-15", "unconstrained: 3.00", True)
+    assert mass.comparison.endswith("unconstrained's error")
+    assert rows["inverse"].goal_met is False  # 2e-3 > the goal 1e-3
+
+
 def test_demo_page_shows_parts_missing_reasons_and_attached_figures(tmp_path):
     run = tmp_path / "demo"
     run.mkdir()
