@@ -32,9 +32,10 @@ class PeriodicConvCorrection(eqx.Module):
     r"""A translation-equivariant correction $\mathcal{C}_\theta(u)$ for periodic 1D/2D fields.
 
     A stack of convolutions with circular padding: $(c \to w) \to \dots \to (w \to c)$ with a
-    smooth activation between them. The inputs are $u$ and $u^2$ (the quadratic
-    nonlinearities of Burgers/Navier-Stokes make $u^2$ a natural feature). The last layer
-    starts at zero, so an untrained closure model is exactly the coarse solver.
+    smooth activation between them. The inputs are $v = u/s$ and $v^2$ (the quadratic
+    nonlinearities of Burgers/Navier-Stokes make $u^2$ a natural feature), with $s$ = `scale`
+    a typical magnitude of $u$ so that the features are $O(1)$. The last layer starts at zero,
+    so an untrained closure model is exactly the coarse solver.
 
     **Arguments:**
 
@@ -42,10 +43,12 @@ class PeriodicConvCorrection(eqx.Module):
     - `width`: hidden channels; `depth`: number of hidden layers; `kernel_size`: odd stencil width.
     - `key`: PRNG key.
     - `activation`: default ``jax.nn.gelu``.
+    - `scale`: the input scale $s > 0$ (default 1).
     """
 
     layers: tuple
     activation: Callable = eqx.field(static=True)
+    scale: float = eqx.field(static=True)
 
     def __init__(
         self,
@@ -57,7 +60,10 @@ class PeriodicConvCorrection(eqx.Module):
         *,
         key: PRNGKeyArray,
         activation: Callable = jax.nn.gelu,
+        scale: float = 1.0,
     ):
+        if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and 0 < scale < float("inf")):
+            raise InvalidInputError(f"scale must be a positive number, got {scale!r}")
         if ndim not in (1, 2):
             raise InvalidInputError(f"ndim must be 1 or 2, got {ndim!r}")
         for name, value in (("channels", channels), ("width", width), ("depth", depth)):
@@ -77,9 +83,11 @@ class PeriodicConvCorrection(eqx.Module):
             layers.append(conv)
         self.layers = tuple(layers)
         self.activation = activation
+        self.scale = float(scale)
 
     def __call__(self, u: Float[Array, "c *grid"]) -> Float[Array, "c *grid"]:
-        h = jnp.concatenate([u, u * u], axis=0)
+        v = u / self.scale if self.scale != 1.0 else u
+        h = jnp.concatenate([v, v * v], axis=0)
         for layer in self.layers[:-1]:
             h = self.activation(layer(h))
         return self.layers[-1](h)
