@@ -22,6 +22,7 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import InvalidInputError
@@ -89,8 +90,26 @@ class PeriodicConvCorrection(eqx.Module):
         v = u / self.scale if self.scale != 1.0 else u
         h = jnp.concatenate([v, v * v], axis=0)
         for layer in self.layers[:-1]:
-            h = self.activation(layer(h))
-        return self.layers[-1](h)
+            h = self.activation(_circular_conv(layer, h))
+        return _circular_conv(self.layers[-1], h)
+
+
+def _circular_conv(conv: eqx.nn.Conv, h: Array) -> Array:
+    r"""`conv` (circular padding, stride 1) applied as one matrix product over shifted copies of `h`.
+
+    $y_o(x) = b_o + \sum_{i, s} W_{o,i,s}\, h_i(x + s - p)$ with the $k^d$ stencil offsets $s$ and
+    $p = k // 2$: the $k^d$ periodic shifts of $h$ are stacked and contracted with $W$ in one
+    ``einsum`` (im2col). The same numbers as ``conv(h)`` up to rounding, several times faster on
+    CPUs for the few channels of a correction network than XLA's convolution.
+    """
+    kernel = conv.weight.shape[2:]
+    pad = [k // 2 for k in kernel]
+    axes = tuple(range(1, 1 + len(kernel)))
+    offsets = np.stack(np.meshgrid(*[np.arange(k) for k in kernel], indexing="ij"), -1).reshape(-1, len(kernel))
+    patches = jnp.stack([jnp.roll(h, tuple(p - o for p, o in zip(pad, offset)), axis=axes) for offset in offsets])
+    weight = conv.weight.reshape(conv.weight.shape[:2] + (-1,))
+    out = jnp.einsum("ois,si...->o...", weight, patches)
+    return out if conv.bias is None else out + conv.bias
 
 
 class ClosureVectorField(eqx.Module):
