@@ -291,7 +291,18 @@ def main(argv=None) -> int:
     ref_wall = _timed(ETDRK4(pde, h), u0, round(1.0 / h), 1)
     print(f"reference {cfg['reference']}^2 float64: {ref_wall:.3f} s per time unit")
     figures(out, curves, fields, reference, times, n)
-    payload = {"experiment": "hybrid_kolmogorov", "preset": name, "config": cfg, "threshold": THRESHOLD,
+    by = {(row["method"], row["resolution"]): row for row in rows}
+    goals = {}
+    if ("learned", n) in by:
+        learned, one_step = by[("learned", n)], by[("learned-one-step", n)]
+        matched = [m for m in (4, 2, 1) if learned["high_correlation_time"] >= by[("direct", m * n)]["high_correlation_time"]]
+        goals = {"matches_direct_resolution": matched[0] * n if matched else None,
+                 "cost_ratio_vs_matched": (by[("direct", matched[0] * n)]["wall_s_per_time_unit"]
+                                           / learned["wall_s_per_time_unit"]) if matched else None,
+                 "through_solver_minus_one_step": learned["high_correlation_time"] - one_step["high_correlation_time"],
+                 "stable_spectrum_within_factor_2": learned["spectrum_within_factor_2"]}
+        print("goals:", json.dumps(goals))
+    payload = {"experiment": "hybrid_kolmogorov", "goals": goals, "preset": name, "config": cfg, "threshold": THRESHOLD,
                "scored_modes": n // 3, "training_step_s": per_step, "training": training, "reference_check": check,
                "reference_wall_s_per_time_unit": ref_wall, "results": rows, "times": times.tolist(), "curves": curves,
                "wall_s": time.perf_counter() - began}

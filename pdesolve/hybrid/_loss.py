@@ -83,10 +83,11 @@ class UnrolledLoss(eqx.Module):
     part of the loss, so its arrays (ETDRK4 coefficients, viscosity, forcing) are never
     parameters. A batch is ``(inputs [b, 1, c, *grid], targets [b, N, c, *grid])`` as
     :class:`~pdesolve.training.TrajectoryData` yields it with ``config.window = 1`` and
-    ``config.rollout_steps = N`` (so $N = 1$ trains one step on precomputed pairs). Open those
-    data with ``splits=(1, 0, 0)`` (or set ``config.eval_every = 0`` and
-    ``train(..., evaluate_test=False)``): their built-in evaluation is for window-to-frame
-    surrogates; score the trained stepper with :func:`corrected` and :mod:`pdesolve.metrics`.
+    ``config.rollout_steps = N`` (so $N = 1$ trains one step on precomputed pairs). Use
+    :class:`CorrectionData` (whose :meth:`~CorrectionData.loss` is this loss) so that the
+    validation and test evaluations roll the corrected stepper out; plain ``TrajectoryData``
+    would evaluate the correction as a window-to-frame surrogate, so give it no validation or
+    test split (``splits=(1, 0, 0)``).
 
     Aux values: ``relative_l2`` (batch mean over samples and frames of
     $\|P_K(u - \bar u)\| / \|P_K \bar u\|$) and ``last_frame_relative_l2`` (the same at $j = N$).
