@@ -14,7 +14,8 @@ Sub-packages, bottom layer first (each imports only the packages listed before i
 - :mod:`pdesolve.constraints`: implicit differentiation, exact projections, PDE-constrained
   least-squares layers and their mixtures of experts.
 - :mod:`pdesolve.neural_fields` (TENG, INSR, OBTI, TDVP, PINN), :mod:`pdesolve.mp_pde`
-  (message-passing solver), :mod:`pdesolve.neural_ode` (neural ODEs and adjoints).
+  (message-passing solver), :mod:`pdesolve.neural_ode` (neural ODEs and adjoints),
+  :mod:`pdesolve.hybrid` (learned corrections trained through the solver).
 - :mod:`pdesolve.verification`, :mod:`pdesolve.bench`, :mod:`pdesolve.report`: checks,
   benchmarks against anchors, the results report.
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from ._errors import InvalidInputError
-from .spatial import PeriodicGrid, rfft
+from .spatial import PeriodicGrid, derivative_operator, inverse_laplacian_symbol, irfft, rfft, rfft_weights
 
 
 def relative_l2(u: Float[Array, "..."], reference: Float[Array, "..."]) -> Float[Array, ""]:
@@ -56,11 +56,7 @@ def energy_spectrum(u: Float[Array, "c ..."], grid: PeriodicGrid) -> tuple[np.nd
     n_total = int(np.prod(grid.shape))
     u_hat = np.asarray(rfft(u, grid)) / n_total
     power = 0.5 * np.abs(u_hat) ** 2
-    # Modes of the half spectrum with 0 < m_last < N/2 stand for two conjugate modes.
-    weight = np.full(grid.spectral_shape, 2.0)
-    weight[..., 0] = 1.0
-    if grid.shape[-1] % 2 == 0:
-        weight[..., -1] = 1.0
+    weight = rfft_weights(grid)
     ints = grid.integer_wavenumbers()
     radius = np.sqrt(sum(np.broadcast_to(m, grid.spectral_shape).astype(float) ** 2 for m in ints))
     shell = np.rint(radius).astype(int)
@@ -116,12 +112,89 @@ def nrmse(
     scale = jnp.sqrt(jnp.mean(reference**2, axis=axes))
     return jnp.mean(error / scale)
 
+
+def correlation(
+    u: Float[Array, "*batch c ..."],
+    reference: Float[Array, "*batch c ..."],
+    grid: PeriodicGrid,
+    *,
+    max_wavenumber: float | None = None,
+) -> Float[Array, " *batch"]:
+    r"""Correlation of two fields, $\rho = \langle u, v\rangle / (\|u\| \|v\|)$ (Kochkov et al. 2021's vorticity correlation).
+
+    The inner product is over channels and space, $\langle u, v\rangle = \sum_{c, x} u_{c,x}
+    v_{c,x}$ (not centred: vorticity on a periodic box has zero mean), so $\rho = 1$ for equal
+    fields, $-1$ for $v = -u$. With `max_wavenumber` $K$ both fields are first restricted to the
+    Fourier modes $|m| \le K$ (integer mode numbers; e.g. $K = n/3$, the band a 2/3-dealiased
+    grid of $n$ points resolves), computed with Parseval's identity
+    $\langle u, v\rangle \propto \sum_m w_m \operatorname{Re}(\hat u_m \overline{\hat v_m})$.
+    Leading axes (time, samples) are kept: fields shaped ``(t, c, nx, ny)`` give ``(t,)``.
+    """
+    u, reference = jnp.asarray(u), jnp.asarray(reference)
+    if u.shape != reference.shape or u.ndim < grid.ndim + 1 or u.shape[u.ndim - grid.ndim:] != grid.shape:
+        raise InvalidInputError(f"correlation needs two fields of one shape (..., c, *{grid.shape}), got {u.shape} "
+                                f"and {reference.shape}")
+    axes = tuple(range(u.ndim - grid.ndim - 1, u.ndim))
+    if max_wavenumber is None:
+        inner, uu, vv = (jnp.sum(a * b, axis=axes) for a, b in ((u, reference), (u, u), (reference, reference)))
+    else:
+        weight = jnp.asarray(rfft_weights(grid, max_wavenumber), u.dtype)
+        u_hat, v_hat = rfft(u, grid), rfft(reference, grid)
+        inner, uu, vv = (jnp.sum(weight * jnp.real(a * jnp.conj(b)), axis=axes)
+                         for a, b in ((u_hat, v_hat), (u_hat, u_hat), (v_hat, v_hat)))
+    return inner / jnp.sqrt(uu * vv)
+
+
+def high_correlation_time(
+    correlations: Float[ArrayLike, " t"], times: Float[ArrayLike, " t"], threshold: float = 0.95
+) -> float:
+    r"""The first time a correlation curve $\rho(t)$ drops below `threshold` (Kochkov et al. 2021 use 0.95).
+
+    Linear interpolation between the last saved time with $\rho \ge$ `threshold` and the first with
+    $\rho <$ `threshold`; $t_0$ if the curve starts below; ``times[-1]`` if it never drops below
+    (a lower bound: the run was too short to tell). Non-finite values count as below.
+    """
+    rho = np.asarray(correlations, dtype=np.float64)
+    t = np.asarray(times, dtype=np.float64)
+    if rho.ndim != 1 or rho.shape != t.shape or rho.size == 0:
+        raise InvalidInputError(f"high_correlation_time needs 1D correlations and times of one length, got shapes "
+                                f"{rho.shape} and {t.shape}")
+    below = ~(rho >= threshold)
+    if not below.any():
+        return float(t[-1])
+    first = int(np.argmax(below))
+    if first == 0 or not np.isfinite(rho[first]):
+        return float(t[first])
+    r0, r1 = rho[first - 1], rho[first]
+    return float(t[first - 1] + (r0 - threshold) / (r0 - r1) * (t[first] - t[first - 1]))
+
+
+def vorticity_energy_spectrum(omega: Float[Array, "1 x y"], grid: PeriodicGrid) -> tuple[np.ndarray, np.ndarray]:
+    r"""Isotropic kinetic-energy spectrum $E(k)$ of the 2D velocity induced by the vorticity `omega`.
+
+    The velocity is $\mathbf{u} = (\partial_y \psi, -\partial_x\psi)$ with $-\Delta\psi = \omega$, so
+    $|\hat{\mathbf u}_m|^2 = |\hat\omega_m|^2 / |k_m|^2$; $E(k)$ sums $\tfrac12|\hat{\mathbf u}_m|^2$
+    over the shells $k - \tfrac12 \le |m| < k + \tfrac12$ (see :func:`energy_spectrum`), so
+    $\sum_k E(k)$ is the mean kinetic energy. Returns ``(k, E)`` as numpy arrays.
+    """
+    omega = jnp.asarray(omega)
+    if grid.ndim != 2 or omega.shape != (1,) + grid.shape:
+        raise InvalidInputError(f"omega must be one vorticity channel shaped {(1,) + grid.shape} on a 2D grid, "
+                                f"got {omega.shape}")
+    d = derivative_operator(grid)
+    psi_hat = -inverse_laplacian_symbol(grid) * rfft(omega, grid)[0]
+    velocity = irfft(jnp.stack([d[1] * psi_hat, -d[0] * psi_hat]), grid)
+    return energy_spectrum(velocity, grid)
+
 __all__ = [
     "accumulated_error",
+    "correlation",
     "energy_spectrum",
+    "high_correlation_time",
     "max_abs_error",
     "mean_relative_l2",
     "nrmse",
     "observed_order",
     "relative_l2",
+    "vorticity_energy_spectrum",
 ]

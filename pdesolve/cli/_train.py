@@ -2,7 +2,8 @@
 
 One sub-command per :class:`~pdesolve.training.ModelSpec` in :func:`model_specs`: the
 package that owns a model defines its spec (``pdesolve.training.FNO_SPEC``, ``UNET_SPEC``,
-``pdesolve.mp_pde.MP_PDE_SPEC``, ``pdesolve.neural_ode.NEURAL_ODE_SPEC``) and this module
+``pdesolve.mp_pde.MP_PDE_SPEC``, ``pdesolve.neural_ode.NEURAL_ODE_SPEC``,
+``pdesolve.hybrid.HYBRID_SPEC``) and this module
 lists them. A spec's ``add_arguments`` adds the model's own options; ``open_data``, ``build``
 and ``loss`` receive them as a dict.
 """
@@ -69,12 +70,13 @@ def _add_common(p) -> None:
 
 
 def model_specs() -> tuple:
-    """The model specs ``pdesolve train`` offers: fno, unet, mp-pde, neural-ode."""
+    """The model specs ``pdesolve train`` offers: fno, unet, mp-pde, neural-ode, hybrid."""
+    from ..hybrid import HYBRID_SPEC
     from ..mp_pde import MP_PDE_SPEC
     from ..neural_ode import NEURAL_ODE_SPEC
     from ..training import FNO_SPEC, UNET_SPEC
 
-    return (FNO_SPEC, UNET_SPEC, MP_PDE_SPEC, NEURAL_ODE_SPEC)
+    return (FNO_SPEC, UNET_SPEC, MP_PDE_SPEC, NEURAL_ODE_SPEC, HYBRID_SPEC)
 
 
 def register(sub, specs=None) -> None:
@@ -89,7 +91,7 @@ def register(sub, specs=None) -> None:
         models[spec.name] = spec
     p = sub.add_parser(
         "train",
-        help="train on an HDF5 dataset: fno, unet, mp-pde, neural-ode (checkpoints, --resume)",
+        help="train on an HDF5 dataset: fno, unet, mp-pde, neural-ode, hybrid (checkpoints, --resume)",
         description=_COMMON_HELP + "\n\nmodels:\n" + "\n".join(f"  {n}: {s.description}" for n, s in models.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

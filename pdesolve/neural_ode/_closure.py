@@ -22,6 +22,7 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import InvalidInputError
@@ -32,9 +33,10 @@ class PeriodicConvCorrection(eqx.Module):
     r"""A translation-equivariant correction $\mathcal{C}_\theta(u)$ for periodic 1D/2D fields.
 
     A stack of convolutions with circular padding: $(c \to w) \to \dots \to (w \to c)$ with a
-    smooth activation between them. The inputs are $u$ and $u^2$ (the quadratic
-    nonlinearities of Burgers/Navier-Stokes make $u^2$ a natural feature). The last layer
-    starts at zero, so an untrained closure model is exactly the coarse solver.
+    smooth activation between them. The inputs are $v = u/s$ and $v^2$ (the quadratic
+    nonlinearities of Burgers/Navier-Stokes make $u^2$ a natural feature), with $s$ = `scale`
+    a typical magnitude of $u$ so that the features are $O(1)$. The last layer starts at zero,
+    so an untrained closure model is exactly the coarse solver.
 
     **Arguments:**
 
@@ -42,10 +44,12 @@ class PeriodicConvCorrection(eqx.Module):
     - `width`: hidden channels; `depth`: number of hidden layers; `kernel_size`: odd stencil width.
     - `key`: PRNG key.
     - `activation`: default ``jax.nn.gelu``.
+    - `scale`: the input scale $s > 0$ (default 1).
     """
 
     layers: tuple
     activation: Callable = eqx.field(static=True)
+    scale: float = eqx.field(static=True)
 
     def __init__(
         self,
@@ -57,7 +61,10 @@ class PeriodicConvCorrection(eqx.Module):
         *,
         key: PRNGKeyArray,
         activation: Callable = jax.nn.gelu,
+        scale: float = 1.0,
     ):
+        if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and 0 < scale < float("inf")):
+            raise InvalidInputError(f"scale must be a positive number, got {scale!r}")
         if ndim not in (1, 2):
             raise InvalidInputError(f"ndim must be 1 or 2, got {ndim!r}")
         for name, value in (("channels", channels), ("width", width), ("depth", depth)):
@@ -77,12 +84,32 @@ class PeriodicConvCorrection(eqx.Module):
             layers.append(conv)
         self.layers = tuple(layers)
         self.activation = activation
+        self.scale = float(scale)
 
     def __call__(self, u: Float[Array, "c *grid"]) -> Float[Array, "c *grid"]:
-        h = jnp.concatenate([u, u * u], axis=0)
+        v = u / self.scale if self.scale != 1.0 else u
+        h = jnp.concatenate([v, v * v], axis=0)
         for layer in self.layers[:-1]:
-            h = self.activation(layer(h))
-        return self.layers[-1](h)
+            h = self.activation(_circular_conv(layer, h))
+        return _circular_conv(self.layers[-1], h)
+
+
+def _circular_conv(conv: eqx.nn.Conv, h: Array) -> Array:
+    r"""`conv` (circular padding, stride 1) applied as one matrix product over shifted copies of `h`.
+
+    $y_o(x) = b_o + \sum_{i, s} W_{o,i,s}\, h_i(x + s - p)$ with the $k^d$ stencil offsets $s$ and
+    $p = k // 2$: the $k^d$ periodic shifts of $h$ are stacked and contracted with $W$ in one
+    ``einsum`` (im2col). The same numbers as ``conv(h)`` up to rounding, several times faster on
+    CPUs for the few channels of a correction network than XLA's convolution.
+    """
+    kernel = conv.weight.shape[2:]
+    pad = [k // 2 for k in kernel]
+    axes = tuple(range(1, 1 + len(kernel)))
+    offsets = np.stack(np.meshgrid(*[np.arange(k) for k in kernel], indexing="ij"), -1).reshape(-1, len(kernel))
+    patches = jnp.stack([jnp.roll(h, tuple(p - o for p, o in zip(pad, offset)), axis=axes) for offset in offsets])
+    weight = conv.weight.reshape(conv.weight.shape[:2] + (-1,))
+    out = jnp.einsum("ois,si...->o...", weight, patches)
+    return out if conv.bias is None else out + conv.bias
 
 
 class ClosureVectorField(eqx.Module):

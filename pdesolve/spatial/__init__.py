@@ -9,6 +9,7 @@ from ._spectral import irfft as irfft
 from ._spectral import laplacian_symbol as laplacian_symbol
 from ._spectral import poisson_solve as poisson_solve
 from ._spectral import rfft as rfft
+from ._spectral import rfft_weights as rfft_weights
 from ._spectral import spectral_derivative as spectral_derivative
 from ._spectral import spectral_gradient as spectral_gradient
 from ._spectral import spectral_laplacian as spectral_laplacian
@@ -33,6 +34,7 @@ __all__ = [
     "laplacian_symbol",
     "poisson_solve",
     "rfft",
+    "rfft_weights",
     "spectral_derivative",
     "spectral_gradient",
     "spectral_laplacian",

@@ -97,3 +97,22 @@ def poisson_solve(f: Float[Array, "c ..."], grid: PeriodicGrid) -> Float[Array, 
     The mean of `f` (which has no periodic solution) is discarded.
     """
     return irfft(inverse_laplacian_symbol(grid) * rfft(f, grid), grid)
+
+
+def rfft_weights(grid: PeriodicGrid, max_wavenumber: float | None = None) -> np.ndarray:
+    r"""Parseval weights $w_m$ of the real-FFT half spectrum: $\sum_x u_x v_x = rac{1}{N}\sum_m w_m \operatorname{Re}(\hat u_m \overline{\hat v_m})$.
+
+    $w_m = 2$ for the modes that stand for a conjugate pair ($0 < m_{	ext{last}} < n_{	ext{last}}/2$),
+    1 for the others ($N$ grid points). With `max_wavenumber` $K$, $w_m = 0$ outside the band
+    $|m| \le K$ (integer mode numbers), so the sum is the inner product of the band-limited
+    fields. Returns a numpy array shaped ``grid.spectral_shape``.
+    """
+    weight = np.full(grid.spectral_shape, 2.0)
+    weight[..., 0] = 1.0
+    if grid.shape[-1] % 2 == 0:
+        weight[..., -1] = 1.0
+    if max_wavenumber is not None:
+        ints = grid.integer_wavenumbers()
+        radius = np.sqrt(sum(np.broadcast_to(m, grid.spectral_shape).astype(float) ** 2 for m in ints))
+        weight = np.where(radius <= max_wavenumber, weight, 0.0)
+    return weight

@@ -246,7 +246,7 @@ def test_model_spec_objects_appear_in_cli_and_build(trajectories):
         parser.add_argument("--tiny-width", type=int, default=2)
 
     spec = ModelSpec("test-tiny", window_to_frame(build), description="test model", add_arguments=arguments)
-    assert [s.name for s in _train.model_specs()] == ["fno", "unet", "mp-pde", "neural-ode"]
+    assert [s.name for s in _train.model_specs()] == ["fno", "unet", "mp-pde", "neural-ode", "hybrid"]
     parser = argparse.ArgumentParser()
     _train.register(parser.add_subparsers(), specs=_train.model_specs() + (spec,))
     args = parser.parse_args(["train", "test-tiny", "--data", "x.h5", "--tiny-width", "3"])
@@ -269,7 +269,7 @@ def test_train_help_lists_every_model(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
-    for name in ("fno", "unet", "mp-pde", "neural-ode"):
+    for name in ("fno", "unet", "mp-pde", "neural-ode", "hybrid"):
         assert f"  {name}" in text
 
 
