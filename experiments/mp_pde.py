@@ -353,8 +353,8 @@ def main(argv=None):
     parser.add_argument("--generate-only", action="store_true", help="only write the HDF5 datasets")
     parser.add_argument("--figures", help="folder for rollout-vs-truth and error-over-time PNGs")
     args = parser.parse_args(argv)
-    name = "quick" if args.quick else (args.config or "full")
-    config = dict(CONFIGS[name])
+    preset = "quick" if args.quick else (args.config or "full")
+    config = dict(CONFIGS[preset])
     for name in ("experiments", "resolutions", "epochs", "iterations_per_epoch", "num_train"):
         if getattr(args, name) is not None:
             config[name] = tuple(getattr(args, name)) if name in ("experiments", "resolutions") else getattr(args, name)
@@ -363,7 +363,7 @@ def main(argv=None):
     start = time.perf_counter()
     results = []
     for experiment in config["experiments"]:
-        paths = make_data(os.path.join(args.data_dir, name), experiment, config, config["resolutions"])
+        paths = make_data(os.path.join(args.data_dir, preset), experiment, config, config["resolutions"])
         if args.generate_only:
             print(json.dumps({experiment: {split: list(p.values()) for split, p in paths.items()}}))
             continue
