@@ -346,6 +346,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--iterations-per-epoch", type=int)
     parser.add_argument("--num-train", type=int)
+    parser.add_argument("--lr-milestones", type=int, nargs="+", help="epochs at which the learning rate drops x0.4")
     parser.add_argument("--data-dir", default="mp_pde_data")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--seed", type=int, default=0)
@@ -355,9 +356,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     preset = "quick" if args.quick else (args.config or "full")
     config = dict(CONFIGS[preset])
-    for name in ("experiments", "resolutions", "epochs", "iterations_per_epoch", "num_train"):
+    for name in ("experiments", "resolutions", "epochs", "iterations_per_epoch", "num_train", "lr_milestones"):
         if getattr(args, name) is not None:
-            config[name] = tuple(getattr(args, name)) if name in ("experiments", "resolutions") else getattr(args, name)
+            value = getattr(args, name)
+            config[name] = tuple(value) if name in ("experiments", "resolutions", "lr_milestones") else value
     print(f"config: {json.dumps(config)}", flush=True)
     print(f"device: {jax.devices()[0].platform}", flush=True)
     start = time.perf_counter()
