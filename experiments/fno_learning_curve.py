@@ -135,7 +135,8 @@ def run_one(spec: str, arrays: dict, preset: dict, *, max_minutes: float | None,
     done = curve[-1]["step"] if curve else 0
     row = {
         "model": f"FNO-2D {resolution}^2", "resolution": resolution, "train_samples": n_train, "test_samples": n_test,
-        "steps": done if stopped else epochs * per_epoch, "steps_planned": epochs * per_epoch, "epochs": epochs,
+        "steps": done if stopped else epochs * per_epoch, "steps_planned": epochs * per_epoch, "steps_requested": steps,
+        "epochs": epochs,
         "stopped_by_time": stopped, "error": metrics["rollout_rel_l2"], "one_step_rel_l2": metrics["one_step_rel_l2"],
         "rollout_rel_l2_per_step": metrics["rollout_rel_l2_per_step"],
         "final_train_loss": curve[-1]["train_loss"] if curve else None, "train_s": train_s,
@@ -173,8 +174,8 @@ def fits(rows: list[dict]) -> list[dict]:
     out = []
     for against, fixed in (("train_samples", "steps"), ("steps", "train_samples")):
         groups = {}
-        for r in rows:
-            groups.setdefault((r["resolution"], r[fixed]), []).append(r)
+        for r in rows:  # runs of one nominal length (whole epochs: 195 steps for 200 at N = 300) share a group
+            groups.setdefault((r["resolution"], r.get(f"{fixed}_requested", r[fixed])), []).append(r)
         for (resolution, value), group in sorted(groups.items()):
             fit = power_law([r[against] for r in group], [r["error"] for r in group])
             if fit:
@@ -224,6 +225,21 @@ def plot(path: Path, rows: list[dict], fitted: list[dict], title: str) -> None:
     plt.close(fig)
 
 
+def refit(out: Path, png: Path, name: str, preset: dict) -> dict:
+    """Recompute the fits and the figure of the rows in `out` (rows without ``steps_requested`` get the
+    STEPS of the ``RES:N:STEPS`` run in their command line)."""
+    record = json.loads(out.read_text())
+    for row in record["results"]:
+        if "steps_requested" not in row:
+            words = row["command"].split()
+            spec = next(w for w in words if w.startswith(f"{row['resolution']}:{row['train_samples']}:"))
+            row["steps_requested"] = int(spec.split(":")[2])
+    record["fits"] = fits(record["results"])
+    out.write_text(json.dumps(record, indent=2, default=float))
+    plot(png, record["results"], record["fits"], f"FNO-2D, 2D Navier-Stokes nu = 1e-3, horizon {preset['t_final'] - 10} ({name})")
+    return record
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=tuple(PRESETS), default="cpu")
@@ -234,6 +250,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", default=None, help="results JSON, rows merged (default experiments/results/...)")
     parser.add_argument("--png", default=None, help="figure (default: the JSON's name with .png)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--refit", action="store_true", help="only refit and redraw the rows already in --json")
     args = parser.parse_args(argv)
     name = "quick" if args.quick else args.preset
     preset = PRESETS[name]
@@ -244,6 +261,8 @@ def main(argv=None) -> dict:
     from pdesolve.bench import provenance, write_result_json
 
     started = provenance(SEED, command)  # the commit and command of the code that runs, taken before training
+    if args.refit:
+        return refit(out, png, name, preset)
     master, path, generate_s = load_master(preset, Path(args.cache_dir), not args.no_progress)
     print(f"data {path}: {master.shape} ({generate_s:.0f} s to generate or load)", flush=True)
     arrays = {preset["master"]: master}

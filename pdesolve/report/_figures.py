@@ -230,8 +230,9 @@ def _learning_curve_figures(record: Any) -> list[FigureSpec]:
     """Log-log error against the training-set size, and against optimizer steps where rows record them.
 
     Rows without a step count form one series per ``model``/``method``. Rows with one (``steps``
-    or ``train_steps``) are grouped: against samples, a series per label and step count; against
-    steps, a series per label and sample count; a group needs two distinct x values.
+    or ``train_steps``) are grouped: against samples, a series per label and step count (the
+    nominal ``steps_requested`` where a row gives it); against steps, a series per label and
+    sample count; a group needs two distinct x values.
     """
     rows = result_rows(record)
     x_key = next((k for k in _SAMPLE_KEYS if all(is_number(r.get(k)) for r in rows)), None)
@@ -252,8 +253,9 @@ def _learning_curve_figures(record: Any) -> list[FigureSpec]:
         groups: dict[str, list[tuple[float, float]]] = {}
         for row in rows:
             label = str(row.get("model") or row.get("method") or y_key)
-            if fixed is not None:
-                label += f", {row[fixed]:g} {'steps' if fixed == step_key else 'samples'}"
+            if fixed is not None:  # a row may name the nominal step count it ran for (whole epochs may differ)
+                value = row.get("steps_requested", row[fixed]) if fixed == step_key else row[fixed]
+                label += f", {value:g} {'steps' if fixed == step_key else 'samples'}"
             groups.setdefault(label, []).append((float(row[against]), float(row[y_key])))
         series = [Series(k, [p[0] for p in sorted(v)], [p[1] for p in sorted(v)], against)
                   for k, v in groups.items() if fixed is None or len({p[0] for p in v}) >= 2]

@@ -38,9 +38,11 @@ def test_power_law_fit_and_extrapolation(curve):
 def test_fits_group_runs_by_what_they_share(curve):
     rows = [{"resolution": 32, "train_samples": n, "steps": s, "error": e, "curve": []}
             for n, s, e in ((100, 500, 0.4), (1000, 500, 0.1), (1000, 2000, 0.05))]
+    rows.append({"resolution": 32, "train_samples": 300, "steps": 495, "steps_requested": 500, "error": 0.2,
+                 "curve": []})  # whole epochs: 495 steps for a 500-step run
     by = {(f["against"], f.get("steps", f.get("train_samples"))): f for f in curve.fits(rows)}
     assert set(by) == {("train_samples", 500), ("steps", 1000)}
-    assert by[("train_samples", 500)]["b"] == pytest.approx(math.log10(4))
+    assert by[("train_samples", 500)]["points"] == 3
     assert by[("steps", 1000)]["b"] == pytest.approx(0.5)
 
 
