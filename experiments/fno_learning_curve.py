@@ -207,12 +207,12 @@ def plot(path: Path, rows: list[dict], fitted: list[dict], title: str) -> None:
         for n in sorted({r["train_samples"] for r in mine}):
             pts = sorted((r["steps"], r["error"]) for r in mine if r["train_samples"] == n)
             axes[0].plot(*zip(*pts), "o", label=f"{resolution}^2, N={n}, end of run")
-        for s in sorted({r["steps"] for r in mine}):
-            pts = sorted((r["train_samples"], r["error"]) for r in mine if r["steps"] == s)
+        for s in sorted({r.get("steps_requested", r["steps"]) for r in mine}):
+            pts = sorted((r["train_samples"], r["error"]) for r in mine if r.get("steps_requested", r["steps"]) == s)
             axes[1].plot(*zip(*pts), "o-" if len(pts) > 1 else "o", label=f"{resolution}^2, {s} steps")
     for fit in fitted:
         ax = axes[0 if fit["against"] == "steps" else 1]
-        x = np.geomspace(fit["x_min"], max(fit["x_max"], fit["x_for_goal"] or 0) * 1.05, 50)
+        x = np.geomspace(fit["x_min"], max(fit["x_max"], min(fit["x_for_goal"] or 0, 20 * fit["x_max"])) * 1.05, 50)
         ax.plot(x, fit["a"] * x ** -fit["b"], "--", lw=0.8, color="gray")
     for ax, label in zip(axes, ("optimizer steps", "training samples")):
         ax.axhline(ANCHOR_FNO_2D, color="k", ls="--", lw=1, label="paper FNO-2D 0.0128 (64^2, T=50, 25k steps)")
