@@ -85,3 +85,20 @@ def test_gpu_script_quick_mode(tmp_path):
     (row,) = record["results"]
     assert (row["resolution"], row["train_samples"], row["steps"], row["stopped_by_time"]) == (32, 16, 8, False)
     assert [p["step"] for p in row["curve"]] == [4, 8] and math.isfinite(row["error"])
+
+
+@pytest.mark.slow
+def test_fno_navier_stokes_runs_on_the_shared_helpers(tmp_path):
+    """``fno_navier_stokes.py`` (whose data, config and model the curves reuse) still runs end to end."""
+    spec = importlib.util.spec_from_file_location("fno_navier_stokes", ROOT / "experiments" / "fno_navier_stokes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    payload = module.main(["--train", "4", "--test", "2", "--resolution", "16", "--solve-resolution", "16",
+                           "--t-final", "12", "--epochs", "2", "--step-epochs", "1", "--batch-size", "2", "--modes", "4",
+                           "--width", "4", "--out", str(tmp_path), "--no-progress"])
+    assert (tmp_path / "ns_fno_nu1e-3_n6_r16_s16_T12.h5").exists()
+    config = payload["config"]
+    assert (config["train"], config["test"], config["rollout_steps"], config["step_epochs"]) == (4, 2, 2, 1)
+    assert (config["optimizer"], config["weight_decay"], config["first_frame"]) == ("adam", 1e-4, 1)
+    assert 0 < payload["error_ours"] < 1.5 and not payload["comparable_to_anchor"]
+    assert json.loads((tmp_path / "results.json").read_text())["command"].startswith("python experiments/")
