@@ -41,6 +41,46 @@ FULL = dict(train=1000, test=200, resolution=64, solve_resolution=256, t_final=5
 QUICK = dict(train=100, test=20, resolution=32, solve_resolution=64, t_final=20, epochs=40, step_epochs=8)
 
 
+def ns_fno_file(folder, n: int, resolution: int, solve_resolution: int, t_final: int, *, progress: bool = True,
+                compression: str = "gzip") -> Path:
+    """The ``ns-fno`` (nu = 1e-3) data file of `n` samples in `folder`, generated once (seeds ``SEED + i``)."""
+    from pdesolve.datasets import generate
+
+    jax.config.update("jax_enable_x64", True)  # data generation in float64; training runs in float32
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"ns_fno_nu1e-3_n{n}_r{resolution}_s{solve_resolution}_T{t_final}.h5"
+    generate("ns-fno", n, resolution, path, seed=SEED, resume=True, progress=progress, nu=1e-3,
+             t_final=float(t_final), solve_resolution=solve_resolution, compression=compression)
+    return path
+
+
+def train_config(*, n_train: int, n_test: int, epochs: int, step_epochs: int, horizon: int, batch_size: int = 20,
+                 lr: float = 1e-3, weight_decay: float = 1e-4, window: int = 10, rollout_steps: int | None = None,
+                 devices: int = 1):
+    """The paper's training set-up: Adam with L2 weight decay, the rate halved every `step_epochs`,
+    frames 1.. of each sample, `window` frames in, backpropagation through `rollout_steps` (default:
+    the whole `horizon`)."""
+    from pdesolve.training import TrainConfig
+
+    n = n_train + n_test
+    return TrainConfig(
+        epochs=epochs, batch_size=batch_size, learning_rate=lr, optimizer="adam",
+        weight_decay=weight_decay, schedule="step", step_epochs=step_epochs, decay=0.5,
+        window=window, rollout_steps=rollout_steps or horizon, start="first", seed=SEED, dtype="float32",
+        devices=devices, splits=(n_train / n, 0.0, n_test / n), first_frame=1, eval_every=0,
+        eval_batch_size=20,
+    )
+
+
+def fno_model(window: int = 10, modes: int = 12, width: int = 20):
+    """FNO-2D of the paper: `window` frames (+ 2 coordinates) in, one frame out, 4 Fourier layers."""
+    from pdesolve.training import build_model
+
+    return build_model("fno", in_channels=window, out_channels=1, ndim=2, key=jax.random.PRNGKey(SEED),
+                       modes=modes, width=width)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CPU-sized run (see the module docstring)")
@@ -69,8 +109,7 @@ def main(argv=None) -> dict:
     jax.config.update("jax_enable_x64", True)  # data generation in float64; training runs in float32
 
     from pdesolve.bench import write_result_json
-    from pdesolve.datasets import generate
-    from pdesolve.training import TrainConfig, TrajectoryData, build_model, train
+    from pdesolve.training import TrajectoryData, train
 
     preset = QUICK if args.quick else FULL
     pick = lambda name: getattr(args, name) if getattr(args, name) is not None else preset[name]  # noqa: E731
@@ -81,25 +120,18 @@ def main(argv=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if args.data is None:
-        data_file = out / f"ns_fno_nu1e-3_n{n}_r{resolution}_s{solve_resolution}_T{t_final}.h5"
-        generate("ns-fno", n, resolution, data_file, seed=SEED, resume=True, progress=not args.no_progress,
-                 nu=1e-3, t_final=float(t_final), solve_resolution=solve_resolution)
+        data_file = ns_fno_file(out, n, resolution, solve_resolution, t_final, progress=not args.no_progress)
     else:
         data_file = Path(args.data)
     generate_s = time.perf_counter() - t0
     horizon = t_final - args.window
-    config = TrainConfig(
-        epochs=epochs, batch_size=args.batch_size, learning_rate=args.lr, optimizer="adam",
-        weight_decay=args.weight_decay, schedule="step", step_epochs=step_epochs, decay=0.5,
-        window=args.window, rollout_steps=args.rollout_steps or horizon, start="first", seed=SEED, dtype="float32",
-        devices=args.devices, splits=(n_train / n, 0.0, n_test / n), first_frame=1, eval_every=0,
-        eval_batch_size=20,
-    )
+    config = train_config(n_train=n_train, n_test=n_test, epochs=epochs, step_epochs=step_epochs, horizon=horizon,
+                          batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, window=args.window,
+                          rollout_steps=args.rollout_steps, devices=args.devices)
     with TrajectoryData(data_file, splits=config.splits, first_frame=1) as data:
         if data.num_times != t_final or data.split_size("train") != n_train or data.split_size("test") != n_test:
             raise SystemExit(f"{data_file}: expected {t_final} frames after t=0 and {n_train}/{n_test} samples, got {data}")
-        model = build_model("fno", in_channels=args.window, out_channels=1, ndim=2, key=jax.random.PRNGKey(SEED),
-                            modes=args.modes, width=args.width)
+        model = fno_model(args.window, args.modes, args.width)
         t0 = time.perf_counter()
         result = train(model, data, config, out=out / "run", resume=args.resume, progress=not args.no_progress,
                        name="fno-2d")

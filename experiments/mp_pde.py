@@ -25,6 +25,11 @@ Usage::
     python experiments/mp_pde.py                             # full scale (GPU): E1-E3, nx=100/50/40
     python experiments/mp_pde.py --experiments E1 --resolutions 100 --json out.json
     python experiments/mp_pde.py --generate-only --data-dir data   # only the HDF5 datasets (E1-E3)
+    python experiments/mp_pde.py --config e1-nx40 --json out.json --curve out_curve.json  # E1 at nx=40, ~1 epoch
+
+``--config e1-nx40``: coarse data as the paper's authors make it (:class:`pdesolve.datasets.NeighbourAverage`),
+512 trajectories, 8 x 1000 steps (one paper epoch is $n_t N / 16 = 8000$ steps at $N = 512$);
+``--curve`` writes the test error every 1000 steps as a learning curve (JSON, PNG, power-law fit).
 
 The quick configuration trains far less than the paper (see ``CONFIGS``), so its MP-PDE errors
 are not comparable to the paper's; the full configuration is the paper's.
@@ -45,6 +50,8 @@ import numpy as np
 
 from pdesolve.bench import write_result_json  # noqa: E402
 from pdesolve.datasets import (
+    NeighbourAverage,
+    PointSubsampling,
     default_steps_per_save,
     generate_combined_dataset,
     load_combined_dataset,
@@ -52,6 +59,9 @@ from pdesolve.datasets import (
 )
 from pdesolve.metrics import accumulated_error
 from pdesolve.mp_pde import MPPDE, fit_mp_pde, radius_graph, rollout_mp_pde
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fno_learning_curve import power_law  # noqa: E402
 
 PAPER_MP_PDE = {"E1": (1.55, 1.67, 1.47), "E2": (1.58, 1.63, 1.45), "E3": (4.26, 3.74, 3.70)}
 PAPER_WENO5 = {"E1": (2.02, 6.23, 9.63)}
@@ -77,8 +87,28 @@ CONFIGS = {
         "epochs": 3, "iterations_per_epoch": 150, "batch_size": 16, "learning_rate": 1e-3,
         "hidden": 128, "num_layers": 6, "max_unroll": 1, "lr_milestones": (2,),
     },
+    # E1 at nx = 40 on the authors' averaged coarse data: 512 trajectories, 8 x 1000 steps (about one paper
+    # epoch), lr 1e-3 x0.4 at 4000, 6000 and 7000 steps.
+    "e1-nx40": {
+        "experiments": ("E1",),
+        "resolutions": (40,),
+        "num_train": 512, "num_valid": 32, "num_test": 128,
+        "epochs": 8, "iterations_per_epoch": 1000, "batch_size": 16, "learning_rate": 1e-3,
+        "hidden": 128, "num_layers": 6, "max_unroll": 1, "lr_milestones": (4, 6, 7), "downsampling": "average",
+    },
+    # The e1-nx40 wiring at toy size (tests).
+    "toy": {
+        "experiments": ("E1",),
+        "resolutions": (40,),
+        "num_train": 4, "num_valid": 2, "num_test": 2,
+        "epochs": 2, "iterations_per_epoch": 2, "batch_size": 2, "learning_rate": 1e-3,
+        "hidden": 64, "num_layers": 1, "max_unroll": 1, "lr_milestones": (1,), "downsampling": "average",
+    },
 }
+DOWNSAMPLING = {"points": PointSubsampling(), "average": NeighbourAverage(width=5)}
 WINDOW = 25
+PAPER_MP_PDE_NX40 = PAPER_MP_PDE["E1"][2]
+GOAL = 3.0
 
 
 def _time(fn, *args, repeats: int = 3) -> float:
@@ -104,7 +134,8 @@ def make_data(data_dir, experiment, config, resolutions):
                 reuse = False
         if not reuse:
             out = generate_combined_dataset(
-                data_dir, experiment, n, split=split, seed=SEEDS[split], resolutions=resolutions, progress=False
+                data_dir, experiment, n, split=split, seed=SEEDS[split], resolutions=resolutions, progress=False,
+                downsampling=DOWNSAMPLING[config.get("downsampling", "points")],
             )
             print(f"  generated {experiment} {split}: {n} samples at nx=200 in {out['seconds']:.1f} s", flush=True)
         paths[split] = targets
@@ -137,28 +168,31 @@ def run_one(experiment, resolution, config, paths, key, progress, figures=None):
     )
     iterations = config["iterations_per_epoch"] or (train.u.shape[1] * train.u.shape[0] // config["batch_size"])
     best = [float("inf"), model, -1]
-    valid_errors = []
+    valid_errors, test_curve = [], []
     clock = [time.perf_counter()]
 
     def on_epoch(epoch, current):
         valid_error, _ = evaluate_model(rollout, current, valid, start)
         valid_errors.append(valid_error)
+        test_curve.append({"step": epoch * iterations, "valid_error": valid_error,
+                           "test_error": evaluate_model(rollout, current, test, start)[0]})
         print(
             f"  {experiment} nx={resolution} epoch {epoch}/{config['epochs']}: valid accumulated error "
-            f"{valid_error:.4g} ({time.perf_counter() - clock[0]:.0f} s)", flush=True,
+            f"{valid_error:.4g}, test {test_curve[-1]['test_error']:.4g} ({time.perf_counter() - clock[0]:.0f} s)",
+            flush=True,
         )
         clock[0] = time.perf_counter()
         if valid_error < best[0]:
             best[:] = [valid_error, current, epoch - 1]
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     model, hist = fit_mp_pde(
         model, train.u, train.params, train.x, train.t, graph, epochs=config["epochs"],
         iterations_per_epoch=iterations, batch_size=config["batch_size"], learning_rate=config["learning_rate"],
         max_unroll=config["max_unroll"], lr_milestones=config["lr_milestones"], key=key, progress=progress,
         epoch_callback=on_epoch,
     )
-    train_seconds = time.perf_counter() - t0
+    train_seconds, train_cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
     history = {"loss": hist["loss"], "valid_error": valid_errors}
     model = best[1]
     test_error, (u, t_start, theta, prediction) = evaluate_model(rollout, model, test, start)
@@ -193,8 +227,12 @@ def run_one(experiment, resolution, config, paths, key, progress, figures=None):
         "solver_steps_per_frame": steps,
         "best_epoch": best[2] + 1,
         "valid_error_per_epoch": history["valid_error"],
+        "curve": test_curve,
+        "num_train": int(train.u.shape[0]),
+        "downsampling": DOWNSAMPLING[config.get("downsampling", "points")].describe(),
         "final_train_loss": float(np.mean(history["loss"][-50:])),
         "train_seconds": train_seconds,
+        "train_cpu_s": train_cpu_s,
         "train_steps": len(history["loss"]),
         "train_s_per_step": train_seconds / max(1, len(history["loss"])),
         "num_parameters": int(sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)))),
@@ -236,6 +274,45 @@ def plot_results(path, test, start, prediction, solved, title):
     plt.close(fig)
 
 
+def write_curve(path, results, config, *, seed):
+    """Test accumulated error against optimizer steps (one row per evaluation) as a learning-curve JSON and PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = next((r for r in results if r["resolution"] == 40), results[0])
+    label = f"MP-PDE {r['experiment']} nx={r['resolution']}"
+    rows = [{"model": label, "train_samples": r["num_train"], "steps": p["step"], "error": p["test_error"],
+             "valid_error": p["valid_error"]} for p in r["curve"]]
+    half = rows[len(rows) // 2 :]  # the trend of the later half of the run
+    fit = power_law([p["steps"] for p in half], [p["error"] for p in half], {"goal": GOAL, "paper": PAPER_MP_PDE_NX40})
+    payload = {"name": f"mp_pde_{r['experiment']}_nx{r['resolution']}_curve", "kind": "learning_curve",
+               "config": config, "anchor": "MP-PDE (Brandstetter et al. 2022), E1 nx = 40",
+               "error_anchor": PAPER_MP_PDE_NX40, "paper_weno5": PAPER_WENO5["E1"][2], "goal": GOAL,
+               "error_ours": r["mp_pde_error"], "goal_met": bool(r["mp_pde_error"] <= GOAL),
+               "solver_error": r["solver_error"], "persistence_error": r["persistence_error"],
+               "fit_second_half": fit, "run": r, "results": rows}
+    write_result_json(path, payload, seed=seed)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot([p["steps"] for p in rows], [p["error"] for p in rows], "o-", label=f"{label}, test (N = {r['num_train']})")
+    ax.plot([p["steps"] for p in rows], [p["valid_error"] for p in rows], ".:", label="validation")
+    if fit:
+        x = np.geomspace(half[0]["steps"], max(rows[-1]["steps"], fit["x_for_goal"] or 0) * 1.05, 50)
+        ax.plot(x, fit["a"] * x ** -fit["b"], "--", color="gray", lw=0.8, label=f"fit e = {fit['a']:.3g} s^-{fit['b']:.2f}")
+    for value, style, text in ((PAPER_MP_PDE_NX40, "k--", "paper MP-PDE 1.47"), (GOAL, "r:", "goal 3.0"),
+                               (PAPER_WENO5["E1"][2], "c-.", "paper WENO5 9.63"),
+                               (r["solver_error"], "g-.", f"our solver {r['solver_error']:.3g}")):
+        ax.axhline(value, color=style[0], ls=style[1:], lw=1, label=text)
+    ax.set(xscale="log", yscale="log", xlabel="optimizer steps (batch 16)", ylabel="accumulated error (test)",
+           title=f"{label}: accumulated error against steps")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.splitext(path)[0] + ".png", dpi=100)
+    plt.close(fig)
+
+
 def format_table(results):
     lines = [
         f"{'exp':4} {'nx':>4}  {'paper MP-PDE':>12}  {'paper WENO5':>11}  {'our MP-PDE':>10}  {'our solver':>10}  "
@@ -261,12 +338,15 @@ def format_table(results):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="CPU smoke scale (E1, nx=100)")
+    parser.add_argument("--quick", action="store_true", help="CPU smoke scale (E1, nx=100); same as --config quick")
+    parser.add_argument("--config", choices=tuple(CONFIGS), default=None, help="a named configuration (full)")
+    parser.add_argument("--curve", help="write the test error against steps as a learning curve here (+ .png)")
     parser.add_argument("--experiments", nargs="+", choices=("E1", "E2", "E3"))
     parser.add_argument("--resolutions", nargs="+", type=int, choices=(100, 50, 40))
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--iterations-per-epoch", type=int)
     parser.add_argument("--num-train", type=int)
+    parser.add_argument("--lr-milestones", type=int, nargs="+", help="epochs at which the learning rate drops x0.4")
     parser.add_argument("--data-dir", default="mp_pde_data")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--seed", type=int, default=0)
@@ -274,16 +354,18 @@ def main(argv=None):
     parser.add_argument("--generate-only", action="store_true", help="only write the HDF5 datasets")
     parser.add_argument("--figures", help="folder for rollout-vs-truth and error-over-time PNGs")
     args = parser.parse_args(argv)
-    config = dict(CONFIGS["quick" if args.quick else "full"])
-    for name in ("experiments", "resolutions", "epochs", "iterations_per_epoch", "num_train"):
+    preset = "quick" if args.quick else (args.config or "full")
+    config = dict(CONFIGS[preset])
+    for name in ("experiments", "resolutions", "epochs", "iterations_per_epoch", "num_train", "lr_milestones"):
         if getattr(args, name) is not None:
-            config[name] = tuple(getattr(args, name)) if name in ("experiments", "resolutions") else getattr(args, name)
+            value = getattr(args, name)
+            config[name] = tuple(value) if name in ("experiments", "resolutions", "lr_milestones") else value
     print(f"config: {json.dumps(config)}", flush=True)
     print(f"device: {jax.devices()[0].platform}", flush=True)
     start = time.perf_counter()
     results = []
     for experiment in config["experiments"]:
-        paths = make_data(os.path.join(args.data_dir, "quick" if args.quick else "full"), experiment, config, config["resolutions"])
+        paths = make_data(os.path.join(args.data_dir, preset), experiment, config, config["resolutions"])
         if args.generate_only:
             print(json.dumps({experiment: {split: list(p.values()) for split, p in paths.items()}}))
             continue
@@ -302,6 +384,8 @@ def main(argv=None):
                                       "paper": {"mp_pde": PAPER_MP_PDE, "weno5": PAPER_WENO5,
                                                 "resolutions": PAPER_RESOLUTIONS, "times": PAPER_TIMES}},
                           seed=args.seed)
+    if args.curve:
+        write_curve(args.curve, results, config, seed=args.seed)
     return 0
 
 

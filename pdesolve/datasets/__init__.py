@@ -13,8 +13,9 @@ r"""HDF5 datasets: generate them with the reference solvers, validate them, stre
   (:func:`split_indices`), optionally as ``(inputs, targets)`` time windows.
 - :func:`generate_combined_dataset` writes the combined-equation data of the MP-PDE paper
   (experiments E1-E3, the registry's :class:`~pdesolve.problems.CombinedRecipe` s
-  ``combined-e1/2/3``) at several resolutions from one fine solve, with the per-sample PDE
-  parameters; :func:`load_combined_dataset` reads such a file as :class:`CombinedData`, and
+  ``combined-e1/2/3``) at several resolutions from one fine solve (coarse grids by an
+  :class:`AbstractDownsampling`: :class:`PointSubsampling`, or :class:`NeighbourAverage` as the
+  paper's authors do), with the per-sample PDE parameters; :func:`load_combined_dataset` reads such a file as :class:`CombinedData`, and
   :func:`solve_combined_batch` solves a batch of its samples again (e.g. on a coarse grid).
 
 The file layout (PDEBench-compatible, channel last)::
@@ -27,7 +28,10 @@ The file layout (PDEBench-compatible, channel last)::
     attributes     nu, drag, ..., config (JSON recipe), axes, pdesolve_version, layout, num_complete
 """
 
+from ._combined import AbstractDownsampling as AbstractDownsampling
 from ._combined import CombinedData as CombinedData
+from ._combined import NeighbourAverage as NeighbourAverage
+from ._combined import PointSubsampling as PointSubsampling
 from ._combined import default_steps_per_save as default_steps_per_save
 from ._combined import generate_combined_dataset as generate_combined_dataset
 from ._combined import load_combined_dataset as load_combined_dataset
@@ -57,12 +61,15 @@ from ._recipes import get_recipe as get_recipe
 from ._recipes import resolve_config as resolve_config
 
 __all__ = [
+    "AbstractDownsampling",
     "COMPRESSIONS",
     "CombinedData",
     "DataLoader",
     "H5Dataset",
     "LAYOUT",
     "LayoutInfo",
+    "NeighbourAverage",
+    "PointSubsampling",
     "RECIPES",
     "Recipe",
     "SEEDS",

@@ -5,10 +5,12 @@ The set-ups are the registry's :class:`~pdesolve.problems.CombinedRecipe` s (``c
 seed ``seed + i`` (:func:`~pdesolve.pdes.sample_combined_parameters`), solves it on the fine
 grid (the recipe's ``solve_resolution = 200``, WENO5 flux + ETDRK4,
 :class:`~pdesolve.integrators.ForcedETDRK4`) and writes one file per output resolution through
-:func:`~pdesolve.datasets.create_file` / :func:`~pdesolve.datasets.write_samples`. Coarse
-grids are the fine grid's points taken every ``solve_resolution / nx`` (so ``nx`` must divide
-the fine resolution): point values, as the WENO scheme works on point values and a shock is
-not smeared by resampling.
+:func:`~pdesolve.datasets.create_file` / :func:`~pdesolve.datasets.write_samples`. How a coarse
+grid (``nx`` dividing the fine resolution) is made from the fine one is an
+:class:`AbstractDownsampling`: :class:`PointSubsampling` (the default: the fine grid's points
+taken every ``solve_resolution / nx``; point values, as the WENO scheme works on point values
+and a shock is not smeared by resampling) or :class:`NeighbourAverage` (the paper authors'
+projection: the mean of 5 neighbouring fine points around each of those points).
 
 Besides the ``pdesolve-v1`` datasets each file holds the per-sample PDE parameters
 ``alpha``, ``beta``, ``gamma`` ``[sample]`` and the forcing ``amplitudes``, ``frequencies``,
@@ -18,12 +20,14 @@ and checks it.
 
 from __future__ import annotations
 
+import abc
 import functools
 import math
 import os
 import time
 from dataclasses import dataclass
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,6 +43,59 @@ from ._layout import create_file, open_h5, validate_file, write_samples
 
 PARAMETER_NAMES = ("alpha", "beta", "gamma")
 FORCING_NAMES = ("amplitudes", "frequencies", "phases", "wavenumbers")
+
+
+class AbstractDownsampling(eqx.Module):
+    """How trajectories on a fine periodic grid become trajectories on a coarser one.
+
+    Called as ``downsampling(u, resolution)`` with `u` ``[..., n]`` (space last, periodic) and
+    `resolution` dividing ``n``; returns ``[..., resolution]`` at the points ``x_j = j L /
+    resolution`` (the fine points ``j n / resolution``).
+    """
+
+    @abc.abstractmethod
+    def __call__(self, u: np.ndarray, resolution: int) -> np.ndarray:
+        """`u` ``[..., n]`` on the coarse grid ``[..., resolution]``."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """One line for the files' config."""
+
+
+class PointSubsampling(AbstractDownsampling):
+    r"""Point values: $\bar u_j = u_{j r}$ with $r = n / R$ (every $r$-th fine point)."""
+
+    def __call__(self, u: np.ndarray, resolution: int) -> np.ndarray:
+        return u[..., :: u.shape[-1] // resolution]
+
+    def describe(self) -> str:
+        return "point subsampling"
+
+
+class NeighbourAverage(AbstractDownsampling):
+    r"""The mean of `width` neighbouring fine points centred on every $r$-th one (periodic):
+    $\bar u_j = \frac{1}{w} \sum_{k=-(w-1)/2}^{(w-1)/2} u_{(j r + k) \bmod n}$, $r = n / R$.
+
+    Brandstetter, Worrall & Welling (ICLR 2022) project their $n_x = 200$ solutions so, with
+    $w = 5$ at every coarse resolution (at $n_x = 40$, $r = 5$: the cell average).
+
+    **Arguments:** `width`: an odd number of fine points (default 5).
+    """
+
+    width: int = eqx.field(default=5, static=True)
+
+    def __check_init__(self):
+        if isinstance(self.width, bool) or int(self.width) != self.width or self.width < 1 or self.width % 2 == 0:
+            raise InvalidInputError(f"width must be a positive odd integer, got {self.width!r}")
+
+    def __call__(self, u: np.ndarray, resolution: int) -> np.ndarray:
+        u = np.asarray(u)
+        centres = np.arange(resolution) * (u.shape[-1] // resolution)
+        offsets = np.arange(self.width) - self.width // 2
+        return np.mean(u[..., (centres[:, None] + offsets) % u.shape[-1]], axis=-1)
+
+    def describe(self) -> str:
+        return f"mean of {self.width} neighbouring fine points"
 
 
 def default_steps_per_save(experiment: str, resolution: int, dt_save: float, cfl: float | None = None) -> int:
@@ -161,6 +218,7 @@ def generate_combined_dataset(
     steps_per_save: int | None = None,
     batch_size: int = 64,
     progress: bool = False,
+    downsampling: AbstractDownsampling | None = None,
 ) -> dict:
     r"""Generate `num_samples` combined-equation trajectories and write one HDF5 file per resolution.
 
@@ -178,6 +236,8 @@ def generate_combined_dataset(
     - `steps_per_save`: solver steps per frame (default :func:`default_steps_per_save`).
     - `batch_size`: samples solved together (the last batch is padded to this size).
     - `progress`: print a line per batch.
+    - `downsampling`: an :class:`AbstractDownsampling` (default :class:`PointSubsampling`;
+      :class:`NeighbourAverage` is the paper authors' projection), recorded in the files' config.
 
     Each file is written to ``<file>.tmp`` and renamed when complete; if generation fails (e.g.
     :class:`~pdesolve.NonFiniteError` when a solution, or its float32 copy, is not finite), the
@@ -185,6 +245,9 @@ def generate_combined_dataset(
     """
     recipe = combined_recipe(experiment)
     experiment = recipe.experiment
+    downsampling = PointSubsampling() if downsampling is None else downsampling
+    if not isinstance(downsampling, AbstractDownsampling):
+        raise InvalidInputError(f"downsampling must be an AbstractDownsampling, got {type(downsampling).__name__}")
     if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples < 1:
         raise InvalidInputError(f"num_samples must be a positive integer, got {num_samples!r}")
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
@@ -212,7 +275,7 @@ def generate_combined_dataset(
         "solve_resolution": int(solve_resolution),
         "solver": f"{recipe.flux.upper()} flux + non-autonomous ETDRK4 (linear part exact)",
         "steps_per_save": int(steps_per_save),
-        "downsampling": "point subsampling",
+        "downsampling": downsampling.describe(),
         "extent": recipe.extent,
         "t_final": float(times[-1]),
         "num_times": int(num_times),
@@ -242,7 +305,7 @@ def generate_combined_dataset(
             with np.errstate(over="ignore"):  # the files hold float32: an overflow there is an error below
                 _check_finite(fine.astype(np.float32), times, steps_per_save)
             for r, path in paths.items():
-                write_samples(path + TMP_SUFFIX, start, fine[:, :, :: solve_resolution // r, None], seeds[start:stop])
+                write_samples(path + TMP_SUFFIX, start, downsampling(fine, r)[..., None], seeds[start:stop])
             if progress:
                 print(f"  {experiment} {split}: {stop}/{num_samples} samples", flush=True)
         seconds = time.perf_counter() - start_time

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ._format import is_number
-from ._kinds import _SAMPLE_KEYS, bench_rows, result_rows, row_label
+from ._kinds import _SAMPLE_KEYS, _STEP_KEYS, bench_rows, result_rows, row_label
 
 # The axes a line may be drawn against (FigureSpec.x_quantity).
 X_QUANTITIES = ("training step", "epoch", "time", "rollout step", "training samples", "iteration")
@@ -227,6 +227,13 @@ def _paper_value(row: dict, record: Any) -> float | None:
 
 
 def _learning_curve_figures(record: Any) -> list[FigureSpec]:
+    """Log-log error against the training-set size, and against optimizer steps where rows record them.
+
+    Rows without a step count form one series per ``model``/``method``. Rows with one (``steps``
+    or ``train_steps``) are grouped: against samples, a series per label and step count (the
+    nominal ``steps_requested`` where a row gives it); against steps, a series per label and
+    sample count; a group needs two distinct x values.
+    """
     rows = result_rows(record)
     x_key = next((k for k in _SAMPLE_KEYS if all(is_number(r.get(k)) for r in rows)), None)
     if x_key is None or len(rows) < 2:
@@ -235,16 +242,28 @@ def _learning_curve_figures(record: Any) -> list[FigureSpec]:
                   if all(is_number(r.get(k)) for r in rows)), None)
     if y_key is None:
         return []
-    groups: dict[str, list[tuple[float, float]]] = {}
-    for row in rows:
-        label = str(row.get("model") or row.get("method") or y_key)
-        groups.setdefault(label, []).append((float(row[x_key]), float(row[y_key])))
-    series = [Series(k, [p[0] for p in sorted(v)], [p[1] for p in sorted(v)], x_key) for k, v in groups.items()]
+    step_key = next((k for k in _STEP_KEYS if all(is_number(r.get(k)) for r in rows)), None)
     paper = _paper_value({}, record)
-    return [FigureSpec(
-        name="learning_curve", title="learning curve", xlabel=f"training samples ({x_key})", ylabel=y_key,
-        x_quantity="training samples", series=series, xscale="log", yscale="log",
-        reference=None if paper is None else (paper, "paper"))]
+    reference = None if paper is None else (paper, "paper")
+    specs = []
+    for against, fixed, quantity, name in ((x_key, step_key, "training samples", "learning_curve"),
+                                           (step_key, x_key, "training step", "learning_curve_steps")):
+        if against is None:
+            continue
+        groups: dict[str, list[tuple[float, float]]] = {}
+        for row in rows:
+            label = str(row.get("model") or row.get("method") or y_key)
+            if fixed is not None:  # a row may name the nominal step count it ran for (whole epochs may differ)
+                value = row.get("steps_requested", row[fixed]) if fixed == step_key else row[fixed]
+                label += f", {value:g} {'steps' if fixed == step_key else 'samples'}"
+            groups.setdefault(label, []).append((float(row[against]), float(row[y_key])))
+        series = [Series(k, [p[0] for p in sorted(v)], [p[1] for p in sorted(v)], against)
+                  for k, v in groups.items() if fixed is None or len({p[0] for p in v}) >= 2]
+        if series:
+            specs.append(FigureSpec(
+                name=name, title=f"learning curve: error against {quantity}", xlabel=f"{quantity} ({against})",
+                ylabel=y_key, x_quantity=quantity, series=series, xscale="log", yscale="log", reference=reference))
+    return specs
 
 
 def select_figures(kind: str, record: Any) -> list[FigureSpec]:

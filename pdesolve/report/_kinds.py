@@ -18,6 +18,7 @@ KINDS = (
 # Keys that record provenance; a demo summary's parts inherit them from the top level.
 PROVENANCE_KEYS = ("command", "seed", "commit", "pdesolve_version", "date", "device", "machine")
 _SAMPLE_KEYS = ("train_samples", "training_samples", "n_train", "num_train", "samples", "train_size")
+_STEP_KEYS = ("steps", "train_steps")
 
 
 @dataclasses.dataclass

@@ -16,6 +16,8 @@ from pdesolve.datasets import (
     RECIPES,
     create_file,
     default_steps_per_save,
+    NeighbourAverage,
+    PointSubsampling,
     generate_combined_dataset,
     load_combined_dataset,
     solve_combined_batch,
@@ -94,6 +96,33 @@ def test_dataset_roundtrip_and_parameters(tiny_dataset):
     first_batch = {k: v[:2] for k, v in fine.parameter_dicts().items()}
     again = solve_combined_batch(first_batch, 40, fine.t, default_steps_per_save("E3", 40, 0.2))
     np.testing.assert_array_equal(again.astype(np.float32), fine.u[:2])
+
+
+def test_downsampling_points_and_neighbour_averages():
+    u = np.arange(20.0)[None] ** 2  # [1, 20]; coarse grid of 4 points: fine points 0, 5, 10, 15
+    np.testing.assert_array_equal(PointSubsampling()(u, 4), [[0.0, 25.0, 100.0, 225.0]])
+    # the mean of fine points j*5-2 .. j*5+2, periodic: the first wraps to 18, 19, 0, 1, 2
+    expected = [[(324 + 361 + 0 + 1 + 4) / 5, (9 + 16 + 25 + 36 + 49) / 5, (64 + 81 + 100 + 121 + 144) / 5,
+                 (169 + 196 + 225 + 256 + 289) / 5]]
+    np.testing.assert_allclose(NeighbourAverage()(u, 4), expected)
+    np.testing.assert_allclose(NeighbourAverage(width=1)(u, 4), PointSubsampling()(u, 4))
+    np.testing.assert_allclose(NeighbourAverage(3)(np.ones((2, 3, 40)), 20), np.ones((2, 3, 20)))
+    for bad in (0, 4, 2.5, True):
+        with pytest.raises(InvalidInputError, match="width must be a positive odd integer"):
+            NeighbourAverage(bad)
+
+
+def test_averaged_dataset_is_the_projection_of_the_fine_one(tiny_dataset, tmp_path):
+    paths = generate_combined_dataset(str(tmp_path), "E3", 3, **dict(TINY, resolutions=(40, 20)),
+                                      downsampling=NeighbourAverage())
+    fine = load_combined_dataset(tiny_dataset[40]).u
+    np.testing.assert_allclose(load_combined_dataset(paths[20]).u, NeighbourAverage()(fine.astype(np.float64), 20),
+                               rtol=1e-5, atol=1e-6)
+    with h5py.File(paths[20]) as f:
+        assert "mean of 5 neighbouring fine points" in f.attrs["config"]
+    with pytest.raises(InvalidInputError, match="downsampling must be an AbstractDownsampling"):
+        generate_combined_dataset(str(tmp_path / "bad"), "E1", 2, resolutions=(20,), solve_resolution=40, num_times=3,
+                                  downsampling="average")
 
 
 def test_the_recipe_name_selects_the_same_experiment(tiny_dataset, tmp_path):

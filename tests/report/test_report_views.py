@@ -94,6 +94,15 @@ def test_figures_per_kind():
     (curve,) = select_figures("learning_curve", LEARNING)
     assert (curve.xscale, curve.yscale, curve.reference) == ("log", "log", (0.01, "paper"))
     assert curve.series[0].x == [10.0, 100.0, 1000.0]
+    # rows with a step count: error against samples at each step count, and against steps at each sample count
+    runs = [(100, 500, 0.2), (300, 495, 0.1), (1000, 500, 0.05), (1000, 3000, 0.02), (1000, 300, 0.08)]
+    grid = {"error_anchor": 0.0128, "results": [{"model": "fno", "train_samples": n, "steps": s, "error": e,
+                                                  "steps_requested": 500 if s == 495 else s} for n, s, e in runs]}
+    samples, steps = select_figures("learning_curve", grid)
+    assert [(s.label, s.x, s.y) for s in samples.series] == [("fno, 500 steps", [100.0, 300.0, 1000.0], [0.2, 0.1, 0.05])]
+    assert [(s.label, s.x, s.y) for s in steps.series] == [
+        ("fno, 1000 samples", [300.0, 500.0, 3000.0], [0.08, 0.05, 0.02])]
+    assert (steps.x_quantity, steps.xscale, steps.reference) == ("training step", "log", (0.0128, "paper"))
     # logged losses without a step count would need the row index as x: no figure
     assert select_figures("training", {"results": [{"model": "soft", "logged_losses": [3.0, 2.0, 1.0]}]}) == []
     (logged,) = select_figures("training", {"steps": 300, "results": [{"model": "soft", "logged_losses": [3.0, 2.0, 1.0]}]})
