@@ -210,13 +210,16 @@ def run_one(experiment, resolution, config, paths, key, progress, figures=None):
     one = {k: v[:1] for k, v in params.items()}
     solver_single_s = _timed_solve(one, resolution, times, steps, u_start[:1])
     truth = test.u[:, start:].astype(np.float64)
-    if figures:
-        plot_results(os.path.join(figures, f"mp_pde_{experiment}_nx{resolution}.png"), test, start, prediction,
+    figure = None
+    if figures:  # named in the record, so `pdesolve report` shows it with this result
+        figure = f"mp_pde_{experiment}_nx{resolution}.png"
+        plot_results(os.path.join(figures, figure), test, start, prediction,
                      solved[:, 1:], f"{experiment}, nx = {resolution}")
     persistence_error = float(np.mean(np.sum(np.mean((truth - test.u[:, start - 1 : start]) ** 2, -1), -1)))
     return {
         "experiment": experiment,
         "resolution": resolution,
+        "figure": figure,
         "mp_pde_error": test_error,
         "solver_error": solver_error,
         "persistence_error": persistence_error,

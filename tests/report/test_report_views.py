@@ -227,5 +227,5 @@ def test_every_result_record_renders_and_no_line_is_drawn_against_a_row_index(tm
     assert "could not render" not in page and ">None<" not in page
     assert "<h3>Figures</h3>" not in page  # each stored figure sits with its record
     mp_pde = page[page.index("mp_pde_quick.json <span"):page.index("teng_cpu_T1_allen-cahn.json <span")]
-    assert "mp_pde_E1_nx100.png" in mp_pde
+    assert "mp_pde_quick_E1_nx100.png" in mp_pde
     assert page.count("<tr>", page.index('id="front"'), page.index("</table>", page.index('id="front"'))) == len(rows) + 1
