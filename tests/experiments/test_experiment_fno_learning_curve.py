@@ -13,16 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from _experiments import load_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def curve():
-    spec = importlib.util.spec_from_file_location("fno_learning_curve", ROOT / "experiments" / "fno_learning_curve.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("fno_learning_curve")
 
 
 def test_power_law_fit_and_extrapolation(curve):

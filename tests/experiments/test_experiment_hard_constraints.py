@@ -8,22 +8,16 @@ provenance and the layer timings.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from _experiments import load_experiment
 
 
 @pytest.fixture(scope="module")
 def experiment():
-    spec = importlib.util.spec_from_file_location("hard_constraints", ROOT / "experiments" / "hard_constraints.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("hard_constraints")
 
 
 TOY = {"width": 16, "depth": 1, "interior": 32, "boundary": 8, "points": 32, "bases": 128, "reference_nodes": 32}

@@ -6,22 +6,16 @@ scores order the direct simulations as resolution says they must.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from _experiments import load_experiment
 
 
 @pytest.fixture(scope="module")
 def experiment():
-    spec = importlib.util.spec_from_file_location("hybrid_kolmogorov", ROOT / "experiments" / "hybrid_kolmogorov.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("hybrid_kolmogorov")
 
 
 def test_bad_override_is_refused(experiment):

@@ -3,25 +3,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import h5py
 import pytest
+from _experiments import load_experiment
 
 from pdesolve.datasets import NeighbourAverage, PointSubsampling
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def experiment():
-    spec = importlib.util.spec_from_file_location("mp_pde_experiment", ROOT / "experiments" / "mp_pde.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("mp_pde", "mp_pde_experiment")
 
 
 def test_configurations(experiment):

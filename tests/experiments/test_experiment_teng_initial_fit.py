@@ -7,27 +7,21 @@ the saved network reproduces the reported errors, and the JSON records provenanc
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _experiments import load_experiment
 
 from pdesolve import problems
 from pdesolve.neural_fields import load_fitted_network
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture(scope="module")
 def experiment():
-    spec = importlib.util.spec_from_file_location("teng_initial_fit", ROOT / "experiments" / "teng_initial_fit.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("teng_initial_fit")
 
 
 # the full-Jacobian path costs ~3x the subset one here; geodesic LM on full Jacobians is tested in tests/optim
