@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 
 from pdesolve.bench import write_result_json  # noqa: E402
 from pdesolve.datasets import spectral_truncate  # noqa: E402
-from pdesolve.hybrid import UnrolledLoss, corrected  # noqa: E402
+from pdesolve.hybrid import UnrolledLoss, VorticityFluxCorrection, corrected  # noqa: E402
 from pdesolve.initial_conditions import random_fourier_series  # noqa: E402
 from pdesolve.integrators import ETDRK4, advance, rollout, rollout_batch  # noqa: E402
 from pdesolve.metrics import correlation, high_correlation_time, vorticity_energy_spectrum  # noqa: E402
@@ -62,13 +62,14 @@ from pdesolve.training import TrainConfig, TrajectoryData, train  # noqa: E402
 PRESETS = {
     # Toy sizes for a smoke run (an easy regime: nu = 1e-2).
     "quick": dict(n=16, reference=64, nu=1e-2, drag=0.1, wavenumber=4, dt=0.04, fine_substeps=4, train_seeds=4,
-                  spinup=2.0, train_time=3.0, test_seeds=2, score_time=4.0, score_every=0.2, check_time=1.0,
+                  spinup=2.0, train_time=3.0, test_seeds=2, score_time=4.0, score_every=0.2, reference_every=0.2,
+                  check_time=1.0, correction="conv",
                   unroll=8, batch_size=2, width=8, depth=1, steps=40, learning_rate=2e-3, timing_time=1.0, repeats=3,
                   dt_factor=1),
     # The issue's regime: 256^2 reference, n = 32 (direct 32, 64, 128).
     "kolmogorov": dict(n=32, reference=256, nu=2.5e-3, drag=0.1, wavenumber=4, dt=0.02, fine_substeps=8,
                        train_seeds=8, spinup=10.0, train_time=20.0, test_seeds=4, score_time=20.0, score_every=0.1,
-                       check_time=10.0, unroll=32, batch_size=4, width=16, depth=2, steps=None, learning_rate=1e-3,
+                       reference_every=0.1, check_time=10.0, correction="conv", unroll=32, batch_size=4, width=16, depth=2, steps=None, learning_rate=1e-3,
                        timing_time=2.0, repeats=3, dt_factor=1),
 }
 THRESHOLD = 0.95
@@ -79,21 +80,42 @@ def _pde(cfg, n, dtype):
     return NavierStokes2D(grid, viscosity=cfg["nu"], drag=cfg["drag"], forcing=kolmogorov_forcing(grid, cfg["wavenumber"]))
 
 
+def _cache_path(cfg, cache, seed, duration, every, resolution, keep, from_start):
+    settings = {k: cfg[k] for k in ("nu", "drag", "wavenumber", "dt", "fine_substeps", "spinup", "n")}
+    settings.update(seed=int(seed), duration=duration, every=every, resolution=resolution, keep=keep,
+                    from_start=from_start)
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(cache) / f"reference_{resolution}_{digest}.npz"
+
+
 def reference_frames(cfg, seeds, duration, every, *, resolution=None, cache=None, keep=None, start=None):
     """Reference trajectories after the spin-up: frames truncated to n every `every` time units (float32) and the
-    first state truncated to `keep` points (float64), as numpy arrays; cached by their settings. With `start`
-    (states on the reference grid) the run starts from those, interpolated to `resolution`, without a spin-up."""
+    first state truncated to `keep` points (float64), as numpy arrays; cached per seed by their settings (more
+    seeds later reuse the ones computed). With `start` (states on the reference grid, one per seed) the run starts
+    from those, interpolated to `resolution`, without a spin-up."""
     resolution = resolution or cfg["reference"]
-    settings = {k: cfg[k] for k in ("nu", "drag", "wavenumber", "dt", "fine_substeps", "spinup", "n")}
-    settings.update(seeds=list(map(int, seeds)), duration=duration, every=every, resolution=resolution, keep=keep,
-                    from_start=start is not None)
-    path = None
+    seeds = [int(s) for s in seeds]
+    paths = [None] * len(seeds)
     if cache is not None:
-        digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-        path = Path(cache) / f"reference_{resolution}_{digest}.npz"
-        if path.exists():
+        paths = [_cache_path(cfg, cache, s, duration, every, resolution, keep, start is not None) for s in seeds]
+    missing = [i for i, path in enumerate(paths) if path is None or not path.exists()]
+    computed = {}
+    if missing:
+        frames, first = _reference_run(cfg, [seeds[i] for i in missing], duration, every, resolution, keep,
+                                       None if start is None else start[missing])
+        for j, i in enumerate(missing):
+            computed[i] = (frames[j], first[j])
+            if paths[i] is not None:
+                paths[i].parent.mkdir(parents=True, exist_ok=True)
+                np.savez(paths[i], frames=frames[j], start=first[j])
+    for i, path in enumerate(paths):
+        if i not in computed:
             stored = np.load(path)
-            return stored["frames"], stored["start"]
+            computed[i] = (stored["frames"], stored["start"])
+    return np.stack([computed[i][0] for i in range(len(seeds))]), np.stack([computed[i][1] for i in range(len(seeds))])
+
+
+def _reference_run(cfg, seeds, duration, every, resolution, keep, start):
     pde = _pde(cfg, resolution, jnp.float64)
     h = cfg["dt"] / cfg["fine_substeps"] * (cfg["reference"] / resolution)
     stepper = ETDRK4(pde, h)
@@ -112,14 +134,26 @@ def reference_frames(cfg, seeds, duration, every, *, resolution=None, cache=None
         fine = rollout_batch(stepper, state, chunk * per_frame, save_every=per_frame, include_initial=False)
         state, remaining = fine[:, -1], remaining - chunk
         frames.append(spectral_truncate(fine, (cfg["n"],) * 2))
-    frames = np.asarray(jnp.concatenate(frames, axis=1), np.float32)  # [sample, t, 1, n, n]
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, frames=frames, start=start)
-    return frames, start
+    return np.asarray(jnp.concatenate(frames, axis=1), np.float32), start  # [sample, t, 1, n, n]
 
 
-def train_correction(cfg, data, scale, unroll, steps, out, seed, progress):
+def make_correction(cfg, data, seed):
+    """The untrained correction network of `cfg["correction"]`: ``conv`` (a periodic CNN on the vorticity,
+    :class:`~pdesolve.neural_ode.PeriodicConvCorrection`) or ``flux`` (the divergence of a learned subgrid flux from
+    resolved-flow features, :class:`~pdesolve.hybrid.VorticityFluxCorrection`), input scales measured on `data`."""
+    key = jax.random.PRNGKey(seed)
+    if cfg["correction"] == "conv":
+        return PeriodicConvCorrection(1, ndim=2, width=cfg["width"], depth=cfg["depth"], kernel_size=3, key=key,
+                                      scale=float(np.sqrt(np.mean(data**2))))
+    if cfg["correction"] == "flux":
+        grid = PeriodicGrid(cfg["n"], extent=2 * np.pi, ndim=2, dtype=jnp.float32)
+        probe = VorticityFluxCorrection(grid, key=key)
+        sample = data[:, :: max(1, data.shape[1] // 50)].reshape(-1, *data.shape[2:])
+        return VorticityFluxCorrection(grid, cfg["width"], cfg["depth"], key=key, scales=probe.feature_scales(sample))
+    raise ValueError(f"correction must be 'conv' or 'flux', got {cfg['correction']!r}")
+
+
+def train_correction(cfg, data, unroll, steps, out, seed, progress):
     """Train the correction at n on `data` [sample, t, 1, n, n] for `steps` optimizer steps; returns (network, s/step)."""
     coarse = ETDRK4(_pde(cfg, cfg["n"], jnp.float32), cfg["dt"] * cfg["dt_factor"])
     per_epoch = len(data) // cfg["batch_size"]
@@ -127,8 +161,7 @@ def train_correction(cfg, data, scale, unroll, steps, out, seed, progress):
                          rollout_steps=unroll, learning_rate=cfg["learning_rate"], schedule="cosine",
                          final_lr_fraction=0.1, clip_norm=1.0, seed=seed, splits=(1.0, 0.0, 0.0), eval_every=0,
                          time_stride=cfg["dt_factor"])
-    network = PeriodicConvCorrection(1, ndim=2, width=cfg["width"], depth=cfg["depth"], kernel_size=3,
-                                     key=jax.random.PRNGKey(seed), scale=scale)
+    network = make_correction(cfg, data, seed)
     walls = []
     frames = TrajectoryData(data, splits=(1.0, 0.0, 0.0), time_stride=cfg["dt_factor"])
     result = train(network, frames, config, out=out, progress=progress,
@@ -250,6 +283,11 @@ def main(argv=None) -> int:
     ratio = cfg["score_every"] / (cfg["dt"] * cfg["dt_factor"])
     if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
         parser.error(f"score_every = {cfg['score_every']} must be a multiple of dt * dt_factor")
+    if cfg["correction"] not in ("conv", "flux"):
+        parser.error(f"--set correction: 'conv' or 'flux', got {cfg['correction']!r}")
+    ratio = cfg["score_every"] / cfg["reference_every"]
+    if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+        parser.error(f"score_every = {cfg['score_every']} must be a multiple of reference_every")
     for key in ("unroll", "width", "depth"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
@@ -260,21 +298,21 @@ def main(argv=None) -> int:
     train_seeds = [1000 * seed + i for i in range(cfg["train_seeds"])]
     test_seeds = [1000 * seed + 500 + i for i in range(cfg["test_seeds"])]
     data, _ = reference_frames(cfg, train_seeds, cfg["train_time"], cfg["dt"], cache=out / "cache")
-    reference, start = reference_frames(cfg, test_seeds, cfg["score_time"], cfg["score_every"], cache=out / "cache",
-                                        keep=cfg["reference"])
+    full_reference, start = reference_frames(cfg, test_seeds, cfg["score_time"], cfg["reference_every"],
+                                             cache=out / "cache", keep=cfg["reference"])
+    reference = full_reference[:, :: round(cfg["score_every"] / cfg["reference_every"])]
     data_s = time.perf_counter() - began
     print(f"reference data: {data.shape[0]} training and {reference.shape[0]} test trajectories in {data_s:.0f} s")
     check = None
     if not args.skip_reference_check and not args.smoke:
         duration = cfg["check_time"]
-        fine, _ = reference_frames(cfg, test_seeds[:1], duration, cfg["score_every"], cache=out / "cache",
+        fine, _ = reference_frames(cfg, test_seeds[:1], duration, cfg["reference_every"], cache=out / "cache",
                                    resolution=2 * cfg["reference"], start=start[:1])
         grid = PeriodicGrid(n, extent=2 * np.pi, ndim=2, dtype=jnp.float32)
-        rho = np.asarray(correlation(jnp.asarray(fine[0]), jnp.asarray(reference[0, : fine.shape[1]]), grid))
+        rho = np.asarray(correlation(jnp.asarray(fine[0]), jnp.asarray(full_reference[0, : fine.shape[1]]), grid))
         check = {"resolution": 2 * cfg["reference"], "time": duration, "min_correlation": float(rho.min())}
         print(f"reference vs {2 * cfg['reference']}^2 over {duration} time units: correlation >= {rho.min():.6f}")
-    scale = float(np.sqrt(np.mean(data**2)))
-    probe = train_correction(cfg, data, scale, cfg["unroll"], 6, out / "train" / "probe", seed, False)
+    probe = train_correction(cfg, data, cfg["unroll"], 6, out / "train" / "probe", seed, False)
     per_step = probe[1]
     steps = args.steps or cfg["steps"] or max(1, int(args.minutes * 60 / per_step))
     print(f"unrolled ({cfg['unroll']} steps) training: {per_step * 1e3:.1f} ms per optimizer step; {steps} steps")
@@ -284,7 +322,7 @@ def main(argv=None) -> int:
     if not args.smoke:
         for method, unroll in (("learned", cfg["unroll"]), ("learned-one-step", 1)):
             t0 = time.perf_counter()
-            network, seconds, history = train_correction(cfg, data, scale, unroll, steps, out / "train" / method, seed,
+            network, seconds, history = train_correction(cfg, data, unroll, steps, out / "train" / method, seed,
                                                          args.progress)
             training[method] = {"unroll": unroll, "steps": steps, "wall_s": time.perf_counter() - t0,
                                 "s_per_step": seconds, "final_loss": history[-1]["train_loss"]}

@@ -14,11 +14,15 @@ r"""Learned corrections wrapped around a numerical stepper, trained through the 
 The correction network is any module mapping a state to a state; the small periodic CNN
 :class:`pdesolve.neural_ode.PeriodicConvCorrection` (circular 3x3 convolutions, GELU, zero
 last layer, so an untrained hybrid stepper is the plain solver) is cheap next to a solver step
-on the same grid. Scores: :func:`pdesolve.metrics.correlation`,
+on the same grid. :class:`VorticityFluxCorrection` writes the correction of 2D vorticity as
+the divergence of a learned subgrid flux computed from the resolved vorticity, velocity and
+vorticity gradient (conservative; it sees the velocity, a function of the whole field). Scores: :func:`pdesolve.metrics.correlation`,
 :func:`pdesolve.metrics.high_correlation_time`, :func:`pdesolve.metrics.vorticity_energy_spectrum`.
 """
 
 from ._data import CorrectionData as CorrectionData
+from ._flux import FEATURES as FEATURES
+from ._flux import VorticityFluxCorrection as VorticityFluxCorrection
 from ._loss import UnrolledLoss as UnrolledLoss
 from ._loss import unroll as unroll
 from ._stepper import AbstractCorrectedStepper as AbstractCorrectedStepper
@@ -32,10 +36,12 @@ __all__ = [
     "AbstractCorrectedStepper",
     "CorrectedStepper",
     "CorrectionData",
+    "FEATURES",
     "HYBRID_SPEC",
     "SpectralCorrectedStepper",
     "UnrolledLoss",
     "coarse_stepper",
     "corrected",
     "unroll",
+    "VorticityFluxCorrection",
 ]

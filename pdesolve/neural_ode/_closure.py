@@ -41,6 +41,9 @@ class PeriodicConvCorrection(eqx.Module):
     **Arguments:**
 
     - `channels`: field channels $c$; `ndim`: 1 or 2 spatial dimensions.
+    - `out_channels`: output channels (default $c$: a correction of the field itself; other
+      counts make it a feature map, e.g. the two flux components of
+      :class:`pdesolve.hybrid.VorticityFluxCorrection`).
     - `width`: hidden channels; `depth`: number of hidden layers; `kernel_size`: odd stencil width.
     - `key`: PRNG key.
     - `activation`: default ``jax.nn.gelu``.
@@ -62,17 +65,19 @@ class PeriodicConvCorrection(eqx.Module):
         key: PRNGKeyArray,
         activation: Callable = jax.nn.gelu,
         scale: float = 1.0,
+        out_channels: int | None = None,
     ):
         if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and 0 < scale < float("inf")):
             raise InvalidInputError(f"scale must be a positive number, got {scale!r}")
         if ndim not in (1, 2):
             raise InvalidInputError(f"ndim must be 1 or 2, got {ndim!r}")
-        for name, value in (("channels", channels), ("width", width), ("depth", depth)):
+        out_channels = channels if out_channels is None else out_channels
+        for name, value in (("channels", channels), ("width", width), ("depth", depth), ("out_channels", out_channels)):
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(kernel_size, bool) or int(kernel_size) != kernel_size or kernel_size < 1 or kernel_size % 2 == 0:
             raise InvalidInputError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
-        sizes = [2 * channels] + [width] * depth + [channels]
+        sizes = [2 * channels] + [width] * depth + [out_channels]
         keys = jax.random.split(key, len(sizes) - 1)
         layers = []
         for i, (cin, cout) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -86,7 +91,7 @@ class PeriodicConvCorrection(eqx.Module):
         self.activation = activation
         self.scale = float(scale)
 
-    def __call__(self, u: Float[Array, "c *grid"]) -> Float[Array, "c *grid"]:
+    def __call__(self, u: Float[Array, "c *grid"]) -> Float[Array, "o *grid"]:
         v = u / self.scale if self.scale != 1.0 else u
         h = jnp.concatenate([v, v * v], axis=0)
         for layer in self.layers[:-1]:
