@@ -21,6 +21,10 @@ def experiment():
 def test_bad_override_is_refused(experiment):
     with pytest.raises(SystemExit):
         experiment.main(["--quick", "--set", "no_such_key=1"])
+    with pytest.raises(SystemExit):
+        experiment.main(["--quick", "--set", "correction=nope"])
+    with pytest.raises(SystemExit):
+        experiment.main(["--quick", "--set", "score_every=0.3"])
 
 
 @pytest.mark.slow

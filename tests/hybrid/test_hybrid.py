@@ -17,6 +17,7 @@ from pdesolve.hybrid import (
     CorrectionData,
     SpectralCorrectedStepper,
     UnrolledLoss,
+    VorticityFluxCorrection,
     corrected,
     unroll,
 )
@@ -24,7 +25,7 @@ from pdesolve.integrators import ETDRK4, ExplicitRK, ForcedETDRK4, rollout, roll
 from pdesolve.metrics import correlation, high_correlation_time, vorticity_energy_spectrum
 from pdesolve.neural_ode import PeriodicConvCorrection
 from pdesolve.pdes import Heat, NavierStokes2D, kolmogorov_forcing
-from pdesolve.spatial import PeriodicGrid, rfft, rfft_weights
+from pdesolve.spatial import PeriodicGrid, rfft, rfft_weights, spectral_derivative, spectral_gradient
 from pdesolve.training import TrainConfig, TrajectoryData, train
 
 N = 16
@@ -235,6 +236,72 @@ def test_correction_data_scores_the_corrected_stepper():
 
 
 # -- metrics -------------------------------------------------------------------------------
+
+
+# -- the learned subgrid flux ----------------------------------------------------------------
+
+
+def _flux_correction(zero=True, key=0):
+    correction = VorticityFluxCorrection(_grid(), width=4, depth=1, key=jax.random.PRNGKey(key))
+    if not zero:
+        last = correction.network.layers[-1]
+        weight = 1e-1 * jax.random.normal(jax.random.PRNGKey(key + 1), last.weight.shape)
+        correction = eqx.tree_at(lambda c: c.network.layers[-1].weight, correction, weight)
+    return correction
+
+
+def test_flux_features_are_vorticity_velocity_and_gradient():
+    omega, correction = _u0(), _flux_correction()
+    features = correction.features(omega)
+    assert features.shape == (5, N, N)
+    np.testing.assert_array_equal(features[:1], omega)
+    np.testing.assert_allclose(features[1:3], _ns().velocity(omega), atol=1e-12)
+    np.testing.assert_allclose(features[3:], spectral_gradient(omega, _grid())[0], atol=1e-12)
+    scales = correction.feature_scales(jnp.stack([omega, _u0(1)]))
+    expected = np.sqrt(np.mean(np.stack([features, correction.features(_u0(1))]) ** 2, axis=(0, 2, 3)))
+    np.testing.assert_allclose(scales, expected, rtol=1e-12)
+
+
+def test_flux_correction_is_the_divergence_of_its_flux_and_conservative():
+    omega = _u0()
+    assert float(jnp.abs(_flux_correction()(omega)).max()) == 0.0  # untrained: exactly the plain solver
+    correction = _flux_correction(zero=False)
+    flux = correction.flux(omega)
+    assert flux.shape == (2, N, N) and float(jnp.abs(flux).max()) > 1e-3
+    expected = -(spectral_derivative(flux[:1], _grid(), axis=0) + spectral_derivative(flux[1:], _grid(), axis=1))
+    out = correction(omega)
+    assert out.shape == (1, N, N) and out.dtype == omega.dtype
+    np.testing.assert_allclose(out, expected, atol=1e-12)
+    assert abs(float(out.mean())) < 1e-14  # the mean vorticity is never changed
+
+
+def test_flux_correction_trains_through_the_solver():
+    hybrid = corrected(ETDRK4(_ns(), DT), _flux_correction(zero=False))
+    params, rest = hybrid.partition()
+    network = jax.tree.leaves(eqx.filter(hybrid.correction.network, eqx.is_inexact_array))
+    assert sum(x.size for x in jax.tree.leaves(params)) == sum(x.size for x in network)
+    target = rollout(ETDRK4(_ns(drag=0.2), DT), _u0(), 4)
+
+    def loss(p):
+        return jnp.mean((unroll(eqx.combine(p, rest), _u0(), 4) - target[1:]) ** 2)
+
+    grads = jax.tree.leaves(jax.grad(loss)(params))
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in grads) and any(float(jnp.abs(g).max()) > 0 for g in grads)
+
+
+def test_flux_correction_bad_input_raises():
+    with pytest.raises(InvalidInputError, match="2D PeriodicGrid"):
+        VorticityFluxCorrection(PeriodicGrid(8, ndim=1), key=jax.random.PRNGKey(0))
+    with pytest.raises(InvalidInputError, match="scales"):
+        VorticityFluxCorrection(_grid(), key=jax.random.PRNGKey(0), scales=(1.0, 1.0))
+    with pytest.raises(InvalidInputError, match="scales"):
+        VorticityFluxCorrection(_grid(), key=jax.random.PRNGKey(0), scales=(1.0, 0.0, 1.0, 1.0, 1.0))
+    with pytest.raises(InvalidInputError, match="shaped"):
+        _flux_correction()(jnp.zeros((2, N, N)))
+    with pytest.raises(InvalidInputError, match="out_channels"):
+        PeriodicConvCorrection(1, ndim=2, out_channels=0, key=jax.random.PRNGKey(0))
+    assert PeriodicConvCorrection(3, ndim=2, width=4, depth=1, out_channels=2,
+                                  key=jax.random.PRNGKey(0))(jnp.ones((3, N, N))).shape == (2, N, N)
 
 
 def test_correlation_of_known_fields():
