@@ -5,7 +5,7 @@ fine-grid solves truncated to the file's resolution $n$). The coarse stepper is
 :class:`~pdesolve.integrators.ETDRK4` on :class:`~pdesolve.pdes.NavierStokes2D` with the file's
 viscosity, drag and forcing on the $n$-point grid, with $\Delta t$ = (time between the frames
 used) / ``--steps-per-frame``. The model is a :class:`~pdesolve.neural_ode.PeriodicConvCorrection`
-and the loss :class:`~pdesolve.hybrid.UnrolledLoss` over ``--rollout-steps`` frames (1: one-step
+(``--correction conv``) or a :class:`~pdesolve.hybrid.VorticityFluxCorrection` (``--correction flux``), and the loss :class:`~pdesolve.hybrid.UnrolledLoss` over ``--rollout-steps`` frames (1: one-step
 training on precomputed pairs). Validation and test roll the corrected stepper out
 (:class:`~pdesolve.hybrid.CorrectionData`).
 """
@@ -23,8 +23,10 @@ from ..pdes import NavierStokes2D, fno_forcing, kolmogorov_forcing
 from ..spatial import PeriodicGrid
 from ..training import ModelSpec, TrajectoryData
 from ._data import CorrectionData
+from ._flux import VorticityFluxCorrection
 
-DEFAULTS = {"width": 32, "depth": 2, "kernel_size": 3, "steps_per_frame": 1, "loss_max_wavenumber": None,
+CORRECTIONS = ("conv", "flux")
+DEFAULTS = {"correction": "conv", "width": 32, "depth": 2, "kernel_size": 3, "steps_per_frame": 1, "loss_max_wavenumber": None,
             "scale": None}
 
 
@@ -32,7 +34,10 @@ def _options(options) -> dict:
     unknown = sorted(k for k, v in options.items() if k not in DEFAULTS and v is not None)
     if unknown:
         raise InvalidInputError(f"unknown hybrid option {unknown[0]!r}; allowed: {', '.join(DEFAULTS)}")
-    return {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    o = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    if o["correction"] not in CORRECTIONS:
+        raise InvalidInputError(f"correction must be one of {', '.join(CORRECTIONS)}, got {o['correction']!r}")
+    return o
 
 
 def coarse_stepper(attrs: dict, resolution: int, dt: float, dtype) -> ETDRK4:
@@ -64,11 +69,18 @@ def _open_data(path, config, options) -> CorrectionData:
                           time_stride=config.time_stride, first_frame=config.first_frame)
 
 
-def _build(options, data: CorrectionData, config, *, key) -> PeriodicConvCorrection:
+def _build(options, data: CorrectionData, config, *, key) -> PeriodicConvCorrection | VorticityFluxCorrection:
     o = _options(options)
+    sample = data.read(data.indices["train"][:8], slice(0, 1))[:, 0]  # first frames of (up to) 8 trajectories
+    if o["correction"] == "flux":
+        if data.num_channels != 1:
+            raise InvalidInputError(f"--correction flux needs vorticity data (1 channel), got {data.num_channels}")
+        grid = data.stepper.pde.grid
+        scales = VorticityFluxCorrection(grid, key=key).feature_scales(sample.astype(grid.dtype))
+        return VorticityFluxCorrection(grid, int(o["width"]), int(o["depth"]), int(o["kernel_size"]), key=key,
+                                       scales=tuple(s or 1.0 for s in scales))
     scale = o["scale"]
-    if scale is None:  # the rms of the first frames of (up to) 8 training trajectories
-        sample = data.read(data.indices["train"][:8], slice(0, 1))
+    if scale is None:  # the rms of those frames
         scale = float(np.sqrt(np.mean(np.square(sample, dtype=np.float64)))) or 1.0
     return PeriodicConvCorrection(data.num_channels, 2, width=int(o["width"]), depth=int(o["depth"]),
                                   kernel_size=int(o["kernel_size"]), key=key, scale=float(scale))
@@ -80,6 +92,9 @@ def _loss(options, data: CorrectionData, config):
 
 def _arguments(parser) -> None:
     d = DEFAULTS
+    parser.add_argument("--correction", choices=CORRECTIONS, default=d["correction"],
+                        help="conv: a periodic CNN forcing; flux: the divergence of a learned subgrid flux of "
+                             "vorticity from vorticity, velocity and its gradient (conv)")
     parser.add_argument("--width", type=int, default=d["width"], help="hidden channels of the correction (32)")
     parser.add_argument("--depth", type=int, default=d["depth"], help="hidden layers of the correction (2)")
     parser.add_argument("--kernel-size", type=int, default=d["kernel_size"], help="convolution width (3)")

@@ -21,8 +21,17 @@ def test_coarse_stepper_reads_the_file_attributes():
         coarse_stepper({"pde": "heat"}, 16, 0.05, np.float64)
 
 
+def test_unknown_correction_is_refused():
+    from pdesolve.hybrid._plugin import _options  # the spec's option check, tested in its own package
+
+    assert _options({"correction": "flux"})["correction"] == "flux"
+    with pytest.raises(InvalidInputError, match="correction must be one of"):
+        _options({"correction": "mlp"})
+
+
 @pytest.mark.slow
-def test_pdesolve_train_hybrid_on_a_generated_file(tmp_path, capsys):
+@pytest.mark.parametrize("correction", ["conv", "flux"])
+def test_pdesolve_train_hybrid_on_a_generated_file(tmp_path, capsys, correction):
     from pdesolve.cli import main
     from pdesolve.datasets import generate
 
@@ -31,6 +40,7 @@ def test_pdesolve_train_hybrid_on_a_generated_file(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "hybrid", "--data", str(path), "--out", str(out), "--epochs", "2", "--batch-size", "2",
                  "--rollout-steps", "4", "--splits", "0.5,0.0,0.5", "--width", "4", "--depth", "1", "--json",
+                 "--correction", correction,
                  "--no-figures", "--no-progress"]) == 0
     payload = json.loads(capsys.readouterr().out)
     metrics = payload["metrics"]
