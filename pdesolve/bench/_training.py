@@ -55,7 +55,7 @@ from .._compat import enable_x64
 from .._errors import InvalidInputError
 from ..mp_pde import MPPDE, PushforwardBatch, PushforwardLoss, radius_graph, rollout_mp_pde
 from ..neural_fields import parameter_count
-from ..operators import FNO
+from ..operators import FNO, RFFT, AbstractFourierTransform
 from ..training import TrainConfig, make_optimizer, make_rollout_loss, train_step
 from . import _torch_anchors as anchors
 from ._timing import device_description, make_progress, ratio, time_interleaved
@@ -131,8 +131,8 @@ def _row(name, model, phase, resolution, batch, timing, anchor_label, skip, **ex
 # FNO-2D
 
 
-def _fno_cases(n, batch, sizes, repeats, key, rng, torch, anchor_label, skip, say):
-    ours = FNO(FNO_WINDOW, 1, ndim=2, key=key, **sizes)
+def _fno_cases(n, batch, sizes, repeats, key, rng, torch, anchor_label, skip, say, transform=None):
+    ours = FNO(FNO_WINDOW, 1, ndim=2, key=key, transform=transform, **sizes)
     inputs = rng.standard_normal((batch, FNO_WINDOW, 1, n, n)).astype(np.float32)
     targets = rng.standard_normal((batch, 1, 1, n, n)).astype(np.float32)
     batch_j = (jnp.asarray(inputs), jnp.asarray(targets))
@@ -306,6 +306,7 @@ def run_training_benchmark(
     anchors_enabled: bool = True,
     progress=None,
     seed: int = 0,
+    fno_transform: AbstractFourierTransform | None = None,
 ) -> dict:
     r"""Time one training step and one inference batch (rollout) of pdesolve's FNO-2D and MP-PDE against PyTorch.
 
@@ -321,6 +322,9 @@ def run_training_benchmark(
     - `anchors_enabled`: time the PyTorch anchors when they are importable (``False``: ours only).
     - `progress`: ``None``/``False``, ``True`` (lines on stderr) or a callable taking a string.
     - `seed`: weights and data.
+    - `fno_transform`: the Fourier transform of our FNO's layers (default
+      :class:`~pdesolve.operators.RFFT`; :class:`~pdesolve.operators.TruncatedDFT` computes the
+      retained modes by matrix products); its name is recorded as ``result["fno"]["transform"]``.
 
     **Returns:** ``{"results": [...], "device", "dtype": "float32", "threads", "versions",
     "notes", ...}``; every row has ``name, model, phase, resolution, batch_size, ours_s, anchor,
@@ -394,7 +398,7 @@ def run_training_benchmark(
                 for n in fno_resolutions:
                     key, sub = jax.random.split(key)
                     results += _fno_cases(int(n), int(fno_batch_size), fno_sizes, int(repeats), sub, rng, fno_torch,
-                                          fno_label or "neuraloperator", fno_skip, say)
+                                          fno_label or "neuraloperator", fno_skip, say, fno_transform)
             if "mp-pde" in models:
                 for nx in mp_pde_resolutions:
                     key, sub = jax.random.split(key)
@@ -434,6 +438,7 @@ def run_training_benchmark(
         "timing": ("best of >= `repeats` interleaved rounds per side after a warm-up (compilation); training calls "
                    "advance their parameters and optimizer state"),
         "fno": {**fno_sizes, "window": FNO_WINDOW, "batch_size": int(fno_batch_size),
+                "transform": type(fno_transform or RFFT()).__name__,
                 "optimizer": f"adam(lr={FNO_LEARNING_RATE}, weight_decay={FNO_WEIGHT_DECAY})"},
         "mp_pde": {**mp_sizes, "neighbours": MP_PDE_NEIGHBOURS, "batch_size": int(mp_pde_batch_size),
                    "rollout_steps": rollout_steps,

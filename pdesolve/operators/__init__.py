@@ -2,10 +2,16 @@
 
 from ._fno import FNO as FNO
 from ._spectral_convolution import SpectralConvolution as SpectralConvolution
+from ._transforms import RFFT as RFFT
+from ._transforms import AbstractFourierTransform as AbstractFourierTransform
+from ._transforms import TruncatedDFT as TruncatedDFT
 from ._unet import UNet as UNet
 
 __all__ = [
+    "AbstractFourierTransform",
     "FNO",
+    "RFFT",
     "SpectralConvolution",
+    "TruncatedDFT",
     "UNet",
 ]

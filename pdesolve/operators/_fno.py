@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._spectral_convolution import SpectralConvolution
+from ._transforms import AbstractFourierTransform
 
 
 class _Pointwise(eqx.Module):
@@ -51,6 +52,8 @@ class FNO(eqx.Module):
     - `num_layers`: Fourier layers (4 in the paper).
     - `projection_width`: hidden width of $Q$ (128 in the paper).
     - `key`: PRNG key.
+    - `transform`: the Fourier transform of every spectral layer (:class:`RFFT` by default, or
+      :class:`TruncatedDFT`; see :class:`SpectralConvolution`).
     """
 
     lift: _Pointwise
@@ -71,6 +74,7 @@ class FNO(eqx.Module):
         num_layers: int = 4,
         projection_width: int = 128,
         key: PRNGKeyArray,
+        transform: AbstractFourierTransform | None = None,
     ):
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("width", width),
                             ("modes", modes), ("num_layers", num_layers), ("projection_width", projection_width)):
@@ -79,7 +83,8 @@ class FNO(eqx.Module):
         keys = jax.random.split(key, 2 * num_layers + 3)
         self.ndim = ndim
         self.lift = _Pointwise(in_channels + ndim, width, key=keys[0])
-        self.spectral = tuple(SpectralConvolution(width, width, modes, ndim=ndim, key=k) for k in keys[1 : num_layers + 1])
+        self.spectral = tuple(SpectralConvolution(width, width, modes, ndim=ndim, key=k, transform=transform)
+                              for k in keys[1 : num_layers + 1])
         self.pointwise = tuple(_Pointwise(width, width, key=k) for k in keys[num_layers + 1 : 2 * num_layers + 1])
         self.project_hidden = _Pointwise(width, projection_width, key=keys[-2])
         self.project_out = _Pointwise(projection_width, out_channels, key=keys[-1])

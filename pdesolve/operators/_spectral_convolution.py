@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
+from ._transforms import RFFT, AbstractFourierTransform
+
 
 class SpectralConvolution(eqx.Module):
     r"""Truncated Fourier-space linear map (Li et al., ICLR 2021).
@@ -23,6 +25,9 @@ class SpectralConvolution(eqx.Module):
     - `in_channels`, `out_channels`: channel counts.
     - `modes`: retained Fourier modes per axis (an int, or one int per axis).
     - `key`: PRNG key for the initial weights (scale $1/(c_{in}c_{out})$).
+    - `transform`: how the retained coefficients are computed, an
+      :class:`AbstractFourierTransform`: :class:`RFFT` (default, FFTs) or :class:`TruncatedDFT`
+      (matrix products with the truncated DFT matrices; the same numbers up to rounding).
 
     The complex weights $R_k$ are stored as two real arrays (real and imaginary parts,
     ``weights[0]`` and ``weights[1]``), so every parameter of the layer is real. ``jax.grad`` of a
@@ -33,12 +38,18 @@ class SpectralConvolution(eqx.Module):
 
     weights: Float[Array, "2 blocks out in ..."]
     modes: tuple[int, ...] = eqx.field(static=True)
+    transform: AbstractFourierTransform
 
-    def __init__(self, in_channels: int, out_channels: int, modes: int | tuple[int, ...], *, ndim: int = 1, key: PRNGKeyArray):
+    def __init__(self, in_channels: int, out_channels: int, modes: int | tuple[int, ...], *, ndim: int = 1,
+                 key: PRNGKeyArray, transform: AbstractFourierTransform | None = None):
         modes = (modes,) * ndim if isinstance(modes, int) else tuple(modes)
         if any(m <= 0 for m in modes):
             raise ValueError(f"modes must be positive, got {modes}")
+        transform = RFFT() if transform is None else transform
+        if not isinstance(transform, AbstractFourierTransform):
+            raise TypeError(f"transform must be an AbstractFourierTransform (RFFT(), TruncatedDFT()), got {transform!r}")
         self.modes = modes
+        self.transform = transform
         # Axes except the last carry positive and negative frequencies: 2^(d-1) corner blocks.
         blocks = 2 ** (len(modes) - 1)
         scale = 1.0 / (in_channels * out_channels)
@@ -61,18 +72,14 @@ class SpectralConvolution(eqx.Module):
                 raise ValueError(f"grid size {n} is too small for {m} modes (need >= {2 * m})")
         if spatial[-1] // 2 + 1 < self.modes[-1]:
             raise ValueError(f"grid size {spatial[-1]} is too small for {self.modes[-1]} modes")
-        axes = tuple(range(1, ndim + 1))
-        v_hat = jnp.fft.rfftn(v, axes=axes)
+        v_hat = self.transform.forward(v, self.modes)  # (c, 2 m_1, ..., 2 m_{d-1}, m_d)
         weights = self.complex_weights.astype(v_hat.dtype)
         out_hat = jnp.zeros((weights.shape[1],) + v_hat.shape[1:], dtype=v_hat.dtype)
         for block in range(weights.shape[0]):
             index = [slice(None)]
             for axis in range(ndim - 1):
                 m = self.modes[axis]
-                index.append(slice(-m, None) if (block >> axis) & 1 else slice(0, m))
-            index.append(slice(0, self.modes[-1]))
+                index.append(slice(m, 2 * m) if (block >> axis) & 1 else slice(0, m))
             index = tuple(index)
             out_hat = out_hat.at[index].set(jnp.einsum("oi...,i...->o...", weights[block], v_hat[index]))
-        return jnp.fft.irfftn(out_hat, s=spatial, axes=axes).astype(v.dtype)
-
-
+        return self.transform.inverse(out_hat, self.modes, spatial).astype(v.dtype)

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdesolve.operators import FNO, SpectralConvolution
+from pdesolve.operators import FNO, RFFT, SpectralConvolution, TruncatedDFT
 
 
 def _band_limited(n, ndim, channels=2, max_mode=3):
@@ -30,6 +30,33 @@ def test_spectral_convolution_matches_explicit_fourier_multiplier_1d():
     expected_hat = np.zeros_like(v_hat)
     expected_hat[:3] = np.asarray(layer.complex_weights[0, 0, 0]) * v_hat[:3]
     np.testing.assert_allclose(layer(v)[0], np.fft.irfft(expected_hat, n=16), atol=1e-12)
+
+
+@pytest.mark.parametrize("shape, modes", [((17,), 9), ((16, 12), (8, 7)), ((20, 20), 4), ((8, 10, 6), (3, 4, 4))])
+def test_truncated_dft_gives_the_fft_layer_and_its_gradients(shape, modes):
+    """Odd and even axes, the last axis up to its Nyquist mode (12 -> 7 modes), 1-3 dimensions."""
+    key = jax.random.PRNGKey(0)
+    fft = SpectralConvolution(3, 2, modes, ndim=len(shape), key=key)
+    dft = SpectralConvolution(3, 2, modes, ndim=len(shape), key=key, transform=TruncatedDFT())
+    assert isinstance(fft.transform, RFFT)
+    v = jax.random.normal(jax.random.PRNGKey(1), (3,) + shape)
+    np.testing.assert_allclose(dft(v), fft(v), atol=1e-13)
+    coefficients = TruncatedDFT().forward(v, fft.modes)
+    np.testing.assert_allclose(coefficients, RFFT().forward(v, fft.modes), atol=1e-12)
+    assert coefficients.shape == (3,) + tuple(2 * m for m in fft.modes[:-1]) + (fft.modes[-1],)
+    grads = [jax.grad(lambda layer: jnp.sum(layer(v) ** 2))(layer).weights for layer in (fft, dft)]
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-12)
+
+
+def test_fno_takes_a_transform():
+    key = jax.random.PRNGKey(3)
+    model = FNO(1, 1, ndim=2, width=4, modes=3, num_layers=1, projection_width=4, key=key, transform=TruncatedDFT())
+    assert all(isinstance(layer.transform, TruncatedDFT) for layer in model.spectral)
+    reference = FNO(1, 1, ndim=2, width=4, modes=3, num_layers=1, projection_width=4, key=key)
+    u = _band_limited(8, 2, channels=1)
+    np.testing.assert_allclose(model(u), reference(u), atol=1e-12)
+    with pytest.raises(TypeError, match="AbstractFourierTransform"):
+        SpectralConvolution(1, 1, 3, key=key, transform="dft")
 
 
 def _directional_derivative_check(loss, model, key, eps=1e-5):
