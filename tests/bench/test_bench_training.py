@@ -56,13 +56,21 @@ def test_json_contract_without_torch_says_the_anchor_is_absent(without_torch_pay
     assert rows["mp_pde_20_train_pushforward"]["unrolls"] == 1 and rows["mp_pde_20_train"]["unrolls"] == 0
     # The quick FNO (width 8, 4 modes, 2 layers, projection 16; 10 frames + 2 coordinates in).
     assert rows["fno2d_16_train"]["params_ours"] == _fno_count(10, 1, 8, 4, 2, 16)
-    assert payload["quick"] is True and payload["dtype"] == "float32"
+    assert payload["quick"] is True and payload["dtype"] == "float32" and payload["fno"]["transform"] == "RFFT"
     assert payload["threads"]["torch"] is None and payload["threads"]["jax"] >= 1
     assert "torch" not in payload["versions"]
     assert any(note.startswith("ours alone") for note in payload["notes"])
     # Provenance of a --json result.
     assert payload["command"] == "pdesolve bench training --quick --json"
     assert {"seed", "commit", "pdesolve_version", "date"} <= set(payload)
+
+
+def test_fno_transform_option_reaches_the_model(capsys):
+    assert main(["bench", "training", "--quick", "--json", "--model", "fno", "--no-anchors",
+                 "--fno-transform", "dft"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["fno"]["transform"] == "TruncatedDFT" and "--fno-transform dft" in payload["command"]
+    assert [row["name"] for row in payload["results"]] == ["fno2d_16_train", "fno2d_16_inference"]
 
 
 def test_training_loss_of_the_first_step_is_recorded(without_torch_payload):
