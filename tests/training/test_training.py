@@ -217,7 +217,7 @@ def test_cli_train_and_resume(pdebench_file, tmp_path, capsys):
     out = tmp_path / "run"
     common = ["train", "fno", "--data", str(pdebench_file), "--out", str(out), "--batch-size", "4",
               "--splits", "0.68,0,0.32", "--modes", "4", "--width", "6", "--layers", "1", "--projection-width", "8",
-              "--eval-every", "0", "--no-figures", "--json"]
+              "--eval-every", "0", "--no-figures", "--json", "--transform", "dft"]
     assert main(common + ["--epochs", "1"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["steps"] == 2 and first["metrics"]["samples"] == 4
@@ -261,6 +261,19 @@ def test_model_spec_objects_appear_in_cli_and_build(trajectories):
         ModelSpec("two words", window_to_frame(build))
     with pytest.raises(InvalidInputError, match="unknown model"):
         build_model("no-such-model", in_channels=1, out_channels=1, ndim=1, key=jax.random.PRNGKey(0))
+
+
+def test_build_model_fno_transform():
+    from pdesolve.operators import RFFT, TruncatedDFT
+
+    models = {t: build_model("fno", in_channels=2, out_channels=1, ndim=1, key=jax.random.PRNGKey(0), transform=t, **TINY)
+              for t in ("rfft", "dft")}
+    assert isinstance(models["rfft"].spectral[0].transform, RFFT)
+    assert isinstance(models["dft"].spectral[0].transform, TruncatedDFT)
+    u = jax.random.normal(jax.random.PRNGKey(1), (2, 16))
+    np.testing.assert_allclose(models["dft"](u), models["rfft"](u), atol=1e-12)
+    with pytest.raises(InvalidInputError, match="transform must be one of"):
+        build_model("fno", in_channels=2, out_channels=1, ndim=1, key=jax.random.PRNGKey(0), transform="fft")
 
 
 def test_train_help_lists_every_model(capsys):
