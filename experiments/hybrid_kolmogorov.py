@@ -69,8 +69,8 @@ PRESETS = {
     # The issue's regime: 256^2 reference, n = 32 (direct 32, 64, 128).
     "kolmogorov": dict(n=32, reference=256, nu=2.5e-3, drag=0.1, wavenumber=4, dt=0.02, fine_substeps=8,
                        train_seeds=8, spinup=10.0, train_time=20.0, test_seeds=4, score_time=20.0, score_every=0.1,
-                       reference_every=0.1, check_time=10.0, correction="conv", unroll=32, batch_size=4, width=16, depth=2, steps=None, learning_rate=1e-3,
-                       timing_time=2.0, repeats=3, dt_factor=1),
+                       reference_every=0.1, check_time=10.0, correction="conv", unroll=32, batch_size=4, width=16,
+                       depth=2, steps=None, learning_rate=1e-3, timing_time=2.0, repeats=3, dt_factor=1),
 }
 THRESHOLD = 0.95
 
@@ -95,24 +95,23 @@ def reference_frames(cfg, seeds, duration, every, *, resolution=None, cache=None
     from those, interpolated to `resolution`, without a spin-up."""
     resolution = resolution or cfg["reference"]
     seeds = [int(s) for s in seeds]
-    paths = [None] * len(seeds)
-    if cache is not None:
-        paths = [_cache_path(cfg, cache, s, duration, every, resolution, keep, start is not None) for s in seeds]
-    missing = [i for i, path in enumerate(paths) if path is None or not path.exists()]
-    computed = {}
+    paths = [None if cache is None else _cache_path(cfg, cache, s, duration, every, resolution, keep, start is not None)
+             for s in seeds]
+    frames, firsts = [None] * len(seeds), [None] * len(seeds)
+    for i, path in enumerate(paths):
+        if path is not None and path.exists():
+            stored = np.load(path)
+            frames[i], firsts[i] = stored["frames"], stored["start"]
+    missing = [i for i, f in enumerate(frames) if f is None]
     if missing:
-        frames, first = _reference_run(cfg, [seeds[i] for i in missing], duration, every, resolution, keep,
-                                       None if start is None else start[missing])
+        new, first = _reference_run(cfg, [seeds[i] for i in missing], duration, every, resolution, keep,
+                                    None if start is None else start[missing])
         for j, i in enumerate(missing):
-            computed[i] = (frames[j], first[j])
+            frames[i], firsts[i] = new[j], first[j]
             if paths[i] is not None:
                 paths[i].parent.mkdir(parents=True, exist_ok=True)
-                np.savez(paths[i], frames=frames[j], start=first[j])
-    for i, path in enumerate(paths):
-        if i not in computed:
-            stored = np.load(path)
-            computed[i] = (stored["frames"], stored["start"])
-    return np.stack([computed[i][0] for i in range(len(seeds))]), np.stack([computed[i][1] for i in range(len(seeds))])
+                np.savez(paths[i], frames=new[j], start=first[j])
+    return np.stack(frames), np.stack(firsts)
 
 
 def _reference_run(cfg, seeds, duration, every, resolution, keep, start):
@@ -147,9 +146,9 @@ def make_correction(cfg, data, seed):
                                       scale=float(np.sqrt(np.mean(data**2))))
     if cfg["correction"] == "flux":
         grid = PeriodicGrid(cfg["n"], extent=2 * np.pi, ndim=2, dtype=jnp.float32)
-        probe = VorticityFluxCorrection(grid, key=key)
         sample = data[:, :: max(1, data.shape[1] // 50)].reshape(-1, *data.shape[2:])
-        return VorticityFluxCorrection(grid, cfg["width"], cfg["depth"], key=key, scales=probe.feature_scales(sample))
+        scales = VorticityFluxCorrection.feature_scales(sample, grid)
+        return VorticityFluxCorrection(grid, cfg["width"], cfg["depth"], key=key, scales=scales)
     raise ValueError(f"correction must be 'conv' or 'flux', got {cfg['correction']!r}")
 
 
@@ -280,14 +279,12 @@ def main(argv=None) -> int:
         if key not in cfg:
             parser.error(f"--set: unknown key {key!r}; choose from {', '.join(cfg)}")
         cfg[key] = type(cfg[key])(value) if cfg[key] is not None else int(value)
-    ratio = cfg["score_every"] / (cfg["dt"] * cfg["dt_factor"])
-    if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
-        parser.error(f"score_every = {cfg['score_every']} must be a multiple of dt * dt_factor")
+    for step, name in ((cfg["dt"] * cfg["dt_factor"], "dt * dt_factor"), (cfg["reference_every"], "reference_every")):
+        ratio = cfg["score_every"] / step
+        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+            parser.error(f"score_every = {cfg['score_every']} must be a multiple of {name}")
     if cfg["correction"] not in ("conv", "flux"):
         parser.error(f"--set correction: 'conv' or 'flux', got {cfg['correction']!r}")
-    ratio = cfg["score_every"] / cfg["reference_every"]
-    if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
-        parser.error(f"score_every = {cfg['score_every']} must be a multiple of reference_every")
     for key in ("unroll", "width", "depth"):
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)

@@ -129,7 +129,7 @@ def register(sub) -> None:
     tr.add_argument("--threads", type=int, choices=(1,), default=None,
                     help="1: pin the process to one CPU, so XLA and PyTorch each run one thread (the robust "
                          "comparison on a shared machine); default: every CPU the process may use")
-    tr.add_argument("--fno-transform", choices=("rfft", "dft"), default="rfft",
+    tr.add_argument("--fno-transform", choices=("rfft", "dft"), default="rfft",  # operators.FOURIER_TRANSFORMS
                     help="our FNO's Fourier transform: rfft (FFTs, default) or dft (truncated DFT matrix products, "
                          "operators.TruncatedDFT)")
     tr.add_argument("--quick", action="store_true", help="tiny models and sizes, one round, for a smoke test")
@@ -173,14 +173,14 @@ def run_training(args) -> int:
             return 2
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     from ..bench import format_training_table, run_training_benchmark
-    from ..operators import RFFT, TruncatedDFT
+    from ..operators import FOURIER_TRANSFORMS
 
     say = None if args.json else (lambda msg: print(f"  {msg}", file=sys.stderr))
     result = run_training_benchmark(
         fno_resolutions=tuple(args.fno_resolutions), mp_pde_resolutions=tuple(args.mp_pde_resolutions),
         models=tuple(args.model or ("fno", "mp-pde")), repeats=args.repeats, quick=args.quick,
         anchors_enabled=not args.no_anchors, progress=say,
-        fno_transform={"rfft": RFFT(), "dft": TruncatedDFT()}[args.fno_transform],
+        fno_transform=FOURIER_TRANSFORMS[args.fno_transform](),
     )
     return _show(args, result, format_training_table)
 

@@ -41,7 +41,7 @@ class VorticityFluxCorrection(eqx.Module):
       :class:`~pdesolve.neural_ode.PeriodicConvCorrection`).
     - `key`: PRNG key.
     - `scales`: the typical size of each feature in :data:`FEATURES` order (default ones);
-      :meth:`feature_scales` measures them on sample fields.
+      :meth:`feature_scales` measures them on sample fields (no network needed).
     """
 
     network: PeriodicConvCorrection
@@ -59,8 +59,7 @@ class VorticityFluxCorrection(eqx.Module):
         scales: Sequence[float] | None = None,
         activation: Callable = jax.nn.gelu,
     ):
-        if not isinstance(grid, PeriodicGrid) or grid.ndim != 2:
-            raise InvalidInputError(f"grid must be a 2D PeriodicGrid, got {grid!r}")
+        _check_grid(grid)
         scales = (1.0,) * len(FEATURES) if scales is None else tuple(float(s) for s in scales)
         if len(scales) != len(FEATURES) or not all(0 < s < float("inf") for s in scales):
             raise InvalidInputError(f"scales must be {len(FEATURES)} positive finite numbers ({', '.join(FEATURES)}), "
@@ -74,17 +73,13 @@ class VorticityFluxCorrection(eqx.Module):
         r"""$(\omega, u, v, \partial_x\omega, \partial_y\omega)$ of the vorticity `omega`, unscaled, with
         $(u, v) = (\partial_y\psi, -\partial_x\psi)$ and $\Delta\psi = -\omega$ (as
         :meth:`pdesolve.pdes.NavierStokes2D.velocity`)."""
-        if omega.shape != (1, *self.grid.shape):
-            raise InvalidInputError(f"omega must be shaped {(1, *self.grid.shape)}, got {omega.shape}")
-        d = derivative_operator(self.grid)
-        omega_hat = rfft(omega[0], self.grid)
-        psi_hat = -inverse_laplacian_symbol(self.grid) * omega_hat
-        spectral = jnp.stack([d[1] * psi_hat, -d[0] * psi_hat, d[0] * omega_hat, d[1] * omega_hat])
-        return jnp.concatenate([omega, irfft(spectral, self.grid).astype(omega.dtype)])
+        return _features(omega, self.grid)
 
-    def feature_scales(self, omegas: Float[Array, "b 1 x y"]) -> tuple[float, ...]:
-        """Root-mean-square size of each feature over the sample fields `omegas` (pass as `scales`)."""
-        values = jax.vmap(self.features)(jnp.asarray(omegas))
+    @staticmethod
+    def feature_scales(omegas: Float[Array, "b 1 x y"], grid: PeriodicGrid) -> tuple[float, ...]:
+        """Root-mean-square size of each feature over the sample fields `omegas` on `grid` (pass as `scales`)."""
+        _check_grid(grid)
+        values = jax.vmap(lambda omega: _features(omega, grid))(jnp.asarray(omegas))
         return tuple(float(s) for s in np.sqrt(np.mean(np.asarray(values, np.float64) ** 2, axis=(0, 2, 3))))
 
     def flux(self, omega: Float[Array, "1 x y"]) -> Float[Array, "2 x y"]:
@@ -96,3 +91,18 @@ class VorticityFluxCorrection(eqx.Module):
         d = derivative_operator(self.grid)
         flux_hat = rfft(self.flux(omega), self.grid)
         return irfft(-(d[0] * flux_hat[0] + d[1] * flux_hat[1]), self.grid)[None].astype(omega.dtype)
+
+
+def _check_grid(grid) -> None:
+    if not isinstance(grid, PeriodicGrid) or grid.ndim != 2:
+        raise InvalidInputError(f"grid must be a 2D PeriodicGrid, got {grid!r}")
+
+
+def _features(omega: Float[Array, "1 x y"], grid: PeriodicGrid) -> Float[Array, "5 x y"]:
+    if omega.shape != (1, *grid.shape):
+        raise InvalidInputError(f"omega must be shaped {(1, *grid.shape)}, got {omega.shape}")
+    d = derivative_operator(grid)
+    omega_hat = rfft(omega[0], grid)
+    psi_hat = -inverse_laplacian_symbol(grid) * omega_hat
+    spectral = jnp.stack([d[1] * psi_hat, -d[0] * psi_hat, d[0] * omega_hat, d[1] * omega_hat])
+    return jnp.concatenate([omega, irfft(spectral, grid).astype(omega.dtype)])

@@ -5,7 +5,8 @@ fine-grid solves truncated to the file's resolution $n$). The coarse stepper is
 :class:`~pdesolve.integrators.ETDRK4` on :class:`~pdesolve.pdes.NavierStokes2D` with the file's
 viscosity, drag and forcing on the $n$-point grid, with $\Delta t$ = (time between the frames
 used) / ``--steps-per-frame``. The model is a :class:`~pdesolve.neural_ode.PeriodicConvCorrection`
-(``--correction conv``) or a :class:`~pdesolve.hybrid.VorticityFluxCorrection` (``--correction flux``), and the loss :class:`~pdesolve.hybrid.UnrolledLoss` over ``--rollout-steps`` frames (1: one-step
+(``--correction conv``) or a :class:`~pdesolve.hybrid.VorticityFluxCorrection` (``--correction flux``),
+and the loss :class:`~pdesolve.hybrid.UnrolledLoss` over ``--rollout-steps`` frames (1: one-step
 training on precomputed pairs). Validation and test roll the corrected stepper out
 (:class:`~pdesolve.hybrid.CorrectionData`).
 """
@@ -26,8 +27,8 @@ from ._data import CorrectionData
 from ._flux import VorticityFluxCorrection
 
 CORRECTIONS = ("conv", "flux")
-DEFAULTS = {"correction": "conv", "width": 32, "depth": 2, "kernel_size": 3, "steps_per_frame": 1, "loss_max_wavenumber": None,
-            "scale": None}
+DEFAULTS = {"correction": "conv", "width": 32, "depth": 2, "kernel_size": 3, "steps_per_frame": 1,
+            "loss_max_wavenumber": None, "scale": None}
 
 
 def _options(options) -> dict:
@@ -71,17 +72,20 @@ def _open_data(path, config, options) -> CorrectionData:
 
 def _build(options, data: CorrectionData, config, *, key) -> PeriodicConvCorrection | VorticityFluxCorrection:
     o = _options(options)
-    sample = data.read(data.indices["train"][:8], slice(0, 1))[:, 0]  # first frames of (up to) 8 trajectories
+
+    def sample():  # the first frames of (up to) 8 training trajectories
+        return data.read(data.indices["train"][:8], slice(0, 1))[:, 0]
+
     if o["correction"] == "flux":
         if data.num_channels != 1:
             raise InvalidInputError(f"--correction flux needs vorticity data (1 channel), got {data.num_channels}")
         grid = data.stepper.pde.grid
-        scales = VorticityFluxCorrection(grid, key=key).feature_scales(sample.astype(grid.dtype))
+        scales = VorticityFluxCorrection.feature_scales(sample().astype(grid.dtype), grid)
         return VorticityFluxCorrection(grid, int(o["width"]), int(o["depth"]), int(o["kernel_size"]), key=key,
                                        scales=tuple(s or 1.0 for s in scales))
     scale = o["scale"]
     if scale is None:  # the rms of those frames
-        scale = float(np.sqrt(np.mean(np.square(sample, dtype=np.float64)))) or 1.0
+        scale = float(np.sqrt(np.mean(np.square(sample(), dtype=np.float64)))) or 1.0
     return PeriodicConvCorrection(data.num_channels, 2, width=int(o["width"]), depth=int(o["depth"]),
                                   kernel_size=int(o["kernel_size"]), key=key, scale=float(scale))
 

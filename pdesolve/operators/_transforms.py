@@ -11,7 +11,7 @@ import numpy as np
 from jaxtyping import Array, Complex, Float
 
 
-def _wavenumbers(n: int, m: int) -> np.ndarray:
+def _wavenumbers(m: int) -> np.ndarray:
     """The kept integer wavenumbers of a full axis: $0..m-1$, then $-m..-1$."""
     return np.concatenate([np.arange(m), np.arange(-m, 0)])
 
@@ -87,7 +87,7 @@ class TruncatedDFT(AbstractFourierTransform):
         out = jax.lax.complex(v @ jnp.asarray(np.cos(angle), real), v @ jnp.asarray(np.sin(angle), real))
         for axis in range(ndim - 1, 0, -1):  # spatial axes but the last: array axes ndim-1 .. 1
             n, m = v.shape[axis], modes[axis - 1]
-            matrix = np.exp(-2j * np.pi * np.outer(_wavenumbers(n, m), np.arange(n)) / n)
+            matrix = np.exp(-2j * np.pi * np.outer(_wavenumbers(m), np.arange(n)) / n)
             out = jnp.moveaxis(jnp.tensordot(jnp.asarray(matrix, complex_), out, axes=([1], [axis])), 0, axis)
         return out
 
@@ -98,7 +98,7 @@ class TruncatedDFT(AbstractFourierTransform):
         out = coefficients
         for axis in range(1, ndim):
             n, m = shape[axis - 1], modes[axis - 1]
-            matrix = np.exp(2j * np.pi * np.outer(np.arange(n), _wavenumbers(n, m)) / n) / n
+            matrix = np.exp(2j * np.pi * np.outer(np.arange(n), _wavenumbers(m)) / n) / n
             out = jnp.moveaxis(jnp.tensordot(jnp.asarray(matrix, complex_), out, axes=([1], [axis])), 0, axis)
         n, m = shape[-1], modes[-1]
         k = np.arange(m)
@@ -106,3 +106,7 @@ class TruncatedDFT(AbstractFourierTransform):
         angle = 2 * np.pi * np.outer(k, np.arange(n)) / n
         cos, sin = (jnp.asarray(weight[:, None] * f(angle), real) for f in (np.cos, np.sin))
         return jnp.real(out) @ cos - jnp.imag(out) @ sin
+
+
+#: The transforms by name (``pdesolve train fno --transform``, ``pdesolve bench training --fno-transform``).
+FOURIER_TRANSFORMS: dict[str, type[AbstractFourierTransform]] = {"rfft": RFFT, "dft": TruncatedDFT}

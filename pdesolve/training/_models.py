@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from ..operators import FNO, RFFT, TruncatedDFT, UNet
+from ..operators import FNO, FOURIER_TRANSFORMS, UNet
 from .._errors import InvalidInputError
 from ._registry import ModelSpec, window_to_frame
 
 FNO_DEFAULTS = {"modes": 12, "width": 20, "layers": 4, "projection_width": 128, "transform": "rfft"}
-FNO_TRANSFORMS = {"rfft": RFFT, "dft": TruncatedDFT}
 UNET_DEFAULTS = {"width": 16, "levels": 2, "kernel_size": 3}
 
 
@@ -17,17 +16,17 @@ def _fno_arguments(parser) -> None:
     parser.add_argument("--layers", type=int, default=FNO_DEFAULTS["layers"], help="Fourier layers (4)")
     parser.add_argument("--projection-width", type=int, default=FNO_DEFAULTS["projection_width"],
                         help="hidden width of the output projection (128)")
-    parser.add_argument("--transform", choices=tuple(FNO_TRANSFORMS), default=FNO_DEFAULTS["transform"],
+    parser.add_argument("--transform", choices=tuple(FOURIER_TRANSFORMS), default=FNO_DEFAULTS["transform"],
                         help="Fourier transform of the spectral layers: rfft (FFTs) or dft (the retained modes as "
                              "matrix products, operators.TruncatedDFT: faster on multi-core CPUs for few modes) (rfft)")
 
 
 def _build_fno(options, *, in_channels, out_channels, ndim, key):
     o = {**FNO_DEFAULTS, **{k: v for k, v in options.items() if k in FNO_DEFAULTS and v is not None}}
-    if o["transform"] not in FNO_TRANSFORMS:
-        raise InvalidInputError(f"transform must be one of {', '.join(FNO_TRANSFORMS)}, got {o['transform']!r}")
+    if o["transform"] not in FOURIER_TRANSFORMS:
+        raise InvalidInputError(f"transform must be one of {', '.join(FOURIER_TRANSFORMS)}, got {o['transform']!r}")
     return FNO(in_channels, out_channels, ndim=ndim, width=o["width"], modes=o["modes"], num_layers=o["layers"],
-               projection_width=o["projection_width"], key=key, transform=FNO_TRANSFORMS[o["transform"]]())
+               projection_width=o["projection_width"], key=key, transform=FOURIER_TRANSFORMS[o["transform"]]())
 
 
 def _unet_arguments(parser) -> None:

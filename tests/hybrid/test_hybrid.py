@@ -257,7 +257,7 @@ def test_flux_features_are_vorticity_velocity_and_gradient():
     np.testing.assert_array_equal(features[:1], omega)
     np.testing.assert_allclose(features[1:3], _ns().velocity(omega), atol=1e-12)
     np.testing.assert_allclose(features[3:], spectral_gradient(omega, _grid())[0], atol=1e-12)
-    scales = correction.feature_scales(jnp.stack([omega, _u0(1)]))
+    scales = VorticityFluxCorrection.feature_scales(jnp.stack([omega, _u0(1)]), _grid())
     expected = np.sqrt(np.mean(np.stack([features, correction.features(_u0(1))]) ** 2, axis=(0, 2, 3)))
     np.testing.assert_allclose(scales, expected, rtol=1e-12)
 
