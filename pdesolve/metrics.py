@@ -7,7 +7,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from ._errors import InvalidInputError
-from .spatial import PeriodicGrid, derivative_operator, inverse_laplacian_symbol, irfft, rfft, rfft_weights
+from .spatial import PeriodicGrid, irfft, rfft, rfft_weights, velocity_from_vorticity_hat
 
 
 def relative_l2(u: Float[Array, "..."], reference: Float[Array, "..."]) -> Float[Array, ""]:
@@ -181,9 +181,7 @@ def vorticity_energy_spectrum(omega: Float[Array, "1 x y"], grid: PeriodicGrid) 
     if grid.ndim != 2 or omega.shape != (1,) + grid.shape:
         raise InvalidInputError(f"omega must be one vorticity channel shaped {(1,) + grid.shape} on a 2D grid, "
                                 f"got {omega.shape}")
-    d = derivative_operator(grid)
-    psi_hat = -inverse_laplacian_symbol(grid) * rfft(omega, grid)[0]
-    velocity = irfft(jnp.stack([d[1] * psi_hat, -d[0] * psi_hat]), grid)
+    velocity = irfft(velocity_from_vorticity_hat(rfft(omega, grid)[0], grid), grid)
     return energy_spectrum(velocity, grid)
 
 __all__ = [

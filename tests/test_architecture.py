@@ -133,3 +133,14 @@ def test_no_invalid_escape_sequences():
             except SyntaxError as err:
                 bad.append(f"{path.relative_to(PACKAGE.parent)}: {err.msg} (line {err.lineno})")
     assert not bad, bad
+
+
+def test_no_control_characters_in_source():
+    """A literal form feed or tab in a docstring (``\\frac`` or ``\\text`` written through an
+    escaping layer) renders as garbage in the API docs; only newlines belong in the source."""
+    bad = []
+    for path, _, _ in _modules():
+        for lineno, line in enumerate(path.read_text().split("\n"), 1):
+            if any(ord(ch) < 32 for ch in line):
+                bad.append(f"{path.relative_to(PACKAGE.parent)}:{lineno}")
+    assert not bad, bad

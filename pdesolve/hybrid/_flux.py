@@ -12,7 +12,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._errors import InvalidInputError
 from ..neural_ode import PeriodicConvCorrection
-from ..spatial import PeriodicGrid, derivative_operator, inverse_laplacian_symbol, irfft, rfft
+from ..spatial import PeriodicGrid, derivative_operator, irfft, rfft, velocity_from_vorticity_hat
 
 FEATURES = ("vorticity", "velocity_x", "velocity_y", "vorticity_dx", "vorticity_dy")
 
@@ -103,6 +103,5 @@ def _features(omega: Float[Array, "1 x y"], grid: PeriodicGrid) -> Float[Array, 
         raise InvalidInputError(f"omega must be shaped {(1, *grid.shape)}, got {omega.shape}")
     d = derivative_operator(grid)
     omega_hat = rfft(omega[0], grid)
-    psi_hat = -inverse_laplacian_symbol(grid) * omega_hat
-    spectral = jnp.stack([d[1] * psi_hat, -d[0] * psi_hat, d[0] * omega_hat, d[1] * omega_hat])
+    spectral = jnp.concatenate([velocity_from_vorticity_hat(omega_hat, grid), d * omega_hat])
     return jnp.concatenate([omega, irfft(spectral, grid).astype(omega.dtype)])

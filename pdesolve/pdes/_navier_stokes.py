@@ -12,10 +12,10 @@ from .._errors import InvalidInputError
 from ..spatial import (
     PeriodicGrid,
     derivative_operator,
-    inverse_laplacian_symbol,
     irfft,
     laplacian_symbol,
     rfft,
+    velocity_from_vorticity_hat,
 )
 from ._base import AbstractNonlinearSpectralPDE, as_parameter
 
@@ -81,9 +81,7 @@ class NavierStokes2D(AbstractNonlinearSpectralPDE):
         return irfft(self._velocity_hat(rfft(omega, self.grid)), self.grid)
 
     def _velocity_hat(self, omega_hat):
-        d = derivative_operator(self.grid)
-        psi_hat = -inverse_laplacian_symbol(self.grid) * omega_hat[0]
-        return jnp.stack([d[1] * psi_hat, -d[0] * psi_hat])
+        return velocity_from_vorticity_hat(omega_hat[0], self.grid)
 
     def nonlinear(self, u_hat):
         # Basdevant (1983) form of the advection term: for divergence-free u,

@@ -13,6 +13,7 @@ from ._spectral import rfft_weights as rfft_weights
 from ._spectral import spectral_derivative as spectral_derivative
 from ._spectral import spectral_gradient as spectral_gradient
 from ._spectral import spectral_laplacian as spectral_laplacian
+from ._spectral import velocity_from_vorticity_hat as velocity_from_vorticity_hat
 from ._finite_difference import fd_derivative_periodic as fd_derivative_periodic
 from ._finite_difference import fd_laplacian_dirichlet as fd_laplacian_dirichlet
 from ._finite_difference import fd_laplacian_dirichlet_matrix as fd_laplacian_dirichlet_matrix
@@ -38,4 +39,5 @@ __all__ = [
     "spectral_derivative",
     "spectral_gradient",
     "spectral_laplacian",
+    "velocity_from_vorticity_hat",
 ]

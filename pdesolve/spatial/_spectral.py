@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float
 
+from .._errors import InvalidInputError
 from ._grid import PeriodicGrid
 
 
@@ -91,6 +92,24 @@ def inverse_laplacian_symbol(grid: PeriodicGrid) -> Float[Array, "..."]:
     return jnp.where(lap == 0, 0.0, 1.0 / safe)
 
 
+def velocity_from_vorticity_hat(
+    omega_hat: Complex[Array, "*b ..."], grid: PeriodicGrid
+) -> Complex[Array, "*b 2 ..."]:
+    r"""Biot-Savart law in Fourier space: the 2D velocity induced by a vorticity field.
+
+    With the streamfunction $-\Delta\psi = \omega$ (zero mean) the velocity is
+    $\mathbf u = (\partial_y\psi, -\partial_x\psi)$, so $\hat{\mathbf u}_m =
+    (i k_y, -i k_x)\,\hat\omega_m / |k_m|^2$; the mean mode gets no velocity. `omega_hat`
+    holds real-FFT coefficients without a channel axis, shaped ``(*batch, *grid.spectral_shape)``;
+    the result is shaped ``(*batch, 2, *grid.spectral_shape)``.
+    """
+    if grid.ndim != 2:
+        raise InvalidInputError(f"the Biot-Savart law here is for 2D grids, got a {grid.ndim}D grid")
+    d = derivative_operator(grid)
+    psi_hat = -inverse_laplacian_symbol(grid) * omega_hat
+    return jnp.stack([d[1] * psi_hat, -d[0] * psi_hat], axis=-3)
+
+
 def poisson_solve(f: Float[Array, "c ..."], grid: PeriodicGrid) -> Float[Array, "c ..."]:
     r"""Solve $\Delta \phi = f$ on the periodic box for the zero-mean $\phi$.
 
@@ -100,9 +119,9 @@ def poisson_solve(f: Float[Array, "c ..."], grid: PeriodicGrid) -> Float[Array, 
 
 
 def rfft_weights(grid: PeriodicGrid, max_wavenumber: float | None = None) -> np.ndarray:
-    r"""Parseval weights $w_m$ of the real-FFT half spectrum: $\sum_x u_x v_x = rac{1}{N}\sum_m w_m \operatorname{Re}(\hat u_m \overline{\hat v_m})$.
+    r"""Parseval weights $w_m$ of the real-FFT half spectrum: $\sum_x u_x v_x = \frac{1}{N}\sum_m w_m \operatorname{Re}(\hat u_m \overline{\hat v_m})$.
 
-    $w_m = 2$ for the modes that stand for a conjugate pair ($0 < m_{	ext{last}} < n_{	ext{last}}/2$),
+    $w_m = 2$ for the modes that stand for a conjugate pair ($0 < m_{\text{last}} < n_{\text{last}}/2$),
     1 for the others ($N$ grid points). With `max_wavenumber` $K$, $w_m = 0$ outside the band
     $|m| \le K$ (integer mode numbers), so the sum is the inner product of the band-limited
     fields. Returns a numpy array shaped ``grid.spectral_shape``.

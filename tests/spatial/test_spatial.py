@@ -5,11 +5,14 @@ import pytest
 from pdesolve import InvalidInputError
 from pdesolve.spatial import (
     PeriodicGrid,
+    irfft,
+    rfft,
     dealiasing_mask,
     poisson_solve,
     spectral_derivative,
     spectral_gradient,
     spectral_laplacian,
+    velocity_from_vorticity_hat,
 )
 
 
@@ -67,3 +70,27 @@ def test_bad_extent_and_dtype_rejected():
         PeriodicGrid(8, dtype=jnp.int32)
     with pytest.raises(InvalidInputError, match="ndim"):
         PeriodicGrid(8, ndim=4)
+
+
+def test_velocity_from_vorticity_exact_on_a_nonsquare_box():
+    # psi = sin(x) cos(y / 2) on [0, 2 pi) x [0, 4 pi): omega = -lap psi = 1.25 psi,
+    # u = d_y psi = -0.5 sin(x) sin(y / 2), v = -d_x psi = -cos(x) cos(y / 2).
+    grid = PeriodicGrid((16, 24), extent=(2 * np.pi, 4 * np.pi), dtype=jnp.float64)
+    x, y = grid.coordinates()
+    psi = jnp.sin(x) * jnp.cos(y / 2)
+    omega = 1.25 * psi
+    batch = jnp.stack([omega, 2 * omega])  # leading batch axis
+    velocity = irfft(velocity_from_vorticity_hat(rfft(batch, grid), grid), grid)
+    assert velocity.shape == (2, 2, 16, 24)
+    expected = jnp.stack([-0.5 * jnp.sin(x) * jnp.sin(y / 2), -jnp.cos(x) * jnp.cos(y / 2)])
+    np.testing.assert_allclose(velocity[0], expected, atol=1e-13)
+    np.testing.assert_allclose(velocity[1], 2 * expected, atol=1e-13)
+    # the mean of omega induces no velocity
+    still = irfft(velocity_from_vorticity_hat(rfft(omega + 3.0, grid), grid), grid)
+    np.testing.assert_allclose(still, expected, atol=1e-13)
+
+
+def test_velocity_from_vorticity_needs_a_2d_grid():
+    grid = PeriodicGrid(8, ndim=3)
+    with pytest.raises(InvalidInputError, match="2D"):
+        velocity_from_vorticity_hat(jnp.zeros(grid.spectral_shape, jnp.complex64), grid)
