@@ -144,3 +144,42 @@ def test_no_control_characters_in_source():
             if any(ord(ch) < 32 for ch in line):
                 bad.append(f"{path.relative_to(PACKAGE.parent)}:{lineno}")
     assert not bad, bad
+
+
+def _escaped_letters(literal: str) -> list[str]:
+    """The ``\\n``, ``\\t``, ``\\f``... escapes followed by a letter in a non-raw string literal."""
+    prefix = literal[: len(literal) - len(literal.lstrip("bBfFrRuU"))].lower()
+    if "r" in prefix:
+        return []
+    found, i = [], 0
+    while i < len(literal):
+        if literal[i] == "\\":
+            if literal[i + 1 : i + 2] in tuple("nftbarv") and literal[i + 2 : i + 3].isalpha():
+                found.append(literal[i : i + 6])
+            i += 2
+        else:
+            i += 1
+    return found
+
+
+def test_docstrings_with_latex_are_raw():
+    """``"$\\theta$"`` is a tab and ``heta``: a docstring with maths must be ``r\"\"\"``."""
+    bad = []
+    for path, _, _ in _modules():
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = node.body[0] if node.body else None
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
+                    first.value.value, str
+                ):
+                    literal = ast.get_source_segment(source, first.value)
+                    if "$" in literal and _escaped_letters(literal):
+                        bad.append(f"{path.relative_to(PACKAGE.parent)}:{first.lineno} {_escaped_letters(literal)}")
+    assert not bad, bad
+
+
+def test_escaped_letters_finds_the_latex_that_breaks():
+    assert _escaped_letters('"""$\\theta$"""') == ["\\theta"]
+    assert _escaped_letters('"""$\\\\theta$"""') == []
+    assert _escaped_letters('r"""$\\theta$"""') == []

@@ -73,7 +73,7 @@ def _matrices(n: int):
 
 
 class _Field(eqx.Module):
-    """$f(y) = \theta_0 A y + \theta_1 B(y)$; the matrices are trace-time constants, not leaves."""
+    r"""$f(y) = \theta_0 A y + \theta_1 B(y)$; the matrices are trace-time constants, not leaves."""
 
     theta: jax.Array
     problem: str = eqx.field(static=True)
