@@ -42,6 +42,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--residual", action="store_true", help="predict the increment u[n+1] - u[n]")
     parser.add_argument("--out", default="runs/fno_heat_1d", help="run folder (data, checkpoint, figures)")
     parser.add_argument("--resume", action="store_true", help="continue the training run in --out")
+    parser.add_argument("--overwrite", action="store_true", help="start afresh over the training run in --out")
     parser.add_argument("--json", default=None, help="also write the results JSON here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -68,8 +69,8 @@ def main(argv=None) -> dict:
         model = build_model("fno", in_channels=1, out_channels=1, ndim=1, key=jax.random.PRNGKey(SEED),
                             modes=args.modes, width=args.width)
         t0 = time.perf_counter()
-        result = train(model, data, config, out=out / "run", resume=args.resume, progress=not args.no_progress,
-                       name="fno-1d")
+        result = train(model, data, config, out=out / "run", resume=args.resume, overwrite=args.overwrite,
+                       progress=not args.no_progress, name="fno-1d")
         train_s = time.perf_counter() - t0
         # Persistence baseline u[n+1] ~ u[n]: what one-step prediction must beat.
         test = data.read(data.indices["test"])

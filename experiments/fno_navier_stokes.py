@@ -103,6 +103,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=None, help="run folder (runs/fno_navier_stokes[_quick])")
     parser.add_argument("--data", default=None, help="use this HDF5 file instead of generating one")
     parser.add_argument("--resume", action="store_true", help="continue the training run in --out")
+    parser.add_argument("--overwrite", action="store_true", help="start afresh over the training run in --out")
     parser.add_argument("--json", default=None, help="also write the results JSON here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -133,8 +134,8 @@ def main(argv=None) -> dict:
             raise SystemExit(f"{data_file}: expected {t_final} frames after t=0 and {n_train}/{n_test} samples, got {data}")
         model = fno_model(args.window, args.modes, args.width)
         t0 = time.perf_counter()
-        result = train(model, data, config, out=out / "run", resume=args.resume, progress=not args.no_progress,
-                       name="fno-2d")
+        result = train(model, data, config, out=out / "run", resume=args.resume, overwrite=args.overwrite,
+                       progress=not args.no_progress, name="fno-2d")
         train_s = time.perf_counter() - t0
     m = result.metrics
     used = dict(train=n_train, test=n_test, resolution=resolution, solve_resolution=solve_resolution, t_final=t_final,

@@ -163,7 +163,7 @@ def train_correction(cfg, data, unroll, steps, out, seed, progress):
     network = make_correction(cfg, data, seed)
     walls = []
     frames = TrajectoryData(data, splits=(1.0, 0.0, 0.0), time_stride=cfg["dt_factor"])
-    result = train(network, frames, config, out=out, progress=progress,
+    result = train(network, frames, config, out=out, progress=progress, overwrite=True,  # a rerun retrains
                    loss=UnrolledLoss(coarse), evaluate_test=False, name=out.name,
                    on_step=lambda step, record: walls.append(record["wall_s"]))
     per_step = float(np.median(np.diff(walls[1:]))) if len(walls) > 3 else float("nan")

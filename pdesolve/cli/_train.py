@@ -17,7 +17,8 @@ import time
 _COMMON_HELP = (
     "Train on windows of WINDOW frames predicting the next ROLLOUT_STEPS frames autoregressively "
     "(1 = one-step training). A checkpoint (model, optimizer state, RNG key, step) is written "
-    "atomically to OUT/checkpoint.eqx after every epoch; --resume continues exactly. OUT also gets "
+    "atomically to OUT/checkpoint.eqx after every epoch; --resume continues exactly (--overwrite starts "
+    "afresh over it). OUT also gets "
     "history.json, metrics.json (test split: rollout relative L2 in the FNO paper's convention, "
     "nRMSE in the PDEBench and exponax conventions, one-step relative L2), loss.png and prediction.png."
 )
@@ -60,6 +61,9 @@ def _add_common(p) -> None:
     p.add_argument("--checkpoint-every", type=int, default=None,
                    help="also checkpoint every n steps (default: at the end of each epoch)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.eqx")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh over OUT/checkpoint.eqx (without --resume or --overwrite an existing "
+                        "checkpoint is an error)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")
     from ._distributed_options import add_distributed_arguments
@@ -151,7 +155,7 @@ def run(args) -> int:
     with spec.data(args.data, config, options) as data:
         model = spec.build(options, data, config, key=jax.random.PRNGKey(config.seed))
         loss = spec.make_loss(options, data, config)
-        result = train(model, data, config, out=out, resume=args.resume, loss=loss,
+        result = train(model, data, config, out=out, resume=args.resume, overwrite=args.overwrite, loss=loss,
                        progress=not (args.no_progress or args.json), figures=not args.no_figures, name=args.model)
     seconds = time.perf_counter() - started
     payload = {"model": args.model, "data": args.data, "out": str(out), "seconds": seconds, "steps": result.step,

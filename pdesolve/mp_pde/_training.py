@@ -289,6 +289,7 @@ def fit_mp_pde(
     checkpoint: str | None = None,
     checkpoint_every: int = 500,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = False,
     callback: Callable[[int, dict], None] | None = None,
     epoch_callback: Callable[[int, MPPDE], None] | None = None,
@@ -306,7 +307,8 @@ def fit_mp_pde(
     `weight_decay`; `lr_milestones` (epochs; default ``{max_unroll, 5, 10, 15}``) and
     `lr_decay` (the ``milestones`` schedule); `key` (the sampling key, default
     ``PRNGKey(0)``); `checkpoint` (file; written every `checkpoint_every` steps and at the end
-    of every epoch) and `resume` (continue from it, exactly, if it exists); `progress` (tqdm
+    of every epoch), `resume` (continue from it, exactly, if it exists) and `overwrite` (start
+    afresh over it; otherwise an existing checkpoint without `resume` is an error); `progress` (tqdm
     bar); `callback(step, record)` after every step; `epoch_callback(epoch, model)` after every
     epoch (1-based; e.g. validation and model selection).
 
@@ -362,8 +364,8 @@ def fit_mp_pde(
         if epoch_callback is not None:
             epoch_callback(epoch, trained)
 
-    result = train(model, data, config, checkpoint=checkpoint, resume=bool(resume and checkpoint and
-                                                                           os.path.exists(checkpoint)),
+    resume = bool(resume and checkpoint and os.path.exists(checkpoint))
+    result = train(model, data, config, checkpoint=checkpoint, resume=resume, overwrite=overwrite,
                    loss=PushforwardLoss(x, graph), progress=progress, callback=on_epoch, on_step=on_step,
                    evaluate_test=False, figures=False, name="mp-pde")
     return result.model, history

@@ -261,6 +261,7 @@ def fit_neural_ode(
     checkpoint: str | None = None,
     checkpoint_every: int = 100,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = False,
     callback: Callable[[int, dict], None] | None = None,
 ) -> tuple[NeuralODE, dict]:
@@ -283,7 +284,8 @@ def fit_neural_ode(
       `stiffness_weight` are $\lambda$ and $\lambda_S$).
     - `key`: PRNG key for batches and windows (default ``PRNGKey(0)``).
     - `checkpoint`: file for the parameters and optimiser state, written every
-      `checkpoint_every` steps and at the end; `resume`: continue from it (exactly) if it exists.
+      `checkpoint_every` steps and at the end; `resume`: continue from it (exactly) if it exists;
+      `overwrite`: start afresh over it (otherwise an existing checkpoint without `resume` is an error).
     - `progress`: show a tqdm progress bar; `callback(step, record)` sees each step's record.
 
     Returns ``(model, history)``; `history` has per-step lists ``loss``, ``data_loss``,
@@ -323,9 +325,9 @@ def fit_neural_ode(
         if callback is not None:
             callback(step, entry)
 
-    result = train(model, data, config, checkpoint=checkpoint,
-                   resume=bool(resume and checkpoint and os.path.exists(checkpoint)), loss=loss, optimizer=optimizer,
-                   progress=progress, on_step=on_step, evaluate_test=False, figures=False, name="neural-ode")
+    resume = bool(resume and checkpoint and os.path.exists(checkpoint))
+    result = train(model, data, config, checkpoint=checkpoint, resume=resume, overwrite=overwrite, loss=loss,
+                   optimizer=optimizer, progress=progress, on_step=on_step, evaluate_test=False, figures=False, name="neural-ode")
     return result.model, history
 
 

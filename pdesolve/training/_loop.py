@@ -303,6 +303,16 @@ def _local(tree):
     return jax.tree.map(lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, tree)
 
 
+def _in_the_way(checkpoint: Path) -> str:
+    try:
+        header = read_checkpoint_header(checkpoint)
+        what = f"the checkpoint of an earlier run ({header.get('model', 'model')}, step {header.get('step', '?')})"
+    except InvalidInputError:
+        what = "a file that is not a pdesolve checkpoint"
+    return (f"{checkpoint}: {what} is in the way; resume it (resume=True, --resume) or start afresh over it "
+            "(overwrite=True, --overwrite)")
+
+
 def train(
     model,
     data: AbstractTrainingData,
@@ -311,6 +321,7 @@ def train(
     out: str | os.PathLike | None = None,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     loss: Callable | None = None,
     optimizer=None,
     progress: bool = True,
@@ -343,6 +354,9 @@ def train(
       ``(config, epoch)``, and the checkpoint holds the parameters, optimizer state, key, step
       count and the losses of the unfinished epoch, so a resumed run ends with the same
       parameters and history as an uninterrupted one.
+    - `overwrite`: start afresh over the checkpoint of an earlier run. Without `resume` or
+      `overwrite`, an existing checkpoint is an error, so re-running a command that was
+      interrupted never silently discards the training it saved.
     - `loss`: ``loss(model, batch, key)`` returning a scalar, or ``(scalar, aux)`` with `aux` a
       dict of scalars recorded per step (`on_step`) and averaged per epoch (``train_<name>`` in
       the history). Default: :func:`~pdesolve.training.make_rollout_loss` of `config`.
@@ -380,6 +394,10 @@ def train(
     checkpoint = Path(checkpoint) if checkpoint is not None else (None if out is None else out / CHECKPOINT)
     if resume and checkpoint is None:
         raise InvalidInputError("resume needs a run folder (out) or a checkpoint file")
+    if resume and overwrite:
+        raise InvalidInputError("resume and overwrite exclude each other: continue the run, or start afresh over it")
+    if not resume and not overwrite and checkpoint is not None and checkpoint.exists():
+        raise InvalidInputError(_in_the_way(checkpoint))
     loss_fn = _ValueAndAux(loss if loss is not None else _default_loss(bool(config.residual), config.loss))
     if optimizer is None:
         optimizer, schedule = _cached_optimizer(json.dumps(config.to_dict(), sort_keys=True), steps_per_epoch)

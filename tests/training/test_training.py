@@ -133,6 +133,13 @@ def test_resume_continues_exactly(trajectories, tmp_path):
         train(_model(in_channels=2), data, config, out=tmp_path / "cut", progress=False, callback=stop_after_first,
               figures=False)
     assert read_checkpoint_header(tmp_path / "cut" / "checkpoint.eqx")["epoch"] == 1
+    # Re-running without resume is refused before anything is written: the saved epoch is kept.
+    saved = (tmp_path / "cut" / "checkpoint.eqx").read_bytes()
+    with pytest.raises(InvalidInputError, match=r"checkpoint of an earlier run \(model, step 2\) is in the way"):
+        train(_model(in_channels=2), data, config, out=tmp_path / "cut", progress=False)
+    with pytest.raises(InvalidInputError, match="exclude each other"):
+        train(_model(in_channels=2), data, config, out=tmp_path / "cut", resume=True, overwrite=True, progress=False)
+    assert (tmp_path / "cut" / "checkpoint.eqx").read_bytes() == saved
     resumed = train(_model(key=99, in_channels=2), data, config, out=tmp_path / "cut", resume=True, progress=False,
                     evaluate_test=False, figures=False)
     assert resumed.step == full.step == 3 * 2
@@ -228,6 +235,12 @@ def test_cli_train_and_resume(pdebench_file, tmp_path, capsys):
     assert read_checkpoint_header(out / "checkpoint.eqx")["epoch"] == 2
     assert main(common + ["--epochs", "2", "--resume", "--lr", "0.5"]) == 2
     assert "learning_rate" in capsys.readouterr().err
+    # The same command without --resume would discard the run: refused; --overwrite starts afresh.
+    assert main(common + ["--epochs", "1"]) == 2
+    assert "step 4) is in the way" in capsys.readouterr().err
+    assert main(common + ["--epochs", "1", "--overwrite"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == 2
+    assert read_checkpoint_header(out / "checkpoint.eqx")["epoch"] == 1
 
 
 def test_model_spec_objects_appear_in_cli_and_build(trajectories):
