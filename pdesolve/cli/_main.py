@@ -10,11 +10,21 @@ from .._errors import PDESolveError
 from .._version import __version__
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that takes options only as spelled in full: with argparse's default,
+    ``--steps 100`` would silently mean ``--steps-per-epoch 100``. Sub-command parsers inherit
+    the class (``add_subparsers`` builds them with the parent's class)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
     from . import _bench, _datasets, _demo, _doctor, _generate, _problems, _report, _solve, _train, _verify
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pdesolve",
         description=(
             "Differentiable PDE solvers on JAX. Solve a PDE with a reference or neural solver (spectral, TENG, "
