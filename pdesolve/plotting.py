@@ -54,14 +54,24 @@ def plot_snapshot_strip(
 
 
 def plot_spectrum(
-    spectra: Sequence[tuple[np.ndarray, np.ndarray, str]], path: str | Path, title: str = "", ylabel: str = "E(k)"
+    spectra: Sequence[tuple[np.ndarray, np.ndarray, str]],
+    path: str | Path,
+    title: str = "",
+    ylabel: str = "E(k)",
+    cutoff: float | None = None,
 ) -> Path:
-    """Log-log plot of shell spectra given as ``(k, E, label)`` triples; saves a PNG."""
+    """Log-log plot of shell spectra given as ``(k, E, label)`` triples; saves a PNG.
+
+    `cutoff`: a dealiasing cutoff $k_c$, drawn as a dashed line; the modes beyond it are not
+    resolved by a pseudo-spectral solver with that cutoff.
+    """
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for k, e, label in spectra:
         mask = (k > 0) & (e > 0)
         ax.loglog(k[mask], e[mask], label=label)
+    if cutoff is not None:
+        ax.axvline(cutoff, color="0.4", linestyle="--", linewidth=1, label=f"dealiasing cutoff {cutoff:.3g}")
     ax.set_xlabel("wavenumber |k|")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)

@@ -129,7 +129,9 @@ def solve_to_folder(
     np.savez_compressed(paths["trajectory"], u=trajectory, t=times, x=np.asarray(grid.coordinates()))
     plot_snapshot_strip(trajectory[:, 0], times, paths["snapshots"], title=f"{pde_name} (channel 0)")
     spectra = [(*energy_spectrum(trajectory[i], grid), f"t = {times[i]:.3g}") for i in (0, len(times) // 2, -1)]
-    plot_spectrum(spectra, paths["spectrum"], title=f"{pde_name}: shell spectrum of 0.5|u|^2")
+    fraction = getattr(problem.pde, "dealiasing_fraction", None)  # nonlinear PDEs: modes beyond are not resolved
+    cutoff = None if fraction is None else fraction * min(grid.num_points) / 2
+    plot_spectrum(spectra, paths["spectrum"], title=f"{pde_name}: shell spectrum of 0.5|u|^2", cutoff=cutoff)
     summary = {
         "pde": pde_name,
         "resolution": resolution,

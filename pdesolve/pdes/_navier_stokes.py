@@ -29,6 +29,14 @@ class NavierStokes2D(AbstractNonlinearSpectralPDE):
     The state is the vorticity $\omega$ with one channel. The advection term is computed
     pseudo-spectrally with dealiasing; viscosity and drag form the linear part.
 
+    **Dealiasing convention** (as in exponax): the 2/3 rule zeroes the modes outside the box
+    $|m_j| < \tfrac23 \cdot N_j/2$ in the *inputs* of the products, so the modes inside it evolve
+    alias-free and nothing outside feeds back into them. The modes outside the box are not
+    resolved: they hold the products' aliases (damped only by $\nu|k|^2 + \alpha$), and in an
+    under-resolved flow they can carry a sizeable share of the field's variance. Read spectra and
+    pointwise errors on the resolved box (``pde.dealias(rfft(w, grid))``), or solve on a finer grid
+    and truncate (as :func:`pdesolve.datasets.generate` does with its 4x solver grid).
+
     **Arguments:**
 
     - `grid`: a 2D periodic grid.
