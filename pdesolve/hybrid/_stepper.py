@@ -67,6 +67,16 @@ def _check(stepper, correction) -> None:
         raise InvalidInputError(f"correction must be a callable u -> C(u), got {type(correction).__name__}")
 
 
+def _forcing(correction: Callable, u: Float[Array, "c ..."]) -> Float[Array, "c ..."]:
+    """`correction(u)`, refused (at trace time) unless it has the state's shape: a broadcastable
+    shape would otherwise change the state's shape silently."""
+    value = correction(u)
+    if getattr(value, "shape", None) != u.shape:
+        raise InvalidInputError(f"the correction maps a state shaped {u.shape} to shape "
+                                f"{getattr(value, 'shape', type(value).__name__)}; it must return the state's shape")
+    return value
+
+
 class CorrectedStepper(AbstractCorrectedStepper):
     r"""$u_{n+1} = S_{\Delta t}(u_n) + \Delta t\,C_\theta(u_n)$ for any autonomous stepper, in physical space.
 
@@ -90,7 +100,7 @@ class CorrectedStepper(AbstractCorrectedStepper):
         self.correction = correction
 
     def __call__(self, u: Float[Array, "c ..."]) -> Float[Array, "c ..."]:
-        return (self.stepper(u) + self.dt * self.correction(u)).astype(u.dtype)
+        return (self.stepper(u) + self.dt * _forcing(self.correction, u)).astype(u.dtype)
 
 
 class SpectralCorrectedStepper(AbstractCorrectedStepper, AbstractSpectralStepper):
@@ -118,7 +128,7 @@ class SpectralCorrectedStepper(AbstractCorrectedStepper, AbstractSpectralStepper
 
     def step_fourier(self, u_hat: Complex[Array, "c ..."]) -> Complex[Array, "c ..."]:
         grid = self.pde.grid
-        forcing = self.correction(irfft(u_hat, grid))
+        forcing = _forcing(self.correction, irfft(u_hat, grid))
         return (self.stepper.step_fourier(u_hat) + self.dt * rfft(forcing, grid)).astype(u_hat.dtype)
 
 

@@ -58,5 +58,6 @@ class AbstractSpectralStepper(AbstractStepper):
         """Advance Fourier coefficients by one step."""
 
     def __call__(self, u):
+        self.pde.check_state(u, "u")  # at trace time: a wrong shape would broadcast silently
         grid = self.pde.grid
         return irfft(self.step_fourier(rfft(u, grid)), grid).astype(u.dtype)

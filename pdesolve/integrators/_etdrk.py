@@ -245,6 +245,7 @@ class ForcedETDRK4(AbstractSpectralStepper):
 
     def __call__(self, u: Float[Array, "c ..."], t: Float[ArrayLike, ""] = 0.0) -> Float[Array, "c ..."]:
         r"""$u(t + \Delta t)$ from $u(t)$."""
+        self.pde.check_state(u, "u")
         grid = self.pde.grid
         return irfft(self.step_fourier(rfft(u, grid), t), grid).astype(u.dtype)
 

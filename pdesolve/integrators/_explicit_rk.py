@@ -53,6 +53,7 @@ class ExplicitRK(AbstractStepper):
                 )
 
     def __call__(self, u):
+        self.pde.check_state(u, "u")
         a, b, c, _ = _TABLEAUX[self.method]
         stages = []
         for i, row in enumerate(a):

@@ -57,6 +57,7 @@ class MethodOfLines(AbstractStepper):
         self.max_steps = int(max_steps)
 
     def __call__(self, u):
+        self.pde.check_state(u, "u")
         term = diffrax.ODETerm(lambda t, y, args: self.pde.rhs(t, y))
         solution = diffrax.diffeqsolve(
             term,

@@ -92,6 +92,9 @@ class FNO(eqx.Module):
     def __call__(self, u: Float[Array, "c ..."]) -> Float[Array, "c_out ..."]:
         if u.ndim != self.ndim + 1:
             raise ValueError(f"FNO expects (channels, *grid) with {self.ndim} spatial axes, got shape {u.shape}")
+        in_channels = self.lift.weight.shape[1] - self.ndim  # the lift also takes the grid coordinates
+        if u.shape[0] != in_channels:
+            raise ValueError(f"FNO expects {in_channels} input channels, got {u.shape[0]} (shape {u.shape})")
         axes = [jnp.arange(n, dtype=u.dtype) / n for n in u.shape[1:]]
         coordinates = jnp.stack(jnp.meshgrid(*axes, indexing="ij"), axis=-1)
         # The lift and the projection act on every grid point; channels last, each is one matrix

@@ -63,9 +63,11 @@ class AbstractPDE(eqx.Module):
                 f"jnp.asarray({name}, dtype=jnp.float64) (or float32)"
             )
         if tuple(u.shape) != tuple(self.state_shape):
+            batched = tuple(u.shape[1:]) == tuple(self.state_shape)
             raise InvalidInputError(
                 f"{name} has shape {tuple(u.shape)} but {type(self).__name__} expects "
                 f"(channels, *grid) = {tuple(self.state_shape)}"
+                + ("; for a batch of states use jax.vmap (or pdesolve.integrators.rollout_batch)" if batched else "")
             )
 
     def stability_radius(self) -> float | None:

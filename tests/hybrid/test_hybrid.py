@@ -126,6 +126,10 @@ def test_bad_input_raises():
     with pytest.raises(InvalidInputError, match="time-dependent"):
         CorrectedStepper(ForcedETDRK4(_ns(), DT), net)
     hybrid = corrected(stepper, net)
+    # A correction whose output broadcasts against the state would change the state's shape.
+    for wrong in (corrected(stepper, lambda u: jnp.zeros((2, N, N))), CorrectedStepper(stepper, lambda u: 0.0)):
+        with pytest.raises(InvalidInputError, match="must return the state's shape"):
+            wrong(_u0())
     with pytest.raises(InvalidInputError, match="num_frames"):
         unroll(hybrid, _u0(), 0)
     with pytest.raises(InvalidInputError, match="steps_per_frame"):

@@ -134,6 +134,14 @@ def test_bad_state_shape_and_dtype(burgers):
         rollout(stepper, jnp.zeros((1, 64), dtype=jnp.int32), 2)
     with pytest.raises(InvalidInputError, match="num_steps"):
         rollout(stepper, u0, -1)
+    # One step, called directly: a wrong shape would broadcast through the FFTs silently.
+    with pytest.raises(InvalidInputError, match="shape"):
+        stepper(jnp.zeros((1, 32)))
+    with pytest.raises(InvalidInputError, match="jax.vmap"):
+        stepper(jnp.stack([u0, u0]))
+    with pytest.raises(InvalidInputError, match="shape"):
+        ExplicitRK(pde, 1e-3, "rk4")(u0[0])
+    assert jax.vmap(stepper)(jnp.stack([u0, u0])).shape == (2, *u0.shape)
     with pytest.raises(InvalidInputError, match="dt"):
         ETDRK4(pde, 0.0)
     with pytest.raises(InvalidInputError, match="order"):

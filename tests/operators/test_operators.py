@@ -94,6 +94,8 @@ def test_fno_rejects_bad_input():
         model(jnp.ones((1, 8, 8)))
     with pytest.raises(ValueError, match="too small"):
         model(jnp.ones((1, 8)))
+    with pytest.raises(ValueError, match="1 input channels, got 2"):
+        model(jnp.ones((2, 16)))
 
 
 # --- UNet (convolutional baseline) -------------------------------------------------------------
