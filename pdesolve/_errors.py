@@ -44,15 +44,19 @@ class DatasetError(PDESolveError, ValueError):
 class NonFiniteLossError(NonFiniteError):
     """The training loss became NaN or Inf.
 
-    Attributes: `step` (the training step, 1-based) and `checkpoint` (the file holding the last
-    good parameters, or ``None``).
+    Attributes: `step` (the training step, 1-based), `checkpoint` (the file holding the last
+    good parameters, or ``None``) and `bad_data` (the step's batch itself held NaN/Inf values:
+    the data, not the optimisation, are at fault).
     """
 
-    def __init__(self, step: int, checkpoint: str | None):
+    def __init__(self, step: int, checkpoint: str | None, bad_data: bool = False):
         self.step = int(step)
         self.time = None
         self.checkpoint = checkpoint
+        self.bad_data = bool(bad_data)
         saved = f"; last good parameters saved to {checkpoint}" if checkpoint else ""
+        advice = ("its batch holds NaN/Inf values: the training data are not finite (check the dataset)"
+                  if bad_data else "lower the learning rate")
         FloatingPointError.__init__(
-            self, f"training loss became non-finite (NaN/Inf) at step {self.step}{saved}; lower the learning rate"
+            self, f"training loss became non-finite (NaN/Inf) at step {self.step}{saved}; {advice}"
         )

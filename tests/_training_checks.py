@@ -44,6 +44,7 @@ def check_nan_policy(make_model, data, config, tmp_path, loss=None):
         train(make_model(), data, config, checkpoint=tmp_path / "nan.eqx", loss=loss, optimizer=optimizer,
               progress=False, evaluate_test=False, figures=False)
     assert info.value.step == 4 and info.value.checkpoint == str(tmp_path / "nan.eqx")
+    assert not info.value.bad_data and "lower the learning rate" in str(info.value)
     # Two steps of the same optimizer are clean (its updates turn NaN from the third on).
     clean = train(make_model(), data, dataclasses.replace(config, epochs=1, steps_per_epoch=2), loss=loss,
                   optimizer=optimizer, progress=False, evaluate_test=False, figures=False)

@@ -112,6 +112,11 @@ class TrajectoryData(AbstractTrainingData):
                 raise InvalidInputError(f"trajectory arrays must be shaped [sample, t, c, *space], got shape {array.shape}")
             if not np.issubdtype(array.dtype, np.floating):
                 raise InvalidInputError(f"trajectory arrays must be floating point, got dtype {array.dtype}")
+            finite = np.isfinite(array).reshape(array.shape[0], -1).all(axis=1)
+            if not finite.all():
+                bad = np.flatnonzero(~finite)
+                raise InvalidInputError(f"trajectory array holds NaN/Inf values in {bad.size} of {array.shape[0]} "
+                                        f"samples (first: sample {int(bad[0])})")
             if self.first_frame >= array.shape[1]:
                 raise InvalidInputError(f"first_frame {first_frame} is beyond the {array.shape[1]} frames")
             self._array = array[:, self.first_frame :: self.time_stride]

@@ -303,6 +303,12 @@ def _local(tree):
     return jax.tree.map(lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, tree)
 
 
+def _finite(batch) -> bool:
+    """Whether every floating array of a (host) batch is finite; checked only after a NaN loss."""
+    arrays = (np.asarray(leaf) for leaf in jax.tree.leaves(batch))
+    return all(np.isfinite(a).all() for a in arrays if np.issubdtype(a.dtype, np.inexact))
+
+
 def _in_the_way(checkpoint: Path) -> str:
     try:
         header = read_checkpoint_header(checkpoint)
@@ -376,7 +382,9 @@ def train(
     rewritten to hold the last parameters that gave a finite loss, $\theta_{n-2}$ (with the
     optimizer state, key and history of that moment, so it resumes like any checkpoint). When
     the failing step is the first of this call (a fresh run's step 1, or the first step after
-    `resume`) no such parameters exist in memory, and the checkpoint is left as it is.
+    `resume`) no such parameters exist in memory, and the checkpoint is left as it is. If the
+    step's batch itself holds NaN/Inf values the error says the data are at fault
+    (``bad_data``), not the learning rate.
 
     Raises :class:`~pdesolve.InvalidInputError` for a bad config, data that do not fit it, or
     a mismatched checkpoint.
@@ -458,7 +466,7 @@ def train(
             for number, batch in enumerate(data.train_batches(config, epoch, shard=shard)):
                 if number < done_in_epoch:
                     continue  # replayed to keep the data order; trained before the checkpoint
-                batch = _to_device(batch, dtype, batch_sharding, shard)
+                host_batch, batch = batch, _to_device(batch, dtype, batch_sharding, shard)
                 before = _State(model, opt_state, key, step, len(history), partial, len(partial.get("loss", ())))
                 key, step_key = jax.random.split(key)
                 new_model, new_opt_state, value, aux = _train_step(model, opt_state, batch, step_key, loss_fn,
@@ -472,7 +480,7 @@ def train(
                         kept = str(checkpoint)
                     elif checkpoint is not None and step == resumed_at and resume:
                         kept = str(checkpoint)
-                    raise NonFiniteLossError(step + 1, kept)
+                    raise NonFiniteLossError(step + 1, kept, bad_data=not _finite(host_batch))
                 previous = before
                 model, opt_state = new_model, new_opt_state
                 step += 1

@@ -159,12 +159,19 @@ def test_nan_loss_stops_naming_the_step_and_keeps_last_checkpoint(trajectories, 
     first = train(_model(), clean, config, out=tmp_path, progress=False, evaluate_test=False, figures=False)
     bad = trajectories.copy()
     bad[3, :, :, 5] = np.nan  # training sample 3 poisons its batch in epoch 2
+    with pytest.raises(InvalidInputError, match=r"NaN/Inf values in 1 of 12 samples \(first: sample 3\)"):
+        TrajectoryData(bad)  # an array is checked up front; a file (PDEBench layout here) only as it is read
+    path = tmp_path / "bad.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("tensor", data=bad[:, :, 0])
+        f.create_dataset("x-coordinate", data=np.arange(N_X) / N_X)
+        f.create_dataset("t-coordinate", data=np.arange(N_TIMES) * 0.5)
     order = np.random.default_rng([config.seed, 1]).permutation(8)
     expected = 2 + int(np.nonzero(order == 3)[0][0]) // 4 + 1
-    with pytest.raises(NonFiniteLossError, match=f"step {expected}") as info:
-        train(_model(), TrajectoryData(bad, splits=(0.68, 0.0, 0.32)), _config(epochs=2), out=tmp_path, resume=True,
-              progress=False, figures=False)
-    assert info.value.step == expected
+    with pytest.raises(NonFiniteLossError, match=f"step {expected}.*the training data are not finite") as info:
+        with TrajectoryData(path, splits=(0.68, 0.0, 0.32)) as poisoned:
+            train(_model(), poisoned, _config(epochs=2), out=tmp_path, resume=True, progress=False, figures=False)
+    assert info.value.step == expected and info.value.bad_data
     assert info.value.checkpoint == str(tmp_path / "checkpoint.eqx")
     assert read_checkpoint_header(tmp_path / "checkpoint.eqx")["epoch"] == 1
     kept = train(_model(), clean, config, out=tmp_path, resume=True, progress=False, evaluate_test=False,
