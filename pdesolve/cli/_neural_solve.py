@@ -112,6 +112,11 @@ def neural_solve_to_folder(
         raise InvalidInputError(f"--dt must be positive, got {dt}")
     if tolerance is not None and not tolerance > 0:
         raise InvalidInputError(f"--tolerance must be positive, got {tolerance}")
+    for flag, value in (("--width", width), ("--depth", depth), ("--resolution", resolution), ("--subset", subset),
+                        ("--inner-iterations", inner_iterations), ("--iterations", iterations)):
+        if value is not None and value < 1:
+            raise InvalidInputError(f"{flag} must be a positive integer, got {value}")
+    network_given = (width, depth)  # INSR: the problem's network unless either is given
     schemes = {"heun": nf.Heun, "euler": nf.Euler}
     if scheme not in schemes:
         raise InvalidInputError(f"--scheme must be one of {', '.join(schemes)}, got {scheme!r}")
@@ -175,7 +180,11 @@ def neural_solve_to_folder(
                  **({"config": config.name} if method == "teng" else {}),
                  "reference": "analytic" if problem.exact is not None else "spectral ETDRK4"}
     else:
-        net = nf.build_network(problem, key)
+        hidden = None
+        if network_given != (None, None):
+            declared = problem.network.hidden
+            hidden = (network_given[0] or declared[0],) * (network_given[1] or len(declared))
+        net = nf.build_network(problem, key, hidden=hidden)
         net, fit_rms = nf.fit_network(net, problem.initial_values, problem.lower, problem.upper, adam_steps=ic_steps,
                                       lm_steps=_INSR_FIT_LM_STEPS.get(problem.name, 0))
         reference = problem.reference(resolution)

@@ -507,6 +507,24 @@ def test_cli_neural_solve_writes_summary_and_figures(argv, tmp_path, capsys, mon
     assert main(["solve", *argv[:3], "--ic-lbfgs-steps", "-1", "--out", str(tmp_path)]) == 2
     assert main(["solve", *argv[:3], "--ic-iterations", "-1", "--out", str(tmp_path)]) == 2
     assert main(["solve", *argv[:3], "--tolerance", "0", "--out", str(tmp_path)]) == 2
+    assert main(["solve", *argv[:3], "--width", "-3", "--out", str(tmp_path)]) == 2
+    assert main(["solve", *argv[:3], "--depth", "0", "--out", str(tmp_path)]) == 2
+
+
+def test_cli_insr_takes_width_and_depth(tmp_path, capsys, monkeypatch):
+    import jax
+
+    from pdesolve import neural_fields as nf
+    from pdesolve.cli import _neural_solve, main
+    from pdesolve.problems import FieldProblem, get
+
+    monkeypatch.setattr(_neural_solve, "_INSR_FIT_LM_STEPS", {})
+    argv = ["advection", "--method", "insr", "--steps", "1", "--iterations", "2", "--finish-steps", "0",
+            "--ic-steps", "5", "--width", "8", "--depth", "2", "--snapshots", "2", "--out", str(tmp_path), "--json"]
+    assert main(["solve", *argv]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    expected = nf.build_network(get("insr-advection", FieldProblem), jax.random.PRNGKey(0), hidden=(8, 8))
+    assert summary["parameters"] == nf.parameter_count(expected)
 
 
 def test_cli_neural_methods_name_their_pdes(tmp_path, capsys):
