@@ -57,7 +57,7 @@ def register(sub) -> None:
     neural.add_argument("--inner-iterations", type=int, default=None, help="TENG projections per stage (default: config)")
     neural.add_argument("--tolerance", type=float, default=None,
                         help="inner-solve tolerance; a step that misses it is warned about with its number "
-                        "(TENG: per-stage relative residual, default: config; TDVP: 1e-6; INSR: RMS step residual, "
+                        "(TENG: per-stage relative residual, default: config; INSR: RMS step residual, "
                         "default 1e-3)")
     neural.add_argument("--scheme", choices=("heun", "euler"), default="heun", help="TENG time scheme")
     neural.add_argument("--iterations", type=int, default=300, help="INSR Adam iterations per step (default 300)")
@@ -70,7 +70,7 @@ def register(sub) -> None:
     neural.add_argument("--ic-iterations", type=int, default=None,
                         help="TENG/TDVP: least-squares projections that finish the initial fit (default: TENG config; "
                              "else 200)")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, option_defaults={dest: p.get_default(dest) for dest in _USED_BY})
 
 
 def solve_to_folder(
@@ -151,10 +151,31 @@ def solve_to_folder(
     return summary
 
 
+#: The methods that read each option; giving one to another method is an error, not a silent no-op.
+_NEURAL = ("teng", "tdvp", "insr")
+_USED_BY = {
+    "ndim": ("spectral",), "integrator": ("spectral",), "viscosity": ("spectral",), "forcing": ("spectral",),
+    "drag": ("spectral",), "precision": ("spectral",), "no_check_finite": ("spectral",),
+    "config": ("teng",), "eval_resolution": ("teng",), "width": _NEURAL, "depth": _NEURAL,
+    "subset": ("teng", "tdvp"), "inner_iterations": ("teng",), "tolerance": ("teng", "insr"), "scheme": ("teng",),
+    "iterations": ("insr",), "finish_steps": ("insr",), "ic_steps": _NEURAL, "ic_lbfgs_steps": ("teng", "tdvp"),
+    "ic_iterations": ("teng", "tdvp"),
+}
+
+
+def _check_options_apply(args, method: str) -> None:
+    defaults = getattr(args, "option_defaults", {})
+    for dest, methods in _USED_BY.items():
+        if method not in methods and dest in defaults and getattr(args, dest) != defaults[dest]:
+            flag = "--" + dest.replace("_", "-")
+            raise InvalidInputError(f"{flag} applies to --method {' / '.join(methods)}, not {method}")
+
+
 def run(args) -> int:
     from ._main import emit_json
 
     method = getattr(args, "method", "spectral")
+    _check_options_apply(args, method)
     if method != "spectral":
         from ..neural_fields import teng_config
         from ._neural_solve import neural_solve_to_folder, print_summary_table

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from pdesolve import InvalidInputError
 from pdesolve.cli import build_parser
+from pdesolve.cli._solve import _check_options_apply
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", ROOT / "experiments" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -68,7 +70,12 @@ def _parse(argv: list[str]) -> None:
             if isinstance(action, argparse._SubParsersAction):
                 pending.extend(action.choices.values())
     with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):  # --help exits 0
-        parser.parse_args(argv)
+        args = parser.parse_args(argv)
+        if getattr(args, "command", None) == "solve":  # options that the chosen --method would not read
+            try:
+                _check_options_apply(args, args.method)
+            except InvalidInputError as err:
+                raise _Refused(str(err)) from None
 
 
 def test_the_pages_show_many_commands():
@@ -84,7 +91,8 @@ def test_documented_command_parses(page, command):
         pytest.fail(f"{page}: `pdesolve {command}` is refused: {err}")
 
 
-@pytest.mark.parametrize("command", ["train fno --data x.h5 --steps 5", "solve heat --resolutio 16", "bench nothing"])
+@pytest.mark.parametrize("command", ["train fno --data x.h5 --steps 5", "solve heat --resolutio 16", "bench nothing",
+                                     "solve heat --width 8", "solve heat --method insr --integrator rk4"])
 def test_misspelt_or_abbreviated_options_are_refused(command):
     """Options are taken as spelled in full (``--steps`` is not ``--steps-per-epoch``)."""
     with pytest.raises(_Refused):
