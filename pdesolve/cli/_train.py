@@ -24,48 +24,53 @@ _COMMON_HELP = (
 )
 
 
-def _add_common(p) -> None:
+def _add_common(p, skip=()) -> None:
+    """The options every model shares, less those of the TrainConfig fields in `skip` (the model's ``ignores``)."""
     from ..training import SCHEDULES
 
-    p.add_argument("--data", required=True, help="HDF5 dataset (pdesolve or PDEBench layout)")
-    p.add_argument("--out", default=None, help="run folder (default runs/<model>)")
-    p.add_argument("--epochs", type=int, default=10, help="passes over the training split (10)")
-    p.add_argument("--batch-size", type=int, default=20, help="samples per step (20)")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
-    p.add_argument("--optimizer", default="adam", help="a pdesolve.optim optimizer name: adam, adamw, sgd, lion, ... (adam)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (adamw: decoupled) (0)")
-    p.add_argument("--schedule", default="constant", choices=SCHEDULES, help="learning-rate schedule (constant)")
-    p.add_argument("--step-epochs", type=int, default=100, help="step schedule: epochs between decays (100)")
-    p.add_argument("--decay", type=float, default=0.5, help="step and milestones schedules: factor per decay (0.5)")
-    p.add_argument("--milestones", type=int, nargs="+", default=(), help="milestones schedule: epochs of the decays")
-    p.add_argument("--final-lr-fraction", type=float, default=0.0,
+    def add(*flags, **kwargs):
+        if flags[0].lstrip("-").replace("-", "_") not in skip:
+            p.add_argument(*flags, **kwargs)
+
+    add("--data", required=True, help="HDF5 dataset (pdesolve or PDEBench layout)")
+    add("--out", default=None, help="run folder (default runs/<model>)")
+    add("--epochs", type=int, default=10, help="passes over the training split (10)")
+    add("--batch-size", type=int, default=20, help="samples per step (20)")
+    add("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
+    add("--optimizer", default="adam", help="a pdesolve.optim optimizer name: adam, adamw, sgd, lion, ... (adam)")
+    add("--weight-decay", type=float, default=0.0, help="L2 weight decay (adamw: decoupled) (0)")
+    add("--schedule", default="constant", choices=SCHEDULES, help="learning-rate schedule (constant)")
+    add("--step-epochs", type=int, default=100, help="step schedule: epochs between decays (100)")
+    add("--decay", type=float, default=0.5, help="step and milestones schedules: factor per decay (0.5)")
+    add("--milestones", type=int, nargs="+", default=(), help="milestones schedule: epochs of the decays")
+    add("--final-lr-fraction", type=float, default=0.0,
                    help="cosine schedules: final learning rate as a fraction of the peak (0)")
-    p.add_argument("--window", type=int, default=1, help="input frames (1)")
-    p.add_argument("--rollout-steps", type=int, default=1, help="predicted frames per training sample (1: one-step)")
-    p.add_argument("--eval-rollout-steps", type=int, default=None, help="evaluation rollout length (default: to the end)")
-    p.add_argument("--start", choices=("first", "random"), default="random",
+    add("--window", type=int, default=1, help="input frames (1)")
+    add("--rollout-steps", type=int, default=1, help="predicted frames per training sample (1: one-step)")
+    add("--eval-rollout-steps", type=int, default=None, help="evaluation rollout length (default: to the end)")
+    add("--start", choices=("first", "random"), default="random",
                    help="training windows start at frame 0 or at a random frame (random)")
-    p.add_argument("--residual", action="store_true", help="predict the increment u[n+1] - u[n]")
-    p.add_argument("--loss", choices=("relative_l2", "mse"), default="relative_l2", help="training loss (relative_l2)")
-    p.add_argument("--clip-norm", type=float, default=None, help="clip gradients to this global norm")
-    p.add_argument("--splits", default="0.8,0.1,0.1", help="train,val,test fractions (0.8,0.1,0.1)")
-    p.add_argument("--time-stride", type=int, default=1, help="use every n-th saved frame (1)")
-    p.add_argument("--first-frame", type=int, default=0, help="first saved frame used (FNO benchmark: 1) (0)")
-    p.add_argument("--seed", type=int, default=0, help="initialisation, shuffling and step keys (0)")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="parameter dtype (float32)")
-    p.add_argument("--devices", type=int, default=1, help="data-parallel devices (1; with --distributed: all)")
-    p.add_argument("--eval-every", type=int, default=1, help="validate every n epochs, 0 = never (1)")
-    p.add_argument("--eval-batch-size", type=int, default=32, help="samples per evaluation batch (32)")
-    p.add_argument("--steps-per-epoch", type=int, default=None,
+    add("--residual", action="store_true", help="predict the increment u[n+1] - u[n]")
+    add("--loss", choices=("relative_l2", "mse"), default="relative_l2", help="training loss (relative_l2)")
+    add("--clip-norm", type=float, default=None, help="clip gradients to this global norm")
+    add("--splits", default="0.8,0.1,0.1", help="train,val,test fractions (0.8,0.1,0.1)")
+    add("--time-stride", type=int, default=1, help="use every n-th saved frame (1)")
+    add("--first-frame", type=int, default=0, help="first saved frame used (FNO benchmark: 1) (0)")
+    add("--seed", type=int, default=0, help="initialisation, shuffling and step keys (0)")
+    add("--dtype", choices=("float32", "float64"), default="float32", help="parameter dtype (float32)")
+    add("--devices", type=int, default=1, help="data-parallel devices (1; with --distributed: all)")
+    add("--eval-every", type=int, default=1, help="validate every n epochs, 0 = never (1)")
+    add("--eval-batch-size", type=int, default=32, help="samples per evaluation batch (32)")
+    add("--steps-per-epoch", type=int, default=None,
                    help="optimizer steps per epoch (default: the training samples // batch size)")
-    p.add_argument("--checkpoint-every", type=int, default=None,
+    add("--checkpoint-every", type=int, default=None,
                    help="also checkpoint every n steps (default: at the end of each epoch)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.eqx")
-    p.add_argument("--overwrite", action="store_true",
+    add("--resume", action="store_true", help="continue from OUT/checkpoint.eqx")
+    add("--overwrite", action="store_true",
                    help="start afresh over OUT/checkpoint.eqx (without --resume or --overwrite an existing "
                         "checkpoint is an error)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.add_argument("--no-figures", action="store_true", help="do not write PNG figures")
+    add("--no-progress", action="store_true", help="hide the progress bar")
+    add("--no-figures", action="store_true", help="do not write PNG figures")
     from ._distributed_options import add_distributed_arguments
 
     add_distributed_arguments(p, "every process reads the same seeded batches, trains on its shard of each, "
@@ -85,7 +90,10 @@ def model_specs() -> tuple:
 
 def register(sub, specs=None) -> None:
     """Add ``train`` with one sub-command per spec of `specs` (default :func:`model_specs`)."""
+    import dataclasses
+
     from .._errors import InvalidInputError
+    from ..training import TrainConfig
 
     specs = model_specs() if specs is None else tuple(specs)
     models = {}
@@ -102,11 +110,12 @@ def register(sub, specs=None) -> None:
     model_sub = p.add_subparsers(dest="model", metavar="MODEL", required=True)
     for name, spec in models.items():
         mp = model_sub.add_parser(name, help=spec.description, description=spec.description + ". " + _COMMON_HELP)
-        _add_common(mp)
+        _add_common(mp, skip=spec.ignores)
         if spec.add_arguments is not None:
             group = mp.add_argument_group(f"{name} options")
             spec.add_arguments(group)
-        mp.set_defaults(run=run, spec=spec, model_options=_option_names(spec))
+        ignored = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.name in spec.ignores}
+        mp.set_defaults(run=run, spec=spec, model_options=_option_names(spec), **ignored)
     p.set_defaults(run=lambda args: p.print_help() or 2)
 
 

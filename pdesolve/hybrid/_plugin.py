@@ -115,4 +115,5 @@ def _arguments(parser) -> None:
 HYBRID_SPEC = ModelSpec(
     "hybrid", _build, add_arguments=_arguments, loss=_loss, open_data=_open_data,
     description="learned correction of the coarse ETDRK4 Navier-Stokes solver, trained through the solver",
+    ignores=("residual", "loss"),  # UnrolledLoss is its own loss
 )

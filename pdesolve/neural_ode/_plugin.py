@@ -151,4 +151,5 @@ def _arguments(parser) -> None:
 NEURAL_ODE_SPEC = ModelSpec(
     "neural-ode", _build, add_arguments=_arguments, loss=_loss, open_data=_open_data,
     description="neural ODE (Diffrax, choice of adjoint), data-driven or closure on a coarse PDE",
+    ignores=("residual", "start"),  # its own loss; windows start at random frames
 )

@@ -18,11 +18,13 @@ command line lists the specs it offers explicitly (``pdesolve/cli/_train.py``)::
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from .._errors import InvalidInputError
 from ._data import AbstractTrainingData, TrajectoryData
+from ._loop import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,9 @@ class ModelSpec:
       window-to-frame models, :func:`~pdesolve.training.make_rollout_loss`).
     - `open_data`: ``open_data(path, config, options) -> AbstractTrainingData`` for an HDF5
       file (``None``: :class:`~pdesolve.training.TrajectoryData` windows).
+    - `ignores`: the :class:`~pdesolve.training.TrainConfig` fields the model does not read
+      (e.g. ``residual`` and ``loss`` with its own `loss`); ``pdesolve train <name>`` does not
+      offer their options, so they cannot be set to no effect.
     """
 
     name: str
@@ -51,12 +56,17 @@ class ModelSpec:
     add_arguments: Callable[[Any], None] | None = None
     loss: Callable[..., Callable] | None = None
     open_data: Callable[..., AbstractTrainingData] | None = None
+    ignores: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name or any(c.isspace() for c in self.name):
             raise InvalidInputError(f"model name must be a non-empty word, got {self.name!r}")
         if not callable(self.build):
             raise InvalidInputError(f"build of model {self.name!r} must be callable")
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = [name for name in self.ignores if name not in fields]
+        if unknown:
+            raise InvalidInputError(f"ignores of model {self.name!r} names no TrainConfig field: {unknown}")
 
     def data(self, path, config, options) -> AbstractTrainingData:
         """The training data in the HDF5 file `path` for this model (see `open_data`)."""

@@ -279,6 +279,20 @@ def test_model_spec_objects_appear_in_cli_and_build(trajectories):
         _train.register(argparse.ArgumentParser().add_subparsers(), specs=(spec, spec))
     with pytest.raises(InvalidInputError, match="non-empty word"):
         ModelSpec("two words", window_to_frame(build))
+    # Options of TrainConfig fields a model ignores are not offered (they would do nothing).
+    with pytest.raises(InvalidInputError, match="names no TrainConfig field"):
+        ModelSpec("odd", window_to_frame(build), ignores=("resdiual",))
+    own_loss = ModelSpec("own-loss", window_to_frame(build), ignores=("residual", "loss"))
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    _train.register(parser.add_subparsers(), specs=(spec, own_loss))
+    args = parser.parse_args(["train", "own-loss", "--data", "x.h5"])
+    assert args.residual is False and args.loss == "relative_l2"  # TrainConfig's defaults
+    for option in ("--residual", "--loss=mse"):
+        assert parser.parse_known_args(["train", "test-tiny", "--data", "x.h5", option])[1] == []
+        assert parser.parse_known_args(["train", "own-loss", "--data", "x.h5", option])[1] == [option]
+    shipped = {s.name: set(s.ignores) for s in _train.model_specs()}
+    assert shipped == {"fno": set(), "unet": set(), "mp-pde": {"residual", "loss", "start"},
+                       "neural-ode": {"residual", "start"}, "hybrid": {"residual", "loss"}}
     with pytest.raises(InvalidInputError, match="unknown model"):
         build_model("no-such-model", in_channels=1, out_channels=1, ndim=1, key=jax.random.PRNGKey(0))
 
