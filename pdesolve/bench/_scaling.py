@@ -10,6 +10,8 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from .._errors import InvalidInputError
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -58,6 +60,9 @@ def run_scaling_benchmark(
 
     if quick:
         num_samples, resolution = 4, 16
+    for name, value in (("processes", processes), ("num_samples", num_samples), ("resolution", resolution)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
     env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"))
     env.pop("XLA_FLAGS", None)
     say = progress or (lambda msg: None)

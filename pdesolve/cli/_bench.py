@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (sizes, counts, repeats)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -18,9 +31,9 @@ def register(sub) -> None:
             "and both errors against a fine reference; also the Diffrax method-of-lines path vs the scan path."
         ),
     )
-    r.add_argument("--resolution", type=int, default=128)
-    r.add_argument("--steps", type=int, default=1000)
-    r.add_argument("--repeats", type=int, default=3)
+    r.add_argument("--resolution", type=positive_int, default=128)
+    r.add_argument("--steps", type=positive_int, default=1000)
+    r.add_argument("--repeats", type=positive_int, default=3)
     r.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     r.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
     r.set_defaults(run=run_reference, bench_seed=0, bench_parser=r)
@@ -50,10 +63,10 @@ def register(sub) -> None:
         ),
     )
     d.add_argument("--quick", action="store_true", help="a tiny file and one repeat, for a smoke test")
-    d.add_argument("--samples", type=int, default=None, help="samples in the file (default 1024)")
-    d.add_argument("--resolution", type=int, default=None, help="grid points per axis (default 64)")
-    d.add_argument("--batch-size", type=int, default=32)
-    d.add_argument("--repeats", type=int, default=None, help="timed epochs per reader (best kept; default 3)")
+    d.add_argument("--samples", type=positive_int, default=None, help="samples in the file (default 1024)")
+    d.add_argument("--resolution", type=positive_int, default=None, help="grid points per axis (default 64)")
+    d.add_argument("--batch-size", type=positive_int, default=32)
+    d.add_argument("--repeats", type=positive_int, default=None, help="timed epochs per reader (best kept; default 3)")
     d.add_argument("--compression", action="append", choices=("gzip", "lzf", "blosc-lz4", "blosc-zstd", "none"),
                    help="a codec to measure (repeatable; default all five)")
     d.add_argument("--cache", choices=("warm", "cold", "both"), default="both", help="page-cache state(s)")
@@ -71,9 +84,9 @@ def register(sub) -> None:
             "time, gradient error against the exact implicit gradient, and XLA compiled temp memory."
         ),
     )
-    im.add_argument("--size", type=int, default=4096, help="unknowns n")
-    im.add_argument("--iterations", type=int, nargs="+", default=[10, 100, 1000, 4000], help="iteration counts K")
-    im.add_argument("--repeats", type=int, default=3)
+    im.add_argument("--size", type=positive_int, default=4096, help="unknowns n")
+    im.add_argument("--iterations", type=positive_int, nargs="+", default=[10, 100, 1000, 4000], help="iteration counts K")
+    im.add_argument("--repeats", type=positive_int, default=3)
     im.add_argument("--quick", action="store_true", help="n=256, K in (10, 100, 400), for a smoke test")
     im.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
     im.set_defaults(run=run_implicit, bench_seed=None, bench_parser=im)
@@ -87,9 +100,9 @@ def register(sub) -> None:
             "adjoint as the anchor (ratio = anchor_s / ours_s)."
         ),
     )
-    ad.add_argument("--steps", type=int, nargs="+", default=[100, 1000, 10000], help="numbers of solver steps N")
-    ad.add_argument("--size", type=int, default=64, help="state dimension n")
-    ad.add_argument("--repeats", type=int, default=3)
+    ad.add_argument("--steps", type=positive_int, nargs="+", default=[100, 1000, 10000], help="numbers of solver steps N")
+    ad.add_argument("--size", type=positive_int, default=64, help="state dimension n")
+    ad.add_argument("--repeats", type=positive_int, default=3)
     ad.add_argument("--quick", action="store_true", help="n=16, N in (10, 100), one repeat, for a smoke test")
     ad.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
     ad.set_defaults(run=run_adjoint, bench_seed=0, bench_parser=ad)
@@ -103,9 +116,9 @@ def register(sub) -> None:
         ),
     )
     sc.add_argument("--recipe", default="heat2d")
-    sc.add_argument("--samples", type=int, default=64)
-    sc.add_argument("--resolution", type=int, default=64)
-    sc.add_argument("--processes", type=int, default=2)
+    sc.add_argument("--samples", type=positive_int, default=64)
+    sc.add_argument("--resolution", type=positive_int, default=64)
+    sc.add_argument("--processes", type=positive_int, default=2)
     sc.add_argument("--quick", action="store_true", help="4 samples at 16^2, for a smoke test")
     sc.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
     sc.set_defaults(run=run_scaling, bench_seed=0, bench_parser=sc)
@@ -122,9 +135,9 @@ def register(sub) -> None:
     )
     tr.add_argument("--model", action="append", choices=("fno", "mp-pde"),
                     help="run only this model (repeatable; default both)")
-    tr.add_argument("--fno-resolutions", type=int, nargs="+", default=[32, 64], help="FNO grid sizes n (n^2 points)")
-    tr.add_argument("--mp-pde-resolutions", type=int, nargs="+", default=[100, 40], help="MP-PDE grid sizes nx")
-    tr.add_argument("--repeats", type=int, default=5, help="interleaved timed rounds per case (best kept)")
+    tr.add_argument("--fno-resolutions", type=positive_int, nargs="+", default=[32, 64], help="FNO grid sizes n (n^2 points)")
+    tr.add_argument("--mp-pde-resolutions", type=positive_int, nargs="+", default=[100, 40], help="MP-PDE grid sizes nx")
+    tr.add_argument("--repeats", type=positive_int, default=5, help="interleaved timed rounds per case (best kept)")
     tr.add_argument("--no-anchors", action="store_true", help="time ours only, even when PyTorch is installed")
     tr.add_argument("--threads", type=int, choices=(1,), default=None,
                     help="1: pin the process to one CPU, so XLA and PyTorch each run one thread (the robust "

@@ -92,7 +92,8 @@ def test_documented_command_parses(page, command):
 
 
 @pytest.mark.parametrize("command", ["train fno --data x.h5 --steps 5", "solve heat --resolutio 16", "bench nothing",
-                                     "solve heat --width 8", "solve heat --method insr --integrator rk4"])
+                                     "solve heat --width 8", "solve heat --method insr --integrator rk4",
+                                     "bench scaling --processes 0", "bench reference --repeats 0"])
 def test_misspelt_or_abbreviated_options_are_refused(command):
     """Options are taken as spelled in full (``--steps`` is not ``--steps-per-epoch``)."""
     with pytest.raises(_Refused):
