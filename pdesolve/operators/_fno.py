@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._errors import InvalidInputError
 from ._spectral_convolution import SpectralConvolution
 from ._transforms import AbstractFourierTransform
 
@@ -79,7 +80,7 @@ class FNO(eqx.Module):
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("width", width),
                             ("modes", modes), ("num_layers", num_layers), ("projection_width", projection_width)):
             if value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
+                raise InvalidInputError(f"{name} must be positive, got {value}")
         keys = jax.random.split(key, 2 * num_layers + 3)
         self.ndim = ndim
         self.lift = _Pointwise(in_channels + ndim, width, key=keys[0])
@@ -91,10 +92,10 @@ class FNO(eqx.Module):
 
     def __call__(self, u: Float[Array, "c ..."]) -> Float[Array, "c_out ..."]:
         if u.ndim != self.ndim + 1:
-            raise ValueError(f"FNO expects (channels, *grid) with {self.ndim} spatial axes, got shape {u.shape}")
+            raise InvalidInputError(f"FNO expects (channels, *grid) with {self.ndim} spatial axes, got shape {u.shape}")
         in_channels = self.lift.weight.shape[1] - self.ndim  # the lift also takes the grid coordinates
         if u.shape[0] != in_channels:
-            raise ValueError(f"FNO expects {in_channels} input channels, got {u.shape[0]} (shape {u.shape})")
+            raise InvalidInputError(f"FNO expects {in_channels} input channels, got {u.shape[0]} (shape {u.shape})")
         axes = [jnp.arange(n, dtype=u.dtype) / n for n in u.shape[1:]]
         coordinates = jnp.stack(jnp.meshgrid(*axes, indexing="ij"), axis=-1)
         # The lift and the projection act on every grid point; channels last, each is one matrix

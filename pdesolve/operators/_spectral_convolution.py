@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Complex, Float, PRNGKeyArray
 
+from .._errors import InvalidInputError
 from ._transforms import RFFT, AbstractFourierTransform
 
 
@@ -44,7 +45,7 @@ class SpectralConvolution(eqx.Module):
                  key: PRNGKeyArray, transform: AbstractFourierTransform | None = None):
         modes = (modes,) * ndim if isinstance(modes, int) else tuple(modes)
         if any(m <= 0 for m in modes):
-            raise ValueError(f"modes must be positive, got {modes}")
+            raise InvalidInputError(f"modes must be positive, got {modes}")
         transform = RFFT() if transform is None else transform
         if not isinstance(transform, AbstractFourierTransform):
             raise TypeError(f"transform must be an AbstractFourierTransform (RFFT(), TruncatedDFT()), got {transform!r}")
@@ -66,12 +67,12 @@ class SpectralConvolution(eqx.Module):
         ndim = len(self.modes)
         spatial = v.shape[1:]
         if len(spatial) != ndim:
-            raise ValueError(f"expected input shaped (channels, {ndim} spatial axes), got {v.shape}")
+            raise InvalidInputError(f"expected input shaped (channels, {ndim} spatial axes), got {v.shape}")
         for n, m in zip(spatial[:-1], self.modes[:-1]):
             if n < 2 * m:
-                raise ValueError(f"grid size {n} is too small for {m} modes (need >= {2 * m})")
+                raise InvalidInputError(f"grid size {n} is too small for {m} modes (need >= {2 * m})")
         if spatial[-1] // 2 + 1 < self.modes[-1]:
-            raise ValueError(f"grid size {spatial[-1]} is too small for {self.modes[-1]} modes")
+            raise InvalidInputError(f"grid size {spatial[-1]} is too small for {self.modes[-1]} modes")
         v_hat = self.transform.forward(v, self.modes)  # (c, 2 m_1, ..., 2 m_{d-1}, m_d)
         weights = self.complex_weights.astype(v_hat.dtype)
         out_hat = jnp.zeros((weights.shape[1],) + v_hat.shape[1:], dtype=v_hat.dtype)

@@ -102,12 +102,14 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise :class:`~pdesolve.InvalidInputError` naming the first bad field."""
         for name in ("epochs", "batch_size", "window", "rollout_steps", "step_epochs", "devices", "time_stride",
-                     "eval_batch_size", "steps_per_epoch", "checkpoint_every"):
+                     "eval_batch_size", "steps_per_epoch", "checkpoint_every", "eval_every"):
             value = getattr(self, name)
             if value is None and name in ("steps_per_epoch", "checkpoint_every"):
                 continue
-            if isinstance(value, bool) or int(value) != value or value < (0 if name == "epochs" else 1):
-                raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+            zero_allowed = name in ("epochs", "eval_every")  # 0 epochs: evaluate only; eval_every 0: never
+            if isinstance(value, bool) or int(value) != value or value < (0 if zero_allowed else 1):
+                kind = "a non-negative" if zero_allowed else "a positive"
+                raise InvalidInputError(f"{name} must be {kind} integer, got {value!r}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise InvalidInputError(f"learning_rate must be positive and finite, got {self.learning_rate!r}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
