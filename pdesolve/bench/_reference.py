@@ -50,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._compat import enable_x64
+from .._errors import InvalidInputError
 from ..integrators import ETDRK2, ETDRK4, MethodOfLines, advance
 from ..pdes import Heat, NavierStokes2D, kolmogorov_forcing
 from ..spatial import PeriodicGrid
@@ -455,7 +456,7 @@ def run_reference_benchmark(
     resolution, num_steps, repeats = int(resolution), int(num_steps), max(1, int(repeats))
     for order in orders:
         if order not in (2, 4):
-            raise ValueError(f"orders must be 2 and/or 4, got {order}")
+            raise InvalidInputError(f"orders must be 2 and/or 4, got {order}")
 
     exponax, skip_reason = _import_exponax()
     if exponax is None:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._compat import enable_x64
-from .._errors import DatasetError
+from .._errors import DatasetError, InvalidInputError
 from .._version import __version__
 from ._layout import LayoutInfo, create_file, open_h5, validate_file, write_samples
 from ._recipes import physical_attrs, resolve_config
@@ -39,8 +39,6 @@ TMP_SUFFIX = ".tmp"
 
 
 def _x64():
-    import jax
-
     return enable_x64(True)
 
 
@@ -59,7 +57,7 @@ def spectral_truncate(u, shape: Sequence[int]):
     if fine == shape:
         return u
     if any(s > n for s, n in zip(shape, fine)):
-        raise ValueError(f"cannot truncate a {fine} field to the finer grid {shape}")
+        raise InvalidInputError(f"cannot truncate a {fine} field to the finer grid {shape}")
     axes = tuple(range(u.ndim - d, u.ndim))
     u_hat = jnp.fft.rfftn(u, axes=axes)
     for k, (n_in, n_out) in enumerate(zip(fine, shape)):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import jax
 
+from .._errors import InvalidInputError
 from ._result import VerificationResult
 from ._spectral_cases import verify_burgers_cole_hopf, verify_etdrk4_order, verify_periodic_heat, verify_taylor_green
 
@@ -39,7 +40,7 @@ def run_verification(cases=None, callback=None) -> list[VerificationResult]:
     names = list(CASES) if cases is None else list(cases)
     unknown = [n for n in names if n not in CASES]
     if unknown:
-        raise ValueError(f"unknown verification case(s) {unknown}; choose from {list(CASES)}")
+        raise InvalidInputError(f"unknown verification case(s) {unknown}; choose from {list(CASES)}")
     results = []
     for name in names:
         result = CASES[name]()
