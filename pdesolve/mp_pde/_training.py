@@ -174,6 +174,11 @@ class PushforwardTrajectories(AbstractTrainingData):
         return (f"PushforwardTrajectories(samples={self.num_samples}, times={self.num_times}, "
                 f"nodes={self.u.shape[2]}, params={self.theta.shape[1]})")
 
+    def describe(self) -> dict:
+        """The split sizes, frames, nodes and PDE parameters per sample."""
+        return {**super().describe(), "sample_shape": [int(n) for n in self.u.shape[1:]],
+                "num_params": int(self.theta.shape[1])}
+
     def split_size(self, split: str) -> int:
         if split not in self.indices:
             raise InvalidInputError(f"split must be one of {', '.join(self.indices)}, got {split!r}")

@@ -120,6 +120,10 @@ class TrajectoryWindows(AbstractTrainingData):
         samples, state = self.trajectories.shape[0], self.trajectories.shape[2:]
         return f"TrajectoryWindows(samples={samples}, times={self.num_times}, state={state})"
 
+    def describe(self) -> dict:
+        """The split sizes and the shape of a trajectory (``[t, *state]``)."""
+        return {**super().describe(), "sample_shape": [int(n) for n in self.trajectories.shape[1:]]}
+
     def split_size(self, split: str) -> int:
         if split not in self.indices:
             raise InvalidInputError(f"split must be one of {', '.join(self.indices)}, got {split!r}")

@@ -68,6 +68,12 @@ class AbstractTrainingData(abc.ABC):
     def evaluate(self, model, split: str, config, *, figures: bool = False, out=None, name: str = "model") -> dict:
         """Metrics of `model` on `split` (a dict of JSON-ready values; ``rollout_rel_l2`` when it applies)."""
 
+    def describe(self) -> dict:
+        """A JSON-ready summary of the data that a resumed run must find again (the checkpoint
+        stores it; :func:`~pdesolve.training.train` refuses to resume on other data). Default:
+        the sizes of the splits."""
+        return {split: int(self.split_size(split)) for split in ("train", "val", "test")}
+
     def close(self) -> None:
         """Release what this source opened (nothing by default)."""
 
@@ -149,6 +155,12 @@ class TrajectoryData(AbstractTrainingData):
     def ndim(self) -> int:
         """Number of space dimensions."""
         return len(self.spatial_shape)
+
+    def describe(self) -> dict:
+        """The split sizes and the shape of a sample (``[t, c, *space]``, after `first_frame` and
+        `time_stride`); the file's name is left out, so a moved file still resumes."""
+        return {**super().describe(), "sample_shape": [int(self.num_times), int(self.num_channels),
+                                                       *(int(n) for n in self.spatial_shape)]}
 
     def __repr__(self) -> str:
         where = self.path if self.path is not None else "array"

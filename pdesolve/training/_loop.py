@@ -400,6 +400,7 @@ def train(
         raise InvalidInputError(f"data must be an AbstractTrainingData (e.g. TrajectoryData), got {type(data).__name__}")
     data.check(config)
     steps_per_epoch = int(data.steps_per_epoch(config))
+    described = json.loads(json.dumps(data.describe()))  # as the checkpoint's JSON header stores it
     out = None if out is None else Path(out)
     checkpoint = Path(checkpoint) if checkpoint is not None else (None if out is None else out / CHECKPOINT)
     if resume and checkpoint is None:
@@ -424,6 +425,12 @@ def train(
             mine = config.to_dict()[name_]
             if name_ in stored and stored[name_] != mine:
                 raise InvalidInputError(f"cannot resume {checkpoint}: {name_} was {stored[name_]!r}, now {mine!r}")
+        if "data" in header and header["data"] != described:
+            changed = sorted(k for k in set(header["data"]) | set(described)
+                             if header["data"].get(k) != described.get(k))
+            raise InvalidInputError(f"cannot resume {checkpoint}: it was trained on other data ("
+                                    + "; ".join(f"{k} {header['data'].get(k)} then, {described.get(k)} now"
+                                                for k in changed) + ")")
         if header.get("steps_per_epoch", steps_per_epoch) != steps_per_epoch:
             raise InvalidInputError(f"cannot resume {checkpoint}: it has {header['steps_per_epoch']} steps per epoch, "
                                     f"these data give {steps_per_epoch}")
@@ -439,7 +446,7 @@ def train(
 
     def save(state: _State, stopped: str | None = None) -> None:
         metadata = {"history": history[: state.epochs_done], "config": config.to_dict(), "model": name,
-                    "steps_per_epoch": steps_per_epoch,
+                    "steps_per_epoch": steps_per_epoch, "data": described,
                     "partial": {k: v[: state.partial_length] for k, v in state.partial.items()}}
         if stopped is not None:
             metadata["stopped"] = stopped

@@ -139,6 +139,10 @@ def test_resume_continues_exactly(trajectories, tmp_path):
         train(_model(in_channels=2), data, config, out=tmp_path / "cut", progress=False)
     with pytest.raises(InvalidInputError, match="exclude each other"):
         train(_model(in_channels=2), data, config, out=tmp_path / "cut", resume=True, overwrite=True, progress=False)
+    # Resuming on other data (here every other grid point) is refused, naming what changed.
+    coarse = TrajectoryData(trajectories[..., ::2], splits=(0.68, 0.0, 0.32))
+    with pytest.raises(InvalidInputError, match=r"other data \(sample_shape \[5, 1, 16\] then, \[5, 1, 8\] now\)"):
+        train(_model(in_channels=2), coarse, config, out=tmp_path / "cut", resume=True, progress=False)
     assert (tmp_path / "cut" / "checkpoint.eqx").read_bytes() == saved
     resumed = train(_model(key=99, in_channels=2), data, config, out=tmp_path / "cut", resume=True, progress=False,
                     evaluate_test=False, figures=False)
