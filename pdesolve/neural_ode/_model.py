@@ -338,7 +338,7 @@ class NeuralODE(eqx.Module):
             return diffrax.PIDController(rtol=self.rtol, atol=self.atol)
         return diffrax.PIDController(rtol=self.rtol, atol=self.atol, norm=norm)
 
-    def _check_times(self, y0, ts):
+    def _check_times(self, y0, ts, args=None):
         ts = jnp.asarray(ts)
         if ts.ndim != 1 or ts.shape[0] < 2:
             raise InvalidInputError(f"ts must be a 1D array of at least 2 times, got shape {tuple(ts.shape)}")
@@ -355,6 +355,16 @@ class NeuralODE(eqx.Module):
                     raise InvalidInputError(f"y0 must be a real floating array, got dtype {leaf.dtype}")
                 if not np.all(np.isfinite(leaf)):
                     raise InvalidInputError("y0 must be finite")
+        try:  # shapes only (a trace, no compute): a mismatch would otherwise surface inside the solver
+            out = jax.eval_shape(self.vector_field, ts[0], y0, args)
+        except (TypeError, ValueError) as err:
+            shapes = jax.tree_util.tree_map(jnp.shape, y0)
+            raise InvalidInputError(f"the vector field cannot take y0 shaped {shapes}: {str(err).splitlines()[0]}") \
+                from None
+        if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(y0) or any(
+                a.shape != jnp.shape(b) for a, b in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(y0))):
+            raise InvalidInputError(f"the vector field maps y0 shaped {jax.tree_util.tree_map(jnp.shape, y0)} to "
+                                    f"{jax.tree_util.tree_map(lambda a: a.shape, out)}; dy/dt must have y's shape")
         return ts
 
     def solve(
@@ -365,7 +375,7 @@ class NeuralODE(eqx.Module):
         With ``throw=False`` a failed solve (e.g. `max_steps` reached) returns NaN states
         instead of raising, so a training loop can treat it as a non-finite loss.
         """
-        ts = self._check_times(y0, ts)
+        ts = self._check_times(y0, ts, args)
         dtype = jax.tree_util.tree_leaves(y0)[0].dtype
         return self._integrate(y0, ts.astype(dtype), args, throw)
 
@@ -428,7 +438,7 @@ class NeuralODE(eqx.Module):
                 "solver-heuristic regularisation through the solve needs a recursive-checkpoint or direct adjoint, "
                 "not diffrax.BacksolveAdjoint (the local regulariser works with any)"
             )
-        ts = self._check_times(y0, ts)
+        ts = self._check_times(y0, ts, args)
         dtype = jax.tree_util.tree_leaves(y0)[0].dtype
         ts = ts.astype(dtype)
         zero = jnp.zeros((), dtype)
@@ -519,7 +529,7 @@ class NeuralODE(eqx.Module):
         uniformly per training step is the paper's *unbiased sampling*. ``throw=False`` turns a
         failed solve into NaN outputs.
         """
-        ts = self._check_times(y0, ts)
+        ts = self._check_times(y0, ts, args)
         dtype = jax.tree_util.tree_leaves(y0)[0].dtype
         ts = ts.astype(dtype)
         sample = jnp.clip(jnp.asarray(sample_time, dtype), ts[0], ts[-1])

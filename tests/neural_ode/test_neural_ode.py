@@ -289,6 +289,10 @@ def test_bad_inputs():
         model(jnp.asarray([1.0, jnp.nan]), jnp.asarray([0.0, 1.0]))
     with pytest.raises(InvalidInputError, match="floating"):
         model(jnp.asarray([1, 2]), jnp.asarray([0.0, 1.0]))
+    with pytest.raises(InvalidInputError, match=r"cannot take y0 shaped \(3,\)"):
+        model(jnp.ones(3), jnp.asarray([0.0, 1.0]))
+    with pytest.raises(InvalidInputError, match=r"maps y0 shaped \(2,\) to \(1,\)"):
+        NeuralODE(lambda t, y, args: y[:1])(jnp.ones(2), jnp.asarray([0.0, 1.0]))
     with pytest.raises(InvalidInputError, match="BacksolveAdjoint"):
         NeuralODE(field, adjoint=diffrax.BacksolveAdjoint()).solve_with_stats(jnp.ones(2), jnp.asarray([0.0, 1.0]))
     ts = jnp.asarray([0.0, 1.0])
