@@ -311,6 +311,14 @@ class MPPDE(eqx.Module):
         graph: RadiusGraph,
     ) -> Float[Array, "K n"]:
         """The next `window` frames after `u_window` (see the class docstring)."""
+        if jnp.ndim(u_window) != 2 or u_window.shape[0] != self.window:
+            raise InvalidInputError(f"u_window must be [window={self.window}, nx], got shape {jnp.shape(u_window)}")
+        if jnp.shape(theta) != (self.num_params,):
+            raise InvalidInputError(f"theta must hold the model's {self.num_params} PDE parameters, got shape "
+                                    f"{jnp.shape(theta)}")
+        if jnp.shape(x) != (u_window.shape[1],) or graph.num_nodes != u_window.shape[1]:
+            raise InvalidInputError(f"grid mismatch: u_window has nx = {u_window.shape[1]}, x has {jnp.shape(x)} "
+                                    f"points, the graph has {graph.num_nodes} nodes")
         u = u_window.T  # [n, K]
         n = u.shape[0]
         dtype = u.dtype

@@ -367,6 +367,15 @@ def test_training_input_errors():
         fit_mp_pde(model, u, theta, x, 2 * t, g, epochs=1, iterations_per_epoch=1)
     with pytest.raises(InvalidInputError, match="window"):
         rollout_mp_pde(model, jnp.asarray(u[:, :4]), jnp.zeros(4), jnp.asarray(theta), jnp.asarray(x), g, 5)
+    # One call of the model checks what it is given (these failed inside a matrix product).
+    w, x_, th = jnp.asarray(u[0, :5]), jnp.asarray(x), jnp.asarray(theta[0])
+    assert model(w, 0.0, th, x_, g).shape == w.shape
+    with pytest.raises(InvalidInputError, match=r"u_window must be \[window=5, nx\]"):
+        model(w[:4], 0.0, th, x_, g)
+    with pytest.raises(InvalidInputError, match="3 PDE parameters"):
+        model(w, 0.0, th[:2], x_, g)
+    with pytest.raises(InvalidInputError, match="grid mismatch"):
+        model(w, 0.0, th, x_, g_wrong)
 
 
 # ----------------------------------------------------------------------------- training through train()
