@@ -92,6 +92,10 @@ class PeriodicConvCorrection(eqx.Module):
         self.scale = float(scale)
 
     def __call__(self, u: Float[Array, "c *grid"]) -> Float[Array, "o *grid"]:
+        first = self.layers[0]
+        if u.ndim != first.num_spatial_dims + 1 or 2 * u.shape[0] != first.in_channels:
+            raise InvalidInputError(f"expected a field shaped ({first.in_channels // 2}, *grid) with "
+                                    f"{first.num_spatial_dims} spatial axes, got shape {u.shape}")
         v = u / self.scale if self.scale != 1.0 else u
         h = jnp.concatenate([v, v * v], axis=0)
         for layer in self.layers[:-1]:

@@ -68,6 +68,9 @@ class SpectralConvolution(eqx.Module):
         spatial = v.shape[1:]
         if len(spatial) != ndim:
             raise InvalidInputError(f"expected input shaped (channels, {ndim} spatial axes), got {v.shape}")
+        if v.shape[0] != self.weights.shape[-1 - ndim]:
+            raise InvalidInputError(f"expected {self.weights.shape[-1 - ndim]} input channels, got {v.shape[0]} "
+                                    f"(shape {v.shape})")
         for n, m in zip(spatial[:-1], self.modes[:-1]):
             if n < 2 * m:
                 raise InvalidInputError(f"grid size {n} is too small for {m} modes (need >= {2 * m})")

@@ -312,6 +312,10 @@ def test_bad_inputs():
         FourierModes((8, 8), 2).encode(jnp.ones((1, 8, 6)))
     with pytest.raises(InvalidInputError, match="kernel_size"):
         PeriodicConvCorrection(1, 1, kernel_size=4, key=jax.random.PRNGKey(0))
+    conv = PeriodicConvCorrection(1, 2, width=4, depth=1, key=jax.random.PRNGKey(0))
+    for shape in ((2, 8, 8), (1, 8)):  # another channel count, another dimension
+        with pytest.raises(InvalidInputError, match=r"expected a field shaped \(1, \*grid\) with 2 spatial axes"):
+            conv(jnp.ones(shape))
     with pytest.raises(InvalidInputError, match="PDE"):
         ClosureVectorField(lambda t, u: u, None)
     from pdesolve.bench import run_adjoint_benchmark

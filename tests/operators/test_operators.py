@@ -96,6 +96,9 @@ def test_fno_rejects_bad_input():
         model(jnp.ones((1, 8)))
     with pytest.raises(ValueError, match="1 input channels, got 2"):
         model(jnp.ones((2, 16)))
+    layer = SpectralConvolution(2, 3, 4, ndim=1, key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="2 input channels, got 3"):
+        layer(jnp.ones((3, 16)))
 
 
 # --- UNet (convolutional baseline) -------------------------------------------------------------
