@@ -85,7 +85,8 @@ def register(sub) -> None:
         ),
     )
     im.add_argument("--size", type=positive_int, default=4096, help="unknowns n")
-    im.add_argument("--iterations", type=positive_int, nargs="+", default=[10, 100, 1000, 4000], help="iteration counts K")
+    im.add_argument("--iterations", type=positive_int, nargs="+", default=[10, 100, 1000, 4000],
+                    help="iteration counts K")
     im.add_argument("--repeats", type=positive_int, default=3)
     im.add_argument("--quick", action="store_true", help="n=256, K in (10, 100, 400), for a smoke test")
     im.add_argument("--json", action="store_true", help="print {\"results\": [...]} as JSON")
@@ -100,7 +101,8 @@ def register(sub) -> None:
             "adjoint as the anchor (ratio = anchor_s / ours_s)."
         ),
     )
-    ad.add_argument("--steps", type=positive_int, nargs="+", default=[100, 1000, 10000], help="numbers of solver steps N")
+    ad.add_argument("--steps", type=positive_int, nargs="+", default=[100, 1000, 10000],
+                    help="numbers of solver steps N")
     ad.add_argument("--size", type=positive_int, default=64, help="state dimension n")
     ad.add_argument("--repeats", type=positive_int, default=3)
     ad.add_argument("--quick", action="store_true", help="n=16, N in (10, 100), one repeat, for a smoke test")
@@ -135,8 +137,10 @@ def register(sub) -> None:
     )
     tr.add_argument("--model", action="append", choices=("fno", "mp-pde"),
                     help="run only this model (repeatable; default both)")
-    tr.add_argument("--fno-resolutions", type=positive_int, nargs="+", default=[32, 64], help="FNO grid sizes n (n^2 points)")
-    tr.add_argument("--mp-pde-resolutions", type=positive_int, nargs="+", default=[100, 40], help="MP-PDE grid sizes nx")
+    tr.add_argument("--fno-resolutions", type=positive_int, nargs="+", default=[32, 64],
+                    help="FNO grid sizes n (n^2 points)")
+    tr.add_argument("--mp-pde-resolutions", type=positive_int, nargs="+", default=[100, 40],
+                    help="MP-PDE grid sizes nx")
     tr.add_argument("--repeats", type=positive_int, default=5, help="interleaved timed rounds per case (best kept)")
     tr.add_argument("--no-anchors", action="store_true", help="time ours only, even when PyTorch is installed")
     tr.add_argument("--threads", type=int, choices=(1,), default=None,

@@ -51,8 +51,10 @@ def register(sub) -> None:
                         help="TENG configuration: grid, network, dt, inner solve (default cpu; flags below override it)")
     neural.add_argument("--eval-resolution", type=int, default=None,
                         help="TENG: write final_field.npy on this N x N grid (x_i = 2 pi i / N) and score it there")
-    neural.add_argument("--width", type=int, default=None, help="network width (default: TENG config; INSR: the problem's network; else 20)")
-    neural.add_argument("--depth", type=int, default=None, help="dense hidden layers (default: TENG config; INSR: the problem's network; else 3)")
+    neural.add_argument("--width", type=int, default=None,
+                        help="network width (default: TENG config; INSR: the problem's network; else 20)")
+    neural.add_argument("--depth", type=int, default=None,
+                        help="dense hidden layers (default: TENG config; INSR: the problem's network; else 3)")
     neural.add_argument("--subset", type=int, default=None, help="TENG parameter-subset size (default: config)")
     neural.add_argument("--inner-iterations", type=int, default=None, help="TENG projections per stage (default: config)")
     neural.add_argument("--tolerance", type=float, default=None,

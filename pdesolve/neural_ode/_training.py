@@ -331,7 +331,8 @@ def fit_neural_ode(
 
     resume = bool(resume and checkpoint and os.path.exists(checkpoint))
     result = train(model, data, config, checkpoint=checkpoint, resume=resume, overwrite=overwrite, loss=loss,
-                   optimizer=optimizer, progress=progress, on_step=on_step, evaluate_test=False, figures=False, name="neural-ode")
+                   optimizer=optimizer, progress=progress, on_step=on_step, evaluate_test=False, figures=False,
+                   name="neural-ode")
     return result.model, history
 
 
