@@ -446,7 +446,9 @@ def test_least_squares_layer_nonlinear_overdetermined_gradient_matches_finite_di
         z = features["A"] @ omega
         return z + 0.2 * z**2 - y
 
-    layer = LeastSquaresConstraint(residual, 3, num_steps=60, tolerance=3e-9)
+    # max|J^T r| stalls at 1.4e-8 (3.0e-8 at XLA's optimisation level 0, the default suite's) and the
+    # angle test reaches 1.6e-9 (3.7e-9): a tolerance of 6e-9 separates the two at either level
+    layer = LeastSquaresConstraint(residual, 3, num_steps=60, tolerance=6e-9)
 
     def precise(theta):
         # Levenberg-Marquardt stops at max|J^T r| ~ 1e-8 (cost changes below round-off); Newton on
@@ -462,8 +464,8 @@ def test_least_squares_layer_nonlinear_overdetermined_gradient_matches_finite_di
     assert float(sol.residual_norm) > 1e-2  # a genuine least-squares solution
     # max|J^T r| stalls near 1e-8 (cost changes below round-off); the scale-free angle test
     # max_j |J_j^T r| / (|J_j| |r|) ~ 1e-9 passes it, and an early stop still fails it
-    assert float(sol.optimality_norm) > 3e-9 and bool(sol.converged)
-    early = LeastSquaresConstraint(residual, 3, num_steps=10, tolerance=3e-9, on_failure="ignore")
+    assert float(sol.optimality_norm) > 6e-9 and bool(sol.converged)
+    early = LeastSquaresConstraint(residual, 3, num_steps=10, tolerance=6e-9, on_failure="ignore")
     assert not bool(early({"A": A0 + 0.3 * A1}).converged)
     grad = jax.jit(jax.grad(lambda t: jnp.sum(jnp.sin(layer({"A": A0 + t * A1}).coefficients))))(0.3)
     fd = central_difference(jax.jit(lambda t: jnp.sum(jnp.sin(precise(t)))), jnp.asarray(0.3), eps=1e-5)
