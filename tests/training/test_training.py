@@ -193,6 +193,7 @@ def test_bad_configs_are_refused(trajectories, tmp_path):
         (dict(window=4, rollout_steps=2), "exceed"),
         (dict(batch_size=9), "fewer than batch_size"),
         (dict(learning_rate=-1.0), "learning_rate"),
+        (dict(eval_every=-1), "eval_every must be a non-negative integer"),
     ]
     for kw, message in cases:
         with pytest.raises(InvalidInputError, match=message):
