@@ -316,9 +316,7 @@ class MPPDE(eqx.Module):
         if jnp.shape(theta) != (self.num_params,):
             raise InvalidInputError(f"theta must hold the model's {self.num_params} PDE parameters, got shape "
                                     f"{jnp.shape(theta)}")
-        if jnp.shape(x) != (u_window.shape[1],) or graph.num_nodes != u_window.shape[1]:
-            raise InvalidInputError(f"grid mismatch: u_window has nx = {u_window.shape[1]}, x has {jnp.shape(x)} "
-                                    f"points, the graph has {graph.num_nodes} nodes")
+        _check_nodes(u_window, x, graph)
         u = u_window.T  # [n, K]
         n = u.shape[0]
         dtype = u.dtype
@@ -361,7 +359,8 @@ def check_trajectories(u, window: int, *, name: str = "u") -> np.ndarray:
     return u
 
 
-def _check_nodes(model: MPPDE, u, x, graph: RadiusGraph):
+def _check_nodes(u, x, graph: RadiusGraph) -> None:
+    """Data on `u`'s last axis, the node positions `x` and the graph describe one grid."""
     if u.shape[-1] != graph.num_nodes or np.shape(x) != (graph.num_nodes,):
         raise InvalidInputError(
             f"grid mismatch: data have nx = {u.shape[-1]}, x has {np.shape(x)} points, the graph has {graph.num_nodes} nodes"
@@ -384,7 +383,7 @@ def rollout_mp_pde(
     """
     if u_start.ndim != 3 or u_start.shape[1] != model.window:
         raise InvalidInputError(f"u_start must be [batch, window={model.window}, nx], got shape {u_start.shape}")
-    _check_nodes(model, u_start, x, graph)
+    _check_nodes(u_start, x, graph)
     bundles = -(-int(num_steps) // model.window)
 
     def one(u0, t0, th):

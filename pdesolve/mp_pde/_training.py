@@ -152,9 +152,7 @@ class PushforwardTrajectories(AbstractTrainingData):
             raise InvalidInputError(f"t has shape {t.shape}; the data have {u.shape[1]} frames")
         if not isinstance(graph, RadiusGraph):
             raise InvalidInputError(f"graph must be a RadiusGraph, got {type(graph).__name__}")
-        if u.shape[-1] != graph.num_nodes or np.shape(x) != (graph.num_nodes,):
-            raise InvalidInputError(f"grid mismatch: data have nx = {u.shape[-1]}, x has {np.shape(x)} points, "
-                                    f"the graph has {graph.num_nodes} nodes")
+        _check_nodes(u, x, graph)
         self.u, self.theta, self.t = u, theta, t
         self.x, self.graph = np.asarray(x), graph
         self.splits = tuple(float(f) for f in splits)
@@ -329,7 +327,7 @@ def fit_mp_pde(
     theta = np.asarray(theta)
     if theta.shape != (u.shape[0], model.num_params) or not np.all(np.isfinite(theta)):
         raise InvalidInputError(f"theta must be finite and shaped [{u.shape[0]}, {model.num_params}], got {theta.shape}")
-    _check_nodes(model, u, x, graph)
+    _check_nodes(u, x, graph)
     t = np.asarray(t, dtype=np.float64)
     if t.shape != (u.shape[1],):
         raise InvalidInputError(f"t has shape {t.shape}; the data have {u.shape[1]} frames")
