@@ -338,7 +338,7 @@ class NeuralODE(eqx.Module):
             return diffrax.PIDController(rtol=self.rtol, atol=self.atol)
         return diffrax.PIDController(rtol=self.rtol, atol=self.atol, norm=norm)
 
-    def _check_times(self, y0, ts, args=None):
+    def _check_inputs(self, y0, ts, args=None):
         ts = jnp.asarray(ts)
         if ts.ndim != 1 or ts.shape[0] < 2:
             raise InvalidInputError(f"ts must be a 1D array of at least 2 times, got shape {tuple(ts.shape)}")
@@ -375,7 +375,7 @@ class NeuralODE(eqx.Module):
         With ``throw=False`` a failed solve (e.g. `max_steps` reached) returns NaN states
         instead of raising, so a training loop can treat it as a non-finite loss.
         """
-        ts = self._check_times(y0, ts, args)
+        ts = self._check_inputs(y0, ts, args)
         dtype = jax.tree_util.tree_leaves(y0)[0].dtype
         return self._integrate(y0, ts.astype(dtype), args, throw)
 
@@ -438,7 +438,7 @@ class NeuralODE(eqx.Module):
                 "solver-heuristic regularisation through the solve needs a recursive-checkpoint or direct adjoint, "
                 "not diffrax.BacksolveAdjoint (the local regulariser works with any)"
             )
-        ts = self._check_times(y0, ts, args)
+        ts = self._check_inputs(y0, ts, args)
         dtype = jax.tree_util.tree_leaves(y0)[0].dtype
         ts = ts.astype(dtype)
         zero = jnp.zeros((), dtype)
@@ -529,7 +529,7 @@ class NeuralODE(eqx.Module):
         uniformly per training step is the paper's *unbiased sampling*. ``throw=False`` turns a
         failed solve into NaN outputs.
         """
-        ts = self._check_times(y0, ts, args)
+        ts = self._check_inputs(y0, ts, args)
         dtype = jax.tree_util.tree_leaves(y0)[0].dtype
         ts = ts.astype(dtype)
         sample = jnp.clip(jnp.asarray(sample_time, dtype), ts[0], ts[-1])
